@@ -1,0 +1,49 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { Content, ConversationId, Id, Platform, PushOptions, Recipient, Ref, Seq } from './common.ts';
+
+const strict = { additionalProperties: false } as const;
+
+export const LoginFrame = Type.Object({
+  type: Type.Literal('login'), ref: Ref,
+  token: Type.String({ minLength: 1, maxLength: 2048 }),
+  deviceId: Id,
+  platform: Platform,
+}, strict);
+export const LogoutFrame = Type.Object({ type: Type.Literal('logout'), ref: Ref }, strict);
+export const PingFrame = Type.Object({ type: Type.Literal('ping'), t: Type.Optional(Type.Number()) }, strict);
+export const SendFrame = Type.Object({
+  type: Type.Literal('send'), ref: Ref,
+  clientMsgId: Type.String({ minLength: 1, maxLength: 64 }),
+  to: Recipient,
+  content: Content,
+  push: Type.Optional(PushOptions),
+}, strict);
+export const AckFrame = Type.Object({ type: Type.Literal('ack'), seq: Seq }, strict);
+export const SyncFrame = Type.Object({
+  type: Type.Literal('sync'), ref: Ref,
+  after: Type.Optional(Seq),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+}, strict);
+export const GroupCreateFrame = Type.Object({
+  type: Type.Literal('group_create'), ref: Ref,
+  groupId: Type.Optional(Id),
+  name: Type.String({ maxLength: 128 }),
+  members: Type.Array(Id, { maxItems: 10000 }),
+}, strict);
+export const GroupJoinFrame = Type.Object({ type: Type.Literal('group_join'), ref: Ref, groupId: Id }, strict);
+export const GroupLeaveFrame = Type.Object({ type: Type.Literal('group_leave'), ref: Ref, groupId: Id }, strict);
+export const GroupMembersFrame = Type.Object({ type: Type.Literal('group_members'), ref: Ref, groupId: Id }, strict);
+export const ReadFrame = Type.Object({
+  type: Type.Literal('read'), ref: Ref,
+  conversation: ConversationId,
+  upTo: Type.Integer({ minimum: 1, description: 'eventId of the newest event read in this conversation' }),
+}, strict);
+export const UnreadFrame = Type.Object({ type: Type.Literal('unread'), ref: Ref }, strict);
+
+export const ClientFrame = Type.Union([
+  LoginFrame, LogoutFrame, PingFrame, SendFrame, AckFrame, SyncFrame,
+  GroupCreateFrame, GroupJoinFrame, GroupLeaveFrame, GroupMembersFrame, ReadFrame, UnreadFrame,
+]);
+export type ClientFrame = Static<typeof ClientFrame>;
+export type ClientFrameType = ClientFrame['type'];
+export type ClientFrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T }>;

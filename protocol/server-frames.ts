@@ -1,0 +1,48 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { ConversationId, Id, Platform, Seq } from './common.ts';
+import { DeliveredEvent } from './events.ts';
+
+const Ref = Type.Optional(Type.String());
+
+export const LoginOkFrame = Type.Object({
+  type: Type.Literal('login_ok'), ref: Ref,
+  userId: Id, deviceId: Id, platform: Platform, sessionId: Type.String(),
+  headSeq: Seq, ackedSeq: Seq,
+  heartbeatIntervalMs: Type.Integer(), heartbeatTimeoutMs: Type.Integer(), serverTime: Type.Integer(),
+});
+export const LoggedOutFrame = Type.Object({ type: Type.Literal('logged_out'), ref: Ref });
+export const PongFrame = Type.Object({ type: Type.Literal('pong'), t: Type.Optional(Type.Number()), serverTime: Type.Integer() });
+export const SendAckFrame = Type.Object({
+  type: Type.Literal('send_ack'), ref: Ref,
+  clientMsgId: Type.String(), messageId: Type.String(), eventId: Seq, seq: Seq,
+  conversation: ConversationId, at: Type.Integer(), duplicate: Type.Boolean(),
+});
+export const EventsFrame = Type.Object({ type: Type.Literal('events'), events: Type.Array(DeliveredEvent) });
+export const SyncPageFrame = Type.Object({
+  type: Type.Literal('sync_page'), ref: Ref, events: Type.Array(DeliveredEvent), hasMore: Type.Boolean(),
+});
+export const SyncDoneFrame = Type.Object({ type: Type.Literal('sync_done'), ref: Ref, headSeq: Seq });
+export const GroupCreatedFrame = Type.Object({ type: Type.Literal('group_created'), ref: Ref, groupId: Id, eventId: Seq });
+export const GroupMembersListFrame = Type.Object({
+  type: Type.Literal('group_members_list'), ref: Ref, groupId: Id, members: Type.Array(Id),
+});
+export const UnreadCountsFrame = Type.Object({
+  type: Type.Literal('unread_counts'), ref: Ref, total: Type.Integer(),
+  conversations: Type.Record(Type.String(), Type.Integer()),
+});
+export const OkFrame = Type.Object({ type: Type.Literal('ok'), ref: Ref, for: Type.String(), eventId: Type.Optional(Seq) });
+export const KickedFrame = Type.Object({
+  type: Type.Literal('kicked'), reason: Type.String(), byDeviceId: Type.Optional(Type.String()),
+});
+export const ReconnectFrame = Type.Object({ type: Type.Literal('reconnect'), reason: Type.String(), afterMs: Type.Integer() });
+export const ErrorFrame = Type.Object({
+  type: Type.Literal('error'), ref: Ref, code: Type.String(), message: Type.String(), retryable: Type.Boolean(),
+  retryAfterMs: Type.Optional(Type.Integer()), details: Type.Optional(Type.Unknown()),
+});
+
+export const ServerFrame = Type.Union([
+  LoginOkFrame, LoggedOutFrame, PongFrame, SendAckFrame, EventsFrame, SyncPageFrame, SyncDoneFrame,
+  GroupCreatedFrame, GroupMembersListFrame, UnreadCountsFrame, OkFrame, KickedFrame, ReconnectFrame, ErrorFrame,
+]);
+export type ServerFrame = Static<typeof ServerFrame>;
+export type ServerFrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;

@@ -1,0 +1,60 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ProtocolError } from '../../protocol/index.ts';
+
+/**
+ * Login tokens (AUTH-1), minted by the app's backend with a shared secret, like Tencent's
+ * UserSig or ZEGO's token: `v1.<base64url JSON {sub, iat, exp}>.<base64url HMAC-SHA256>`.
+ * Several secrets verify at once so a secret can be rotated without logging everyone out.
+ */
+export interface TokenClaims {
+  sub: string;
+  iat: number;
+  exp: number;
+}
+
+const PREFIX = 'v1';
+
+function sign(secret: string, body: string): Buffer {
+  return createHmac('sha256', secret).update(`${PREFIX}.${body}`).digest();
+}
+
+export function mintToken(secret: string, userId: string, ttlSec: number, now = Date.now()): string {
+  const iat = Math.floor(now / 1000);
+  const body = Buffer.from(JSON.stringify({ sub: userId, iat, exp: iat + ttlSec })).toString('base64url');
+  return `${PREFIX}.${body}.${sign(secret, body).toString('base64url')}`;
+}
+
+export function verifyToken(token: string, secrets: readonly string[], clockSkewSec: number, now = Date.now()): TokenClaims {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[0] !== PREFIX || !parts[1] || !parts[2]) throw new ProtocolError('token_invalid');
+  const [, body, signature] = parts as [string, string, string];
+  const given = Buffer.from(signature, 'base64url');
+  // Compare against every secret without stopping early, so timing says nothing about which matched.
+  let valid = false;
+  for (const secret of secrets) {
+    const expected = sign(secret, body);
+    if (given.length === expected.length && timingSafeEqual(given, expected)) valid = true;
+  }
+  if (!valid) throw new ProtocolError('token_invalid');
+  let claims: Partial<TokenClaims>;
+  try {
+    claims = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Partial<TokenClaims>;
+  } catch {
+    throw new ProtocolError('token_invalid');
+  }
+  if (typeof claims.sub !== 'string' || !/^[A-Za-z0-9_.@-]{1,64}$/.test(claims.sub)
+    || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') {
+    throw new ProtocolError('token_invalid');
+  }
+  const nowSec = now / 1000;
+  if (claims.exp + clockSkewSec < nowSec) throw new ProtocolError('token_expired');
+  if (claims.iat - clockSkewSec > nowSec) throw new ProtocolError('token_invalid', 'The token was issued in the future (check clocks).');
+  return claims as TokenClaims;
+}
+
+/** Constant-time comparison of two secrets of any length (used for the admin API). */
+export function secretsEqual(given: string, expected: string): boolean {
+  const a = createHmac('sha256', 'cmp').update(given).digest();
+  const b = createHmac('sha256', 'cmp').update(expected).digest();
+  return timingSafeEqual(a, b);
+}

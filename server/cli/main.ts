@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { ConfigError } from '../config/load-config.ts';
+import { configLeaves } from '../config/schema.ts';
+import { serveCommand } from './serve.ts';
+import { tokenCommand } from './token.ts';
+import { rebuildCommand } from './rebuild.ts';
+
+const program = new Command('tidings')
+  .description('tidings: an event-sourced real-time IM server with offline push')
+  .showHelpAfterError()
+  .addHelpText('after', `\nSettings (flag --set key=value, env var, or config file key):\n${configLeaves().map((l) => `  ${l.path.padEnd(34)} ${l.env}`).join('\n')}`);
+
+serveCommand(program);
+tokenCommand(program);
+rebuildCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(2);
+  }
+  throw error;
+}

@@ -1,0 +1,80 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+
+/**
+ * The one config schema: types, defaults, validation, env var names and the README table
+ * all come from here (test/config/readme-table.test.ts keeps the README in step).
+ */
+const int = (def: number, description: string, min = 0) => Type.Integer({ default: def, minimum: min, description });
+const str = (def: string, description: string) => Type.String({ default: def, description });
+const policy = Type.Union([Type.Literal('multi'), Type.Literal('single')], { default: 'multi', description: '' });
+const perPlatform = (platform: string) => ({ ...policy, description: `Devices per user on ${platform}: \`multi\` or \`single\` (a new login kicks the older one, AUTH-2).` });
+
+export const ConfigSchema = Type.Object({
+  host: str('127.0.0.1', 'Interface to listen on (HTTP and WebSocket share one port).'),
+  port: int(8080, 'TCP port; 0 picks a free one.'),
+  publicUrl: Type.Optional(Type.String({ description: 'URL printed at start and used in docs; derived from host/port when unset.' })),
+  dataDir: str('./data', 'Directory for the SQLite file and generated development secrets.'),
+  transport: Type.Union([Type.Literal('ws')], { default: 'ws', description: 'WebSocket implementation.' }),
+  logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level.' }),
+  storage: Type.Object({
+    dialect: Type.Union([Type.Literal('sqlite')], { default: 'sqlite', description: 'Storage backend.' }),
+    file: Type.Optional(Type.String({ description: 'SQLite file; defaults to `<dataDir>/tidings.db`.' })),
+    synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite `synchronous`: FULL survives power loss, NORMAL only process crashes.' }),
+    maxBatch: int(1000, 'Most events committed in one group-commit transaction.', 1),
+  }, { default: {} }),
+  auth: Type.Object({
+    secrets: Type.Array(Type.String({ minLength: 16 }), { default: [], description: 'HMAC app secrets, newest first; all verify, the first signs (rotation). Generated into `<dataDir>/dev-secrets.json` when empty.' }),
+    clockSkewSec: int(60, 'Tolerance for token expiry and issue time.'),
+    tokenTtlSec: int(86400, 'Lifetime of tokens minted by `tidings token`.', 1),
+  }, { default: {} }),
+  admin: Type.Object({
+    secret: Type.Optional(Type.String({ minLength: 16, description: 'Bearer secret for `/admin/*`; the admin API is off when unset (generated in dev mode).' })),
+  }, { default: {} }),
+  heartbeat: Type.Object({
+    intervalMs: int(30000, 'Heartbeat interval the server asks clients to keep (ON-1).', 10),
+    timeoutMs: int(90000, 'A device with no frame for this long is declared offline (ON-2).', 20),
+  }, { default: {} }),
+  sessions: Type.Object({
+    ios: perPlatform('iOS'), android: perPlatform('Android'), web: perPlatform('web'), desktop: perPlatform('desktop'),
+  }, { default: {} }),
+  limits: Type.Object({
+    maxFrameBytes: int(65536, 'Largest accepted WebSocket frame; larger ones get `frame_too_large`.', 256),
+    maxMessageBytes: int(16384, 'Largest message content (JSON bytes); larger gets `message_too_large`.', 16),
+    framesPerSecond: int(50, 'Sustained frames per second per connection (token bucket).', 1),
+    frameBurst: int(100, 'Burst size of the per-connection token bucket.', 1),
+    abuseStrikes: int(20, 'Rate-limit errors on one connection before it is closed.', 1),
+    maxGroupMembers: int(2000, 'Largest group (fan-out on write cost grows with it).', 2),
+    maxConnectionsPerUser: int(20, 'Concurrent connections per user.', 1),
+    maxConnectionsPerIp: int(5000, 'Concurrent connections per remote address.', 1),
+    maxBufferedBytes: int(4 * 1024 * 1024, 'A slow reader whose send buffer passes this is disconnected (LIM-1).', 1024),
+    syncPageSize: int(200, 'Events per `sync_page` (SYNC-3).', 1),
+    loginTimeoutMs: int(10000, 'A connection that has not logged in by then is closed.', 10),
+  }, { default: {} }),
+  shutdown: Type.Object({
+    graceMs: int(10000, 'Longest a graceful shutdown waits for in-flight work before exiting.', 0),
+    reconnectAfterMs: int(1000, 'Delay suggested to clients in the `reconnect` frame at shutdown.', 0),
+  }, { default: {} }),
+}, { additionalProperties: false });
+
+export type Config = Static<typeof ConfigSchema>;
+
+export interface ConfigLeaf {
+  path: string;
+  env: string;
+  schema: TSchema;
+}
+
+/** Every settable leaf, with its env var name: `limits.maxFrameBytes` → TIDINGS_LIMITS_MAX_FRAME_BYTES. */
+export function configLeaves(schema: TSchema = ConfigSchema, prefix = ''): ConfigLeaf[] {
+  const out: ConfigLeaf[] = [];
+  for (const [key, child] of Object.entries((schema as unknown as { properties: Record<string, TSchema> }).properties)) {
+    const path = prefix ? `${prefix}.${key}` : key;
+    if ((child as { type?: string }).type === 'object' && (child as { properties?: unknown }).properties && !(child as { patternProperties?: unknown }).patternProperties) {
+      out.push(...configLeaves(child, path));
+    } else {
+      const env = `TIDINGS_${path.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+      out.push({ path, env, schema: child });
+    }
+  }
+  return out;
+}

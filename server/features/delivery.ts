@@ -1,0 +1,103 @@
+import { ProtocolError } from '../../protocol/index.ts';
+import { withSeq, type AppendResult } from '../../storage/index.ts';
+import type { FrameHandlers, ServerContext } from '../context.ts';
+import type { Session } from '../sessions/session.ts';
+
+function eventsFrame(parts: string[]): string {
+  return `{"type":"events","events":[${parts.join(',')}]}`;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Delivery (SYNC-1..3). A session is `live` once its sync reached the head of its inbox; from
+ * then on committed events are written straight from memory. The seam is closed by checking the
+ * head seq synchronously when switching to live: anything committed while paging is read again.
+ */
+export function deliveryFeature(ctx: ServerContext): FrameHandlers {
+  const { store, registry, config } = ctx;
+  const presence = registry.presence;
+  // Pages wait for the socket to drain below this, so a long backlog is never all in memory (SYNC-3).
+  const drainBelow = Math.max(64 * 1024, Math.floor(config.limits.maxBufferedBytes / 4));
+
+  async function waitForDrain(session: Session): Promise<void> {
+    while (!session.closed && session.connection.bufferedBytes() > drainBelow) await sleep(5);
+  }
+
+  /** Page the inbox after session.deliveredSeq until the head, then go live. */
+  async function pump(session: Session, framing: { ref?: string; asSync: boolean }, limit: number): Promise<void> {
+    const generation = ++session.syncGeneration;
+    session.mode = 'syncing';
+    for (;;) {
+      const page = await store.log.readInbox(session.userId, session.deliveredSeq, limit);
+      if (session.closed || generation !== session.syncGeneration) return;
+      if (page.length > 0) {
+        const parts = page.map((entry) => withSeq(entry.seq, entry.event.json));
+        session.deliveredSeq = page[page.length - 1]!.seq;
+        const hasMore = page.length === limit;
+        session.sendText(framing.asSync
+          ? `{"type":"sync_page",${framing.ref !== undefined ? `"ref":${JSON.stringify(framing.ref)},` : ''}"events":[${parts.join(',')}],"hasMore":${hasMore}}`
+          : eventsFrame(parts));
+        await waitForDrain(session);
+        if (session.closed || generation !== session.syncGeneration) return;
+        if (hasMore) continue;
+      }
+      const head = store.log.cachedHeadSeq(session.userId) ?? await store.log.headSeq(session.userId);
+      if (generation !== session.syncGeneration) return;
+      if (head <= session.deliveredSeq) {
+        session.mode = 'live';
+        if (framing.asSync) session.send({ type: 'sync_done', ref: framing.ref, headSeq: session.deliveredSeq });
+        return;
+      }
+    }
+  }
+
+  function catchUp(session: Session): void {
+    pump(session, { asSync: false }, config.limits.syncPageSize).catch((error: unknown) => {
+      ctx.logger.error({ err: error, userId: session.userId }, 'catch-up failed');
+      registry.end(session, 'error');
+    });
+  }
+
+  store.log.onCommitted((results: readonly AppendResult[]) => {
+    const outgoing = new Map<Session, string[]>();
+    for (const result of results) {
+      for (const [user, seq] of result.seqs) {
+        for (const session of presence.sessionsOf(user)) {
+          if (session.mode !== 'live' || seq <= session.deliveredSeq) continue;
+          if (seq !== session.deliveredSeq + 1) {
+            catchUp(session);
+            continue;
+          }
+          session.deliveredSeq = seq;
+          const parts = outgoing.get(session);
+          const text = withSeq(seq, result.event.json);
+          if (parts) parts.push(text);
+          else outgoing.set(session, [text]);
+        }
+      }
+      ctx.metrics.eventsAppended.inc({ kind: result.event.kind });
+      ctx.metrics.inboxRows.inc(result.seqs.size);
+    }
+    ctx.metrics.commitBatch.observe(results.length);
+    for (const [session, parts] of outgoing) session.sendText(eventsFrame(parts));
+  });
+
+  return {
+    async sync(session, frame) {
+      const head = await store.log.headSeq(session.userId);
+      const after = frame.after ?? session.ackedSeq;
+      if (after > head) throw new ProtocolError('bad_cursor', `after=${after} is beyond your newest seq ${head}.`);
+      session.deliveredSeq = after;
+      await pump(session, { ref: frame.ref, asSync: true }, Math.min(frame.limit ?? config.limits.syncPageSize, config.limits.syncPageSize));
+    },
+
+    async ack(session, frame) {
+      if (frame.seq <= session.ackedSeq) return;
+      const head = store.log.cachedHeadSeq(session.userId) ?? await store.log.headSeq(session.userId);
+      if (frame.seq > head) throw new ProtocolError('bad_cursor', `seq ${frame.seq} is beyond your newest seq ${head}.`);
+      session.ackedSeq = frame.seq;
+      await store.readModels.saveAckedSeq(session.userId, session.identity!.deviceId, frame.seq);
+    },
+  };
+}

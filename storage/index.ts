@@ -1,0 +1,38 @@
+import { openDatabase, type StorageConfig } from './kysely/create-database.ts';
+import { KyselyEventLog } from './kysely/kysely-event-log.ts';
+import { KyselyReadModels } from './kysely/kysely-read-models.ts';
+import type { Kysely } from 'kysely';
+import type { Database } from './kysely/schema.ts';
+
+export type { StorageConfig } from './kysely/create-database.ts';
+export type { Database } from './kysely/schema.ts';
+export * from './types.ts';
+export { rebuildReadModels, REBUILT_TABLES } from './kysely/rebuild.ts';
+export { KyselyEventLog } from './kysely/kysely-event-log.ts';
+export { KyselyReadModels } from './kysely/kysely-read-models.ts';
+
+export interface StoreOptions {
+  maxGroupMembers: number;
+  maxBatch: number;
+}
+
+export interface Store {
+  db: Kysely<Database>;
+  log: KyselyEventLog;
+  readModels: KyselyReadModels;
+  close(): Promise<void>;
+}
+
+/** Open the database, run migrations, load the writer's state. */
+export async function openStore(config: StorageConfig, options: StoreOptions): Promise<Store> {
+  const { db, close } = await openDatabase(config);
+  const log = await KyselyEventLog.open(db, options);
+  const readModels = new KyselyReadModels(db, log);
+  return {
+    db, log, readModels,
+    async close() {
+      await log.flush();
+      await close();
+    },
+  };
+}

@@ -1,0 +1,21 @@
+import type { Generated } from 'kysely';
+
+/** Table types for Kysely. Columns are snake_case in SQL, mapped by hand at the edges. */
+export interface Database {
+  events: {
+    id: number;
+    kind: string;
+    conversation: string;
+    sender: string;
+    client_msg_id: string | null;
+    message_id: string | null;
+    at: number;
+    json: string;
+  };
+  inbox: { user_id: string; seq: number; event_id: number; conversation: string; countable: number };
+  groups: { group_id: string; name: string; created_by: string; created_event_id: number };
+  group_members: { group_id: string; user_id: string; joined_event_id: number };
+  conversation_state: { user_id: string; conversation: string; read_event_id: number; unread: number; last_event_id: number };
+  device_cursors: { user_id: string; device_id: string; acked_seq: number; updated_at: number };
+  schema_meta: { key: string; value: string; id?: Generated<number> };
+}

@@ -1,0 +1,121 @@
+import { nanoid } from 'nanoid';
+import { ProtocolError, groupConversation, parseConversation } from '../protocol/index.ts';
+import type { EventDraft } from './types.ts';
+
+/**
+ * The projection rules of the log, shared by the live writer and by `tidings rebuild`,
+ * so the rebuilt read models equal the live ones by construction (LOG-4).
+ */
+export interface GroupState {
+  name: string;
+  members: Set<string>;
+}
+
+export interface ProjectionState {
+  groups: Map<string, GroupState>;
+}
+
+export interface ProjectedEvent {
+  kind: EventDraft['kind'];
+  conversation: string;
+  sender: string;
+  clientMsgId: string | null;
+  messageId: string | null;
+  json: string;
+  /** Inbox rows to write; countable = counts toward the recipient's unread. */
+  recipients: Array<{ user: string; countable: boolean }>;
+  /** For read events: the reader's new read cursor in this conversation. */
+  readCursor?: { user: string; upTo: number };
+  groupChange?: { groupId: string; create?: { name: string; createdBy: string }; add?: string[]; remove?: string[] };
+}
+
+export interface ProjectionLimits {
+  maxGroupMembers: number;
+}
+
+/**
+ * Validate a draft against the state as of its place in the log and compute its effects.
+ * Throws ProtocolError when the draft is no longer valid at that place (e.g. the sender left
+ * the group in an earlier event of the same batch).
+ */
+export function project(
+  draft: EventDraft, eventId: number, at: number, state: ProjectionState, limits: ProjectionLimits,
+  messageId?: string,
+): ProjectedEvent {
+  const base = { eventId, kind: draft.kind, from: draft.sender, at };
+  switch (draft.kind) {
+    case 'message': {
+      const id = messageId ?? nanoid();
+      const json = JSON.stringify({ ...base, conversation: draft.conversation, messageId: id, clientMsgId: draft.clientMsgId, ...draft.data });
+      let recipients: string[];
+      if (draft.group !== undefined) {
+        const group = state.groups.get(draft.group);
+        if (!group) throw new ProtocolError('group_not_found');
+        if (!group.members.has(draft.sender)) throw new ProtocolError('not_group_member');
+        recipients = [...group.members];
+      } else {
+        recipients = draft.peer === undefined || draft.peer === draft.sender ? [draft.sender] : [draft.sender, draft.peer];
+      }
+      return {
+        kind: 'message', conversation: draft.conversation, sender: draft.sender, clientMsgId: draft.clientMsgId,
+        messageId: id, json, recipients: recipients.map((user) => ({ user, countable: user !== draft.sender })),
+      };
+    }
+    case 'read': {
+      const parsed = parseConversation(draft.conversation);
+      if (parsed?.kind === 'group' && !state.groups.get(parsed.groupId)?.members.has(draft.sender)) {
+        throw new ProtocolError('not_group_member');
+      }
+      // The reader's other devices learn of the read; in peer chats the other side gets a read receipt.
+      const recipients = draft.peer && draft.peer !== draft.sender ? [draft.sender, draft.peer] : [draft.sender];
+      return {
+        kind: 'read', conversation: draft.conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+        json: JSON.stringify({ ...base, conversation: draft.conversation, upTo: draft.upTo }),
+        recipients: recipients.map((user) => ({ user, countable: false })),
+        readCursor: { user: draft.sender, upTo: draft.upTo },
+      };
+    }
+    case 'group_created': {
+      if (state.groups.has(draft.groupId)) throw new ProtocolError('group_exists');
+      const members = [...new Set([draft.sender, ...draft.members])];
+      if (members.length > limits.maxGroupMembers) throw new ProtocolError('group_full');
+      const conversation = groupConversation(draft.groupId);
+      return {
+        kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+        json: JSON.stringify({ ...base, conversation, groupId: draft.groupId, name: draft.name, members }),
+        recipients: members.map((user) => ({ user, countable: false })),
+        groupChange: { groupId: draft.groupId, create: { name: draft.name, createdBy: draft.sender }, add: members },
+      };
+    }
+    case 'member_joined':
+    case 'member_left': {
+      const group = state.groups.get(draft.groupId);
+      if (!group) throw new ProtocolError('group_not_found');
+      const joining = draft.kind === 'member_joined';
+      if (joining && group.members.has(draft.user)) throw new ProtocolError('already_member');
+      if (!joining && !group.members.has(draft.user)) throw new ProtocolError('not_group_member');
+      if (joining && group.members.size + 1 > limits.maxGroupMembers) throw new ProtocolError('group_full');
+      const conversation = groupConversation(draft.groupId);
+      // A joiner sees their own join; a leaver sees their own leave.
+      const recipients = joining ? [...group.members, draft.user] : [...group.members];
+      return {
+        kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+        json: JSON.stringify({ ...base, conversation, groupId: draft.groupId, user: draft.user }),
+        recipients: recipients.map((user) => ({ user, countable: false })),
+        groupChange: joining ? { groupId: draft.groupId, add: [draft.user] } : { groupId: draft.groupId, remove: [draft.user] },
+      };
+    }
+  }
+}
+
+/** Apply a projected group change to the in-memory state. */
+export function applyGroupChange(state: ProjectionState, change: NonNullable<ProjectedEvent['groupChange']>): void {
+  let group = state.groups.get(change.groupId);
+  if (change.create) {
+    group = { name: change.create.name, members: new Set() };
+    state.groups.set(change.groupId, group);
+  }
+  if (!group) return;
+  for (const user of change.add ?? []) group.members.add(user);
+  for (const user of change.remove ?? []) group.members.delete(user);
+}
