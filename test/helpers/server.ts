@@ -1,0 +1,88 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type TidingsServer } from '../../server/app.ts';
+import { mintToken } from '../../server/auth/tokens.ts';
+import { validateConfig } from '../../server/config/load-config.ts';
+import type { Config } from '../../server/config/schema.ts';
+import { TestClient } from './client.ts';
+import type { Platform } from '../../protocol/index.ts';
+
+export const TEST_SECRET = 'test-secret-0123456789abcdef';
+export const ADMIN_SECRET = 'admin-secret-0123456789abcdef';
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? (T[K] extends unknown[] ? T[K] : DeepPartial<T[K]>) : T[K] };
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v) && out[k] && typeof out[k] === 'object' ? deepMerge(out[k] as Record<string, unknown>, v as Record<string, unknown>) : v;
+  }
+  return out;
+}
+
+export interface TestServer {
+  server: TidingsServer;
+  url: string;
+  httpUrl: string;
+  dataDir: string;
+  config: Config;
+  token(userId: string, ttlSec?: number): string;
+  /** Connect and log in as a user/device. */
+  connect(userId: string, deviceId?: string, platform?: Platform): Promise<TestClient>;
+  /** Graceful stop then start again on the same data directory (and a new port). */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  admin(path: string, init?: RequestInit): Promise<Response>;
+}
+
+/** A real tidings server on 127.0.0.1, a random port and a fresh SQLite file. */
+export async function startTestServer(overrides: DeepPartial<Config> = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tidings-test-'));
+  const config = validateConfig(deepMerge({
+    host: '127.0.0.1', port: 0, dataDir, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
+    auth: { secrets: [TEST_SECRET] }, admin: { secret: ADMIN_SECRET },
+    storage: { synchronous: 'NORMAL' },
+  }, overrides as Record<string, unknown>));
+  const clients: TestClient[] = [];
+  let server = await startServer(config);
+  const handle: TestServer = {
+    get server() { return server; },
+    get url() { return server.url; },
+    get httpUrl() { return server.url.replace(/^ws/, 'http'); },
+    dataDir, config,
+    token: (userId, ttlSec = 3600) => mintToken(TEST_SECRET, userId, ttlSec),
+    async connect(userId, deviceId = `${userId}-phone`, platform = 'ios') {
+      const client = await TestClient.connect(server.url);
+      clients.push(client);
+      await client.login(handle.token(userId), deviceId, platform);
+      return client;
+    },
+    async restart() {
+      await server.stop();
+      server = await startServer(config);
+    },
+    async stop() {
+      for (const c of clients) c.socket.terminate();
+      await server.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+    admin(path, init = {}) {
+      return fetch(`${handle.httpUrl}${path}`, { ...init, headers: { authorization: `Bearer ${ADMIN_SECRET}`, ...(init.headers ?? {}) } });
+    },
+  } as TestServer;
+  return handle;
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Poll until `check` returns truthy (for effects observable only from outside, e.g. offline events). */
+export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, label = 'condition'): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
+    await sleep(10);
+  }
+}
