@@ -38,11 +38,24 @@ export const ReadFrame = Type.Object({
   conversation: ConversationId,
   upTo: Type.Integer({ minimum: 1, description: 'eventId of the newest event read in this conversation' }),
 }, strict);
+export const PushProvider = Type.Union([Type.Literal('apns'), Type.Literal('apns-voip'), Type.Literal('fcm')]);
+export const PushRegisterFrame = Type.Object({
+  type: Type.Literal('push_register'), ref: Ref,
+  provider: PushProvider,
+  token: Type.String({ minLength: 1, maxLength: 4096 }),
+  credential: Type.String({ minLength: 1, maxLength: 256 }),
+  environment: Type.Optional(Type.Union([Type.Literal('development'), Type.Literal('production')])),
+  topic: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+}, strict);
+export const PushUnregisterFrame = Type.Object({
+  type: Type.Literal('push_unregister'), ref: Ref, provider: Type.Optional(PushProvider),
+}, strict);
 export const UnreadFrame = Type.Object({ type: Type.Literal('unread'), ref: Ref }, strict);
 
 export const ClientFrame = Type.Union([
   LoginFrame, LogoutFrame, PingFrame, SendFrame, AckFrame, SyncFrame,
   GroupCreateFrame, GroupJoinFrame, GroupLeaveFrame, GroupMembersFrame, ReadFrame, UnreadFrame,
+  PushRegisterFrame, PushUnregisterFrame,
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['type'];

@@ -30,6 +30,9 @@ export const UnreadCountsFrame = Type.Object({
   type: Type.Literal('unread_counts'), ref: Ref, total: Type.Integer(),
   conversations: Type.Record(Type.String(), Type.Integer()),
 });
+export const PushRegisteredFrame = Type.Object({
+  type: Type.Literal('push_registered'), ref: Ref, pushId: Type.String(), provider: Type.String(),
+});
 export const OkFrame = Type.Object({ type: Type.Literal('ok'), ref: Ref, for: Type.String(), eventId: Type.Optional(Seq) });
 export const KickedFrame = Type.Object({
   type: Type.Literal('kicked'), reason: Type.String(), byDeviceId: Type.Optional(Type.String()),
@@ -42,7 +45,7 @@ export const ErrorFrame = Type.Object({
 
 export const ServerFrame = Type.Union([
   LoginOkFrame, LoggedOutFrame, PongFrame, SendAckFrame, EventsFrame, SyncPageFrame, SyncDoneFrame,
-  GroupCreatedFrame, GroupMembersListFrame, UnreadCountsFrame, OkFrame, KickedFrame, ReconnectFrame, ErrorFrame,
+  GroupCreatedFrame, GroupMembersListFrame, UnreadCountsFrame, PushRegisteredFrame, OkFrame, KickedFrame, ReconnectFrame, ErrorFrame,
 ]);
 export type ServerFrame = Static<typeof ServerFrame>;
 export type ServerFrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;

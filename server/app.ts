@@ -16,6 +16,11 @@ import { createMetrics } from './metrics.ts';
 import { InMemoryPresence } from './sessions/presence.ts';
 import { SessionRegistry } from './sessions/session-registry.ts';
 import { join } from 'node:path';
+import { PushService } from '../push/push-service.ts';
+import { createProviders, validateCredentials } from '../push/providers/create-providers.ts';
+import { SandboxProvider } from '../push/providers/sandbox/sandbox-provider.ts';
+import { pushRegistrationFeature } from './features/push-registration.ts';
+import { pushAdminRoutes } from './features/push-admin.ts';
 import type { Transport, TransportFactory } from './transports/transport.ts';
 import { createWsTransport } from './transports/ws-transport.ts';
 
@@ -53,21 +58,46 @@ export async function startServer(config: Config, options: CreateServerOptions =
   const registry = new SessionRegistry(new InMemoryPresence(), events, {
     heartbeatTimeoutMs: config.heartbeat.timeoutMs, loginTimeoutMs: config.limits.loginTimeoutMs,
   });
+  validateCredentials(config.push.credentials);
+  const sandboxMode = config.push.sandbox || Object.keys(config.push.credentials).length === 0;
+  const sandbox = new SandboxProvider({ max: config.push.sandboxMaxRecords });
+  const providers = createProviders(config.push.credentials, {
+    sandbox: sandboxMode, sandboxProvider: sandbox,
+    log: (entry) => logger.info(entry, 'push provider'),
+  });
+  const pushService = new PushService({
+    log: store.log, readModels: store.readModels, store: store.push, providers, logger,
+    isDeviceOnline: (userId, deviceId) => registry.presence.isDeviceOnline(userId, deviceId),
+  }, {
+    concurrency: config.push.concurrency, maxAttempts: config.push.maxAttempts, retryBaseMs: config.push.retryBaseMs,
+    retryMaxMs: config.push.retryMaxMs, replayLimit: config.push.replayLimit, pollMs: config.push.pollMs,
+    startupGraceMs: config.push.startupGraceMs, traceRetentionMs: config.push.traceRetentionHours * 3600_000,
+    payload: { defaultTitle: config.push.defaultTitle, defaultBody: config.push.defaultBody, ttlSec: config.push.ttlSec },
+  });
+  if (sandboxMode) logger.warn('no push credentials configured: pushes go to the sandbox (GET /admin/pushes)');
   const ctx: ServerContext = {
     config, secrets: resolveSecrets(config, logger), store, registry, events, logger,
     metrics: createMetrics(), state: { draining: false },
+    push: { service: pushService, providers, sandbox: sandboxMode ? sandbox : undefined },
   };
+  // The push module hears presence and the log as domain events; it never sees a socket.
+  store.log.onCommitted((results) => pushService.onCommitted(results));
+  events.on('device_offline', (e) => pushService.onDeviceOffline(e));
+  events.on('device_online', (e) => pushService.onDeviceOnline(e));
+  events.on('device_logged_out', (e) => pushService.onDeviceLoggedOut(e));
   events.on('device_offline', (e) => {
     ctx.metrics.deviceOffline.inc({ reason: e.reason });
     logger.info({ userId: e.userId, deviceId: e.deviceId, reason: e.reason, ackedSeq: e.ackedSeq }, 'device offline');
   });
 
   const handlers: FrameHandlers = Object.assign({},
-    loginFeature(ctx), messagingFeature(ctx), groupsFeature(ctx), deliveryFeature(ctx), readsFeature(ctx));
+    loginFeature(ctx), messagingFeature(ctx), groupsFeature(ctx), deliveryFeature(ctx), readsFeature(ctx),
+    pushRegistrationFeature(ctx));
   const adminRoutes = new Map<string, AdminRoute>([
     ['GET /admin/sessions', () => json(200, {
       sessions: [...registry.presence.all()].map((s) => ({ ...s.identity, sessionId: s.sessionId, mode: s.mode, ackedSeq: s.ackedSeq, deliveredSeq: s.deliveredSeq })),
     })],
+    ...pushAdminRoutes(ctx),
   ]);
 
   const gateway = createGateway(ctx, handlers);
@@ -81,6 +111,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   });
   const port = await transport.listen();
   registry.start();
+  await pushService.start();
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = config.publicUrl ?? `ws://${host}:${port}`;
   logger.info({ url, transport: transport.name, db: storageFile(config) }, 'tidings listening');
@@ -98,6 +129,9 @@ export async function startServer(config: Config, options: CreateServerOptions =
         await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, config.shutdown.graceMs).unref())]);
         for (const session of sessions) registry.end(session, 'server_shutdown', 'server restarting');
         registry.stop();
+        // Jobs in flight finish; pending ones stay in the outbox and resume at the next start.
+        await Promise.race([pushService.stop(), new Promise((resolve) => setTimeout(resolve, config.shutdown.graceMs).unref())]);
+        await providers.close();
         await transport.close();
         await store.close();
         logger.info('tidings stopped');

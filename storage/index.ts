@@ -1,12 +1,15 @@
 import { openDatabase, type StorageConfig } from './kysely/create-database.ts';
 import { KyselyEventLog } from './kysely/kysely-event-log.ts';
 import { KyselyReadModels } from './kysely/kysely-read-models.ts';
+import { KyselyPushStore } from './kysely/kysely-push-store.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from './kysely/schema.ts';
 
 export type { StorageConfig } from './kysely/create-database.ts';
 export type { Database } from './kysely/schema.ts';
 export * from './types.ts';
+export * from './push-store.ts';
+export { apnsIdFor } from './kysely/kysely-push-store.ts';
 export { rebuildReadModels, REBUILT_TABLES } from './kysely/rebuild.ts';
 export { KyselyEventLog } from './kysely/kysely-event-log.ts';
 export { KyselyReadModels } from './kysely/kysely-read-models.ts';
@@ -20,6 +23,7 @@ export interface Store {
   db: Kysely<Database>;
   log: KyselyEventLog;
   readModels: KyselyReadModels;
+  push: KyselyPushStore;
   close(): Promise<void>;
 }
 
@@ -29,7 +33,7 @@ export async function openStore(config: StorageConfig, options: StoreOptions): P
   const log = await KyselyEventLog.open(db, options);
   const readModels = new KyselyReadModels(db, log);
   return {
-    db, log, readModels,
+    db, log, readModels, push: new KyselyPushStore(db),
     async close() {
       await log.flush();
       await close();

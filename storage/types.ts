@@ -46,6 +46,7 @@ export interface EventLog {
   /** Synchronous view of the newest seq known for a user, if it is cached (used at the sync/live seam). */
   cachedHeadSeq(userId: string): number | undefined;
   lastEventId(): number;
+  eventsByIds(ids: readonly number[]): Promise<Map<number, StoredEvent>>;
   /** Wait until everything submitted so far is committed. */
   flush(): Promise<void>;
 }

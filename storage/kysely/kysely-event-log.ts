@@ -107,6 +107,14 @@ export class KyselyEventLog implements EventLog {
     return rows.map((row) => ({ seq: row.seq, event: rowToStored(row) }));
   }
 
+  async eventsByIds(ids: readonly number[]): Promise<Map<number, StoredEvent>> {
+    const out = new Map<number, StoredEvent>();
+    for (const part of chunk([...new Set(ids)], 1)) {
+      for (const row of await this.#db.selectFrom('events').selectAll().where('id', 'in', part).execute()) out.set(row.id, rowToStored(row));
+    }
+    return out;
+  }
+
   async #loadHeads(db: Kysely<Database> | Transaction<Database>, users: string[]): Promise<void> {
     const missing = users.filter((u) => !this.#heads.has(u));
     for (const part of chunk(missing, 1)) {

@@ -37,6 +37,32 @@ const migrations: Record<string, Migration> = {
         updated_at INTEGER NOT NULL, PRIMARY KEY (user_id, device_id)) WITHOUT ROWID`.execute(db);
     },
   },
+  '0002_push': {
+    async up(db: Kysely<any>) {
+      // One row per device+provider; user_id is who is logged in on that device now (NULL = nobody, DEV-4).
+      await sql`CREATE TABLE push_bindings (
+        push_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, provider TEXT NOT NULL, token TEXT NOT NULL,
+        credential TEXT NOT NULL, environment TEXT, topic TEXT, user_id TEXT,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (device_id, provider))`.execute(db);
+      await sql`CREATE UNIQUE INDEX push_bindings_token ON push_bindings (provider, token)`.execute(db);
+      await sql`CREATE INDEX push_bindings_user ON push_bindings (user_id) WHERE user_id IS NOT NULL`.execute(db);
+      // The durable outbox: job_key (push id + event id) makes every (device, event) push happen once (OPS-3).
+      await sql`CREATE TABLE push_jobs (
+        id INTEGER PRIMARY KEY, job_key TEXT NOT NULL UNIQUE, push_id TEXT NOT NULL, user_id TEXT NOT NULL,
+        device_id TEXT NOT NULL, event_id INTEGER NOT NULL, seq INTEGER NOT NULL, apns_id TEXT NOT NULL, state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_reason TEXT, vendor_id TEXT,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`.execute(db);
+      await sql`CREATE INDEX push_jobs_due ON push_jobs (state, next_attempt_at)`.execute(db);
+      await sql`CREATE INDEX push_jobs_device ON push_jobs (device_id, state)`.execute(db);
+      // Why a push did or did not happen, per (event, device) (OPS-2); bounded by retention.
+      await sql`CREATE TABLE push_trace (
+        id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, message_id TEXT, user_id TEXT NOT NULL, device_id TEXT,
+        push_id TEXT, decision TEXT NOT NULL, reason TEXT NOT NULL, detail TEXT, at INTEGER NOT NULL)`.execute(db);
+      await sql`CREATE INDEX push_trace_event ON push_trace (event_id)`.execute(db);
+      await sql`CREATE INDEX push_trace_message ON push_trace (message_id) WHERE message_id IS NOT NULL`.execute(db);
+      await sql`CREATE INDEX push_trace_user ON push_trace (user_id, at)`.execute(db);
+    },
+  },
 };
 
 export class CodeMigrationProvider implements MigrationProvider {

@@ -17,5 +17,18 @@ export interface Database {
   group_members: { group_id: string; user_id: string; joined_event_id: number };
   conversation_state: { user_id: string; conversation: string; read_event_id: number; unread: number; last_event_id: number };
   device_cursors: { user_id: string; device_id: string; acked_seq: number; updated_at: number };
+  push_bindings: {
+    push_id: string; device_id: string; provider: string; token: string; credential: string;
+    environment: string | null; topic: string | null; user_id: string | null; created_at: number; updated_at: number;
+  };
+  push_jobs: {
+    id: Generated<number>; job_key: string; push_id: string; user_id: string; device_id: string; event_id: number; seq: number;
+    apns_id: string; state: string; attempts: number; next_attempt_at: number; last_reason: string | null;
+    vendor_id: string | null; created_at: number; updated_at: number;
+  };
+  push_trace: {
+    id: Generated<number>; event_id: number; message_id: string | null; user_id: string; device_id: string | null;
+    push_id: string | null; decision: string; reason: string; detail: string | null; at: number;
+  };
   schema_meta: { key: string; value: string; id?: Generated<number> };
 }

@@ -77,11 +77,12 @@ export async function startTestServer(overrides: DeepPartial<Config> = {}): Prom
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Poll until `check` returns truthy (for effects observable only from outside, e.g. offline events). */
-export async function eventually<T>(check: () => T | Promise<T>, timeoutMs = 5000, label = 'condition'): Promise<T> {
+type Falsy = undefined | null | false | 0 | '';
+export async function eventually<T>(check: () => T | Falsy | Promise<T | Falsy>, timeoutMs = 5000, label = 'condition'): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
-    if (value) return value;
+    if (value) return value as T;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${label}`);
     await sleep(10);
   }

@@ -1,0 +1,152 @@
+import type { PushJob, PushStore, TraceRow } from '../storage/index.ts';
+import { decidePush } from './decide.ts';
+import type { PushDeps, PushOptions } from './options.ts';
+import { UnknownCredentialError, type PushOutcome, type PushTarget } from './providers/types.ts';
+
+/** Exponential backoff with full jitter, capped; a vendor's Retry-After wins when it is longer. */
+export function retryDelayMs(attempt: number, options: Pick<PushOptions, 'retryBaseMs' | 'retryMaxMs'>, retryAfterMs = 0, random = Math.random): number {
+  const ceiling = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.max(0, attempt - 1));
+  return Math.max(retryAfterMs, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+}
+
+/**
+ * Drains the durable outbox: claims due jobs, re-checks that the push is still wanted (device
+ * still offline, still bound to the same user, event not acked), sends through the provider and
+ * records the outcome. Retries with backoff; dead-letters after maxAttempts (OPS-3).
+ */
+export class PushDispatcher {
+  readonly #deps: PushDeps;
+  readonly #options: PushOptions;
+  #inFlight = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #ticking = false;
+  #again = false;
+  #stopped = false;
+
+  constructor(deps: PushDeps, options: PushOptions) {
+    this.#deps = deps;
+    this.#options = options;
+  }
+
+  get store(): PushStore {
+    return this.#deps.store;
+  }
+
+  async start(): Promise<void> {
+    const reset = await this.#deps.store.resetInFlight();
+    if (reset > 0) this.#deps.logger.warn({ jobs: reset }, 'push jobs left in flight by a previous run were re-queued');
+    this.#timer = setInterval(() => this.wake(), this.#options.pollMs);
+    this.#timer.unref();
+    this.wake();
+  }
+
+  /** Look for due jobs now (called after enqueue). */
+  wake(): void {
+    if (this.#stopped) return;
+    if (this.#ticking) {
+      this.#again = true;
+      return;
+    }
+    this.#ticking = true;
+    void this.#tick().catch((error: unknown) => this.#deps.logger.error({ err: error }, 'push dispatcher tick failed')).finally(() => {
+      this.#ticking = false;
+      if (this.#again) {
+        this.#again = false;
+        this.wake();
+      }
+    });
+  }
+
+  async #tick(): Promise<void> {
+    const free = this.#options.concurrency - this.#inFlight.size;
+    if (free <= 0) return;
+    const jobs = await this.#deps.store.claimDue(Date.now(), free);
+    for (const job of jobs) {
+      const run: Promise<void> = this.#run(job)
+        .catch((error: unknown) => this.#deps.logger.error({ err: error, jobId: job.id }, 'push job crashed'))
+        .finally(() => {
+          this.#inFlight.delete(run);
+          this.wake();
+        });
+      this.#inFlight.add(run);
+    }
+    if (jobs.length === free) this.#again = true;
+  }
+
+  /** Wait for every job in flight (shutdown), bounded by the caller. */
+  async drain(): Promise<void> {
+    while (this.#inFlight.size > 0 || this.#ticking) await Promise.race([...this.#inFlight, new Promise((r) => setTimeout(r, 10))]);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.drain();
+  }
+
+  async #trace(job: PushJob, messageId: string | null, decision: TraceRow['decision'], reason: string, detail?: string): Promise<void> {
+    await this.#deps.store.trace([{ eventId: job.eventId, messageId, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId, decision, reason, detail: detail ?? null }]);
+  }
+
+  async #cancel(job: PushJob, reason: string, messageId: string | null = null): Promise<void> {
+    await this.#deps.store.finish(job.id, 'cancelled', reason);
+    await this.#trace(job, messageId, 'cancelled', reason);
+  }
+
+  async #run(job: PushJob): Promise<void> {
+    const { store, log, readModels, providers, logger } = this.#deps;
+    const binding = await store.bindingByPushId(job.pushId);
+    if (!binding) return this.#cancel(job, 'unregistered');
+    if (binding.userId !== job.userId) return this.#cancel(job, binding.userId === null ? 'logged_out' : 'user_switched');
+    if (this.#deps.isDeviceOnline(job.userId, job.deviceId)) return this.#cancel(job, 'online');
+    if (job.seq <= await readModels.ackedSeq(job.userId, job.deviceId)) return this.#cancel(job, 'acked');
+    const event = (await log.eventsByIds([job.eventId])).get(job.eventId);
+    if (!event) return this.#cancel(job, 'event_missing');
+    const decision = decidePush({ event, recipient: job.userId, binding }, this.#options.payload);
+    if (!decision.push) {
+      await store.finish(job.id, 'cancelled', decision.reason);
+      return this.#trace(job, event.messageId, 'suppressed', decision.reason);
+    }
+    const target: PushTarget = {
+      provider: binding.provider, token: binding.token, credential: binding.credential,
+      ...(binding.environment ? { environment: binding.environment } : {}), ...(binding.topic ? { topic: binding.topic } : {}),
+    };
+    let outcome: PushOutcome;
+    try {
+      outcome = await providers.forTarget(target).send(target, { ...decision.message, id: job.apnsId });
+    } catch (error) {
+      outcome = error instanceof UnknownCredentialError
+        ? { status: 'config_error', reason: `unknown credential ${binding.credential}` }
+        : { status: 'retry', reason: `provider error: ${(error as Error).message}` };
+    }
+    const attempts = job.attempts + 1;
+    switch (outcome.status) {
+      case 'delivered':
+        await store.finish(job.id, 'delivered', 'delivered', outcome.vendorId ?? null);
+        return this.#trace(job, event.messageId, 'pushed', 'delivered', outcome.vendorId);
+      case 'retry': {
+        if (attempts >= this.#options.maxAttempts) {
+          logger.warn({ jobId: job.id, pushId: job.pushId, reason: outcome.reason }, 'push dead-lettered');
+          await store.finish(job.id, 'dead_letter', outcome.reason);
+          return this.#trace(job, event.messageId, 'failed', 'dead_letter', outcome.reason);
+        }
+        const delay = retryDelayMs(attempts, this.#options, outcome.retryAfterMs);
+        await store.retryLater(job.id, attempts, Date.now() + delay, outcome.reason);
+        return this.#trace(job, event.messageId, 'retry', 'vendor_retry', `${outcome.reason}; attempt ${attempts}, next in ${delay} ms`);
+      }
+      case 'dead_token':
+        // DEV-7: the vendor says the token is gone; remove the binding so nothing tries it again.
+        await store.removeBinding(job.pushId);
+        logger.info({ pushId: job.pushId, userId: job.userId, deviceId: job.deviceId, reason: outcome.reason }, 'dead push token pruned');
+        await store.finish(job.id, 'failed', 'dead_token');
+        return this.#trace(job, event.messageId, 'failed', 'dead_token', outcome.reason);
+      case 'config_error':
+        logger.error({ pushId: job.pushId, credential: binding.credential, reason: outcome.reason }, 'push configuration error');
+        await store.finish(job.id, 'failed', 'config_error');
+        return this.#trace(job, event.messageId, 'failed', 'config_error', outcome.reason);
+      case 'rejected':
+        await store.finish(job.id, 'failed', 'vendor_rejected');
+        return this.#trace(job, event.messageId, 'failed', 'vendor_rejected', outcome.reason);
+    }
+  }
+}

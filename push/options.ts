@@ -1,0 +1,31 @@
+import type { Logger } from 'pino';
+import type { EventLog, PushStore, ReadModels } from '../storage/index.ts';
+import type { PayloadDefaults } from './decide.ts';
+import type { ProviderRegistry } from './providers/types.ts';
+
+export interface PushOptions {
+  /** Pushes in flight to vendors at once. */
+  concurrency: number;
+  /** Tries before a job is dead-lettered. */
+  maxAttempts: number;
+  retryBaseMs: number;
+  retryMaxMs: number;
+  /** Most un-acked events replayed as pushes when a device goes offline (newest kept). */
+  replayLimit: number;
+  /** How often the dispatcher looks for due retries even when nothing woke it. */
+  pollMs: number;
+  /** After a start, devices that do not reconnect within this are treated as offline (crash recovery). */
+  startupGraceMs: number;
+  traceRetentionMs: number;
+  payload: PayloadDefaults;
+}
+
+/** What the push module needs from the rest of the server, as plain functions and interfaces. */
+export interface PushDeps {
+  log: EventLog;
+  readModels: Pick<ReadModels, 'ackedSeq'>;
+  store: PushStore;
+  providers: ProviderRegistry;
+  isDeviceOnline(userId: string, deviceId: string): boolean;
+  logger: Logger;
+}

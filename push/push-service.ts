@@ -1,0 +1,169 @@
+import { createHash } from 'node:crypto';
+import type { AppendResult, NewPushJob, PushBinding, StoredEvent, TraceRow } from '../storage/index.ts';
+import { isPushable } from './decide.ts';
+import { PushDispatcher } from './dispatcher.ts';
+import type { PushDeps, PushOptions } from './options.ts';
+
+/** Offline reasons after which a device must get nothing (DEV-4, DEV-6) or will be back at once. */
+const NO_REPLAY = new Set(['logout', 'kicked', 'replaced', 'server_shutdown']);
+
+export function pushIdFor(deviceId: string, provider: string): string {
+  return `pid_${createHash('sha256').update(`${deviceId}\u0000${provider}`).digest('base64url').slice(0, 22)}`;
+}
+
+/** VoIP tokens are for call invitations only; everything else goes to the alert token. */
+function bindingWants(binding: PushBinding, event: StoredEvent): boolean {
+  return binding.provider === 'apns-voip' ? (event.kind as string) === 'call_invited' : true;
+}
+
+/**
+ * The trigger (MSG-1, MSG-2, MSG-4, ON-3): turns "event appended" and "device offline" into
+ * outbox jobs for devices that are offline and bound to the recipient, and cancels them when
+ * the device comes back. Knows nothing of sockets: presence arrives as isDeviceOnline().
+ */
+export class PushService {
+  readonly dispatcher: PushDispatcher;
+  readonly #deps: PushDeps;
+  readonly #options: PushOptions;
+  #chain: Promise<void> = Promise.resolve();
+  #startupTimer: NodeJS.Timeout | undefined;
+  #pruneTimer: NodeJS.Timeout | undefined;
+
+  constructor(deps: PushDeps, options: PushOptions) {
+    this.#deps = deps;
+    this.#options = options;
+    this.dispatcher = new PushDispatcher(deps, options);
+  }
+
+  /** Work is serialised so a device's offline replay and its later online cancel apply in order. */
+  #serial(label: string, work: () => Promise<void>): void {
+    this.#chain = this.#chain.then(work).catch((error: unknown) => this.#deps.logger.error({ err: error, work: label }, 'push trigger failed'));
+  }
+
+  async start(): Promise<void> {
+    await this.dispatcher.start();
+    // Crash recovery: devices that were online when the server stopped and do not come back
+    // within the grace period are offline; replay what they never acked.
+    this.#startupTimer = setTimeout(() => this.#serial('startup-recovery', () => this.#recoverAfterStart()), this.#options.startupGraceMs);
+    this.#startupTimer.unref();
+    this.#pruneTimer = setInterval(() => void this.#deps.store.pruneTrace(Date.now() - this.#options.traceRetentionMs), 60_000);
+    this.#pruneTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#startupTimer) clearTimeout(this.#startupTimer);
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    await this.#chain;
+    await this.dispatcher.stop();
+  }
+
+  /** Resolves when all trigger work queued so far is done (tests, shutdown). */
+  async settled(): Promise<void> {
+    await this.#chain;
+  }
+
+  onCommitted(results: readonly AppendResult[]): void {
+    const relevant = results.filter((r) => [...r.seqs.keys()].some((user) => isPushable(r.event, user)));
+    if (relevant.length > 0) this.#serial('committed', () => this.#enqueueForOffline(relevant));
+  }
+
+  onDeviceOffline(e: { userId: string; deviceId: string; reason: string; ackedSeq: number }): void {
+    if (NO_REPLAY.has(e.reason)) return;
+    this.#serial('offline', () => this.#replay(e.userId, e.deviceId, e.ackedSeq, `offline:${e.reason}`));
+  }
+
+  /** Login binds the device's push registrations to this user (and so away from anyone else). */
+  onDeviceOnline(e: { userId: string; deviceId: string }): void {
+    this.#serial('online', async () => {
+      await this.#deps.store.bindDevice(e.deviceId, e.userId);
+      await this.#cancelPending(e.deviceId, 'online');
+    });
+  }
+
+  onDeviceLoggedOut(e: { userId: string; deviceId: string; reason: string }): void {
+    this.#serial('logged_out', async () => {
+      await this.#deps.store.unbindDevice(e.deviceId);
+      await this.#cancelPending(e.deviceId, e.reason === 'kicked' ? 'kicked' : 'logged_out');
+    });
+  }
+
+  async #cancelPending(deviceId: string, reason: string): Promise<void> {
+    const cancelled = await this.#deps.store.cancelPendingForDevice(deviceId, reason);
+    await this.#deps.store.trace(cancelled.map((job) => ({
+      eventId: job.eventId, messageId: null, userId: job.userId, deviceId, pushId: job.pushId, decision: 'cancelled', reason,
+    })));
+  }
+
+  async #enqueue(jobs: NewPushJob[], messageIds: Map<number, string | null>, reason: string, trace: TraceRow[]): Promise<void> {
+    const inserted = await this.#deps.store.enqueue(jobs, Date.now());
+    for (const job of inserted) {
+      trace.push({ eventId: job.eventId, messageId: messageIds.get(job.eventId) ?? null, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId, decision: 'queued', reason });
+    }
+    await this.#deps.store.trace(trace);
+    if (inserted.length > 0) this.dispatcher.wake();
+  }
+
+  async #enqueueForOffline(results: readonly AppendResult[]): Promise<void> {
+    const recipients = new Set<string>();
+    for (const r of results) for (const user of r.seqs.keys()) if (isPushable(r.event, user)) recipients.add(user);
+    const bindings = await this.#deps.store.bindingsForUsers([...recipients]);
+    const byUser = new Map<string, PushBinding[]>();
+    for (const b of bindings) byUser.set(b.userId!, [...(byUser.get(b.userId!) ?? []), b]);
+    const jobs: NewPushJob[] = [];
+    const trace: TraceRow[] = [];
+    const messageIds = new Map<number, string | null>();
+    for (const r of results) {
+      messageIds.set(r.event.eventId, r.event.messageId);
+      for (const [user, seq] of r.seqs) {
+        if (!isPushable(r.event, user)) continue;
+        const mine = (byUser.get(user) ?? []).filter((b) => bindingWants(b, r.event));
+        if (mine.length === 0) {
+          trace.push({ eventId: r.event.eventId, messageId: r.event.messageId, userId: user, deviceId: null, pushId: null, decision: 'suppressed', reason: 'no_binding' });
+        }
+        for (const binding of mine) {
+          if (this.#deps.isDeviceOnline(user, binding.deviceId)) {
+            trace.push({ eventId: r.event.eventId, messageId: r.event.messageId, userId: user, deviceId: binding.deviceId, pushId: binding.pushId, decision: 'suppressed', reason: 'online' });
+          } else {
+            jobs.push({ pushId: binding.pushId, userId: user, deviceId: binding.deviceId, eventId: r.event.eventId, seq });
+          }
+        }
+      }
+    }
+    await this.#enqueue(jobs, messageIds, 'offline', trace);
+  }
+
+  /** MSG-4: everything after the device's acked cursor, pushed once per (device, event). */
+  async #replay(userId: string, deviceId: string, ackedSeq: number, reason: string): Promise<void> {
+    if (this.#deps.isDeviceOnline(userId, deviceId)) return;
+    const bindings = (await this.#deps.store.bindingsForDevice(deviceId)).filter((b) => b.userId === userId);
+    if (bindings.length === 0) return;
+    const head = await this.#deps.log.headSeq(userId);
+    const from = Math.max(ackedSeq, head - this.#options.replayLimit);
+    const entries = await this.#deps.log.readInbox(userId, from, this.#options.replayLimit);
+    const jobs: NewPushJob[] = [];
+    const messageIds = new Map<number, string | null>();
+    for (const { seq, event } of entries) {
+      if (!isPushable(event, userId)) continue;
+      messageIds.set(event.eventId, event.messageId);
+      for (const binding of bindings) {
+        if (bindingWants(binding, event)) jobs.push({ pushId: binding.pushId, userId, deviceId, eventId: event.eventId, seq });
+      }
+    }
+    await this.#enqueue(jobs, messageIds, reason, []);
+  }
+
+  async #recoverAfterStart(): Promise<void> {
+    let after = '';
+    for (;;) {
+      const page = await this.#deps.store.activeBindings(after, 500);
+      if (page.length === 0) return;
+      const devices = new Map<string, string>();
+      for (const b of page) if (b.userId) devices.set(b.deviceId, b.userId);
+      for (const [deviceId, userId] of devices) {
+        if (this.#deps.isDeviceOnline(userId, deviceId)) continue;
+        await this.#replay(userId, deviceId, await this.#deps.readModels.ackedSeq(userId, deviceId), 'offline:server_restart');
+      }
+      after = page[page.length - 1]!.pushId;
+    }
+  }
+}

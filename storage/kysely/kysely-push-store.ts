@@ -1,0 +1,194 @@
+import { createHash } from 'node:crypto';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database } from './schema.ts';
+import type { NewPushJob, PushBinding, PushJob, PushJobState, PushStore, TraceRow } from '../push-store.ts';
+
+type BindingRow = Selectable<Database['push_bindings']>;
+type JobRow = Selectable<Database['push_jobs']>;
+
+function toBinding(row: BindingRow): PushBinding {
+  return {
+    pushId: row.push_id, deviceId: row.device_id, provider: row.provider as PushBinding['provider'], token: row.token,
+    credential: row.credential, environment: row.environment as PushBinding['environment'], topic: row.topic, userId: row.user_id,
+  };
+}
+
+function toJob(row: JobRow): PushJob {
+  return {
+    id: row.id, jobKey: row.job_key, pushId: row.push_id, userId: row.user_id, deviceId: row.device_id, eventId: row.event_id, seq: row.seq,
+    apnsId: row.apns_id, state: row.state as PushJobState, attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastReason: row.last_reason,
+  };
+}
+
+export function jobKey(job: NewPushJob): string {
+  return `${job.pushId}:${job.eventId}`;
+}
+
+/** A stable UUID per (device binding, event): APNs sees the same apns-id on every retry. */
+export function apnsIdFor(key: string): string {
+  const h = createHash('sha256').update(key).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`.toUpperCase();
+}
+
+export class KyselyPushStore implements PushStore {
+  readonly #db: Kysely<Database>;
+
+  constructor(db: Kysely<Database>) {
+    this.#db = db;
+  }
+
+  async upsertBinding(b: PushBinding): Promise<void> {
+    const now = Date.now();
+    await this.#db.transaction().execute(async (trx) => {
+      // A token belongs to one app install; registering it again from another device moves it.
+      await trx.deleteFrom('push_bindings').where('provider', '=', b.provider).where('token', '=', b.token).where('push_id', '!=', b.pushId).execute();
+      await trx.insertInto('push_bindings').values({
+        push_id: b.pushId, device_id: b.deviceId, provider: b.provider, token: b.token, credential: b.credential,
+        environment: b.environment, topic: b.topic, user_id: b.userId, created_at: now, updated_at: now,
+      }).onConflict((oc) => oc.column('push_id').doUpdateSet({
+        token: b.token, credential: b.credential, environment: b.environment, topic: b.topic, user_id: b.userId, updated_at: now,
+      })).execute();
+    });
+  }
+
+  async bindingByToken(provider: string, token: string) {
+    const row = await this.#db.selectFrom('push_bindings').selectAll().where('provider', '=', provider).where('token', '=', token).executeTakeFirst();
+    return row ? toBinding(row) : undefined;
+  }
+
+  async bindingByPushId(pushId: string) {
+    const row = await this.#db.selectFrom('push_bindings').selectAll().where('push_id', '=', pushId).executeTakeFirst();
+    return row ? toBinding(row) : undefined;
+  }
+
+  async bindingsForDevice(deviceId: string) {
+    return (await this.#db.selectFrom('push_bindings').selectAll().where('device_id', '=', deviceId).execute()).map(toBinding);
+  }
+
+  async bindingsForUsers(userIds: readonly string[]) {
+    if (userIds.length === 0) return [];
+    const out: PushBinding[] = [];
+    for (let i = 0; i < userIds.length; i += 5000) {
+      const rows = await this.#db.selectFrom('push_bindings').selectAll().where('user_id', 'in', userIds.slice(i, i + 5000)).execute();
+      out.push(...rows.map(toBinding));
+    }
+    return out;
+  }
+
+  async activeBindings(afterPushId: string, limit: number) {
+    return (await this.#db.selectFrom('push_bindings').selectAll().where('user_id', 'is not', null)
+      .where('push_id', '>', afterPushId).orderBy('push_id').limit(limit).execute()).map(toBinding);
+  }
+
+  async removeBinding(pushId: string) {
+    await this.#db.deleteFrom('push_bindings').where('push_id', '=', pushId).execute();
+  }
+
+  async removeDeviceBindings(deviceId: string, provider?: string) {
+    let query = this.#db.deleteFrom('push_bindings').where('device_id', '=', deviceId);
+    if (provider) query = query.where('provider', '=', provider);
+    const result = await query.executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+
+  async bindDevice(deviceId: string, userId: string) {
+    await this.#db.updateTable('push_bindings').set({ user_id: userId, updated_at: Date.now() }).where('device_id', '=', deviceId).execute();
+  }
+
+  async unbindDevice(deviceId: string) {
+    await this.#db.updateTable('push_bindings').set({ user_id: null, updated_at: Date.now() }).where('device_id', '=', deviceId).execute();
+  }
+
+  async enqueue(jobs: readonly NewPushJob[], now: number) {
+    if (jobs.length === 0) return [];
+    const inserted: NewPushJob[] = [];
+    await this.#db.transaction().execute(async (trx) => {
+      for (const job of jobs) {
+        const key = jobKey(job);
+        const result = await trx.insertInto('push_jobs').values({
+          job_key: key, push_id: job.pushId, user_id: job.userId, device_id: job.deviceId, event_id: job.eventId, seq: job.seq,
+          apns_id: apnsIdFor(key), state: 'pending', attempts: 0, next_attempt_at: now, created_at: now, updated_at: now,
+        }).onConflict((oc) => oc.column('job_key').doNothing()).executeTakeFirst();
+        if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) inserted.push(job);
+      }
+    });
+    return inserted;
+  }
+
+  async claimDue(now: number, limit: number) {
+    if (limit <= 0) return [];
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('push_jobs').selectAll().where('state', '=', 'pending').where('next_attempt_at', '<=', now)
+        .orderBy('next_attempt_at').orderBy('id').limit(limit).execute();
+      if (rows.length === 0) return [];
+      await trx.updateTable('push_jobs').set({ state: 'sending', updated_at: now }).where('id', 'in', rows.map((r) => r.id)).execute();
+      return rows.map((r) => ({ ...toJob(r), state: 'sending' as const }));
+    });
+  }
+
+  async finish(id: number, state: PushJobState, reason: string, vendorId: string | null = null) {
+    await this.#db.updateTable('push_jobs').set({ state, last_reason: reason, vendor_id: vendorId, updated_at: Date.now() }).where('id', '=', id).execute();
+  }
+
+  async retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string) {
+    await this.#db.updateTable('push_jobs').set({ state: 'pending', attempts, next_attempt_at: nextAttemptAt, last_reason: reason, updated_at: Date.now() })
+      .where('id', '=', id).execute();
+  }
+
+  async cancelPendingForDevice(deviceId: string, reason: string) {
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('push_jobs').selectAll().where('device_id', '=', deviceId).where('state', '=', 'pending').execute();
+      if (rows.length > 0) {
+        await trx.updateTable('push_jobs').set({ state: 'cancelled', last_reason: reason, updated_at: Date.now() })
+          .where('id', 'in', rows.map((r) => r.id)).execute();
+      }
+      return rows.map(toJob);
+    });
+  }
+
+  async resetInFlight() {
+    const result = await this.#db.updateTable('push_jobs').set({ state: 'pending', updated_at: Date.now() }).where('state', '=', 'sending').executeTakeFirst();
+    return Number(result.numUpdatedRows);
+  }
+
+  async nextDueAt() {
+    const row = await this.#db.selectFrom('push_jobs').select((eb) => eb.fn.min('next_attempt_at').as('at')).where('state', '=', 'pending').executeTakeFirst();
+    return row?.at === null || row?.at === undefined ? undefined : Number(row.at);
+  }
+
+  async jobs(filter: { userId?: string; deviceId?: string; state?: PushJobState }, limit: number) {
+    let query = this.#db.selectFrom('push_jobs').selectAll();
+    if (filter.userId) query = query.where('user_id', '=', filter.userId);
+    if (filter.deviceId) query = query.where('device_id', '=', filter.deviceId);
+    if (filter.state) query = query.where('state', '=', filter.state);
+    return (await query.orderBy('id').limit(limit).execute()).map(toJob);
+  }
+
+  async trace(rows: readonly TraceRow[]) {
+    if (rows.length === 0) return;
+    const now = Date.now();
+    for (let i = 0; i < rows.length; i += 3000) {
+      await this.#db.insertInto('push_trace').values(rows.slice(i, i + 3000).map((r) => ({
+        event_id: r.eventId, message_id: r.messageId, user_id: r.userId, device_id: r.deviceId, push_id: r.pushId,
+        decision: r.decision, reason: r.reason, detail: r.detail ?? null, at: r.at ?? now,
+      }))).execute();
+    }
+  }
+
+  async traceFor(filter: { messageId?: string; eventId?: number; userId?: string }, limit: number) {
+    let query = this.#db.selectFrom('push_trace').selectAll();
+    if (filter.messageId) query = query.where('message_id', '=', filter.messageId);
+    if (filter.eventId !== undefined) query = query.where('event_id', '=', filter.eventId);
+    if (filter.userId) query = query.where('user_id', '=', filter.userId);
+    const rows = await query.orderBy('id').limit(limit).execute();
+    return rows.map((r) => ({
+      eventId: r.event_id, messageId: r.message_id, userId: r.user_id, deviceId: r.device_id, pushId: r.push_id,
+      decision: r.decision as TraceRow['decision'], reason: r.reason, detail: r.detail, at: r.at,
+    }));
+  }
+
+  async pruneTrace(olderThan: number) {
+    const result = await this.#db.deleteFrom('push_trace').where('at', '<', olderThan).executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}

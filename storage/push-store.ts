@@ -1,0 +1,79 @@
+/** Storage contract of the push module: device bindings, the durable outbox and the decision trace. */
+export interface PushBinding {
+  pushId: string;
+  deviceId: string;
+  provider: 'apns' | 'apns-voip' | 'fcm';
+  token: string;
+  credential: string;
+  environment: 'development' | 'production' | null;
+  topic: string | null;
+  userId: string | null;
+}
+
+export type PushJobState = 'pending' | 'sending' | 'delivered' | 'cancelled' | 'failed' | 'dead_letter';
+
+export interface PushJob {
+  id: number;
+  jobKey: string;
+  pushId: string;
+  userId: string;
+  deviceId: string;
+  eventId: number;
+  seq: number;
+  apnsId: string;
+  state: PushJobState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastReason: string | null;
+}
+
+export interface NewPushJob {
+  pushId: string;
+  userId: string;
+  deviceId: string;
+  eventId: number;
+  /** The event's seq in this user's inbox: a job at or below the device's acked cursor is never sent. */
+  seq: number;
+}
+
+export interface TraceRow {
+  eventId: number;
+  messageId: string | null;
+  userId: string;
+  deviceId: string | null;
+  pushId: string | null;
+  decision: 'pushed' | 'queued' | 'suppressed' | 'failed' | 'retry' | 'cancelled';
+  reason: string;
+  detail?: string | null;
+  at?: number;
+}
+
+export interface PushStore {
+  upsertBinding(binding: PushBinding): Promise<void>;
+  bindingByToken(provider: string, token: string): Promise<PushBinding | undefined>;
+  bindingByPushId(pushId: string): Promise<PushBinding | undefined>;
+  bindingsForDevice(deviceId: string): Promise<PushBinding[]>;
+  bindingsForUsers(userIds: readonly string[]): Promise<PushBinding[]>;
+  activeBindings(afterPushId: string, limit: number): Promise<PushBinding[]>;
+  removeBinding(pushId: string): Promise<void>;
+  removeDeviceBindings(deviceId: string, provider?: string): Promise<number>;
+  /** Login binds every binding of the device to this user (and so away from any previous user). */
+  bindDevice(deviceId: string, userId: string): Promise<void>;
+  unbindDevice(deviceId: string): Promise<void>;
+
+  /** Insert jobs that do not exist yet (by job key); returns the keys actually inserted. */
+  enqueue(jobs: readonly NewPushJob[], now: number): Promise<NewPushJob[]>;
+  /** Atomically move up to `limit` due pending jobs to `sending`. */
+  claimDue(now: number, limit: number): Promise<PushJob[]>;
+  finish(id: number, state: PushJobState, reason: string, vendorId?: string | null): Promise<void>;
+  retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string): Promise<void>;
+  cancelPendingForDevice(deviceId: string, reason: string): Promise<PushJob[]>;
+  /** After a crash, jobs left `sending` go back to `pending` (at-least-once to the vendor). */
+  resetInFlight(): Promise<number>;
+  nextDueAt(): Promise<number | undefined>;
+  jobs(filter: { userId?: string; deviceId?: string; state?: PushJobState }, limit: number): Promise<PushJob[]>;
+
+  trace(rows: readonly TraceRow[]): Promise<void>;
+  traceFor(filter: { messageId?: string; eventId?: number; userId?: string }, limit: number): Promise<Required<TraceRow>[]>;
+  pruneTrace(olderThan: number): Promise<number>;
+}
