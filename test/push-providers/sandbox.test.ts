@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { createProviders } from '../../push/providers/create-providers.ts';
+import { SandboxProvider, sandboxProvider } from '../../push/providers/sandbox/sandbox-provider.ts';
+import { CredentialConfigError, UnknownCredentialError, type PushMessage, type PushTarget } from '../../push/providers/types.ts';
+
+const msg = (over: Partial<PushMessage> = {}): PushMessage => ({
+  id: randomUUID(), kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: { chatId: '42' }, ...over,
+});
+const apnsTarget: PushTarget = { provider: 'apns', token: 'ab'.repeat(32), credential: 'ios', topic: 'com.example.app' };
+const fcmTarget: PushTarget = { provider: 'fcm', token: 'fcm-token', credential: 'android' };
+
+describe('SandboxProvider', () => {
+  it('records vendor-shaped payloads and answers delivered', async () => {
+    let now = 1_000;
+    const sandbox = new SandboxProvider({ now: () => now });
+    const m1 = msg();
+    const m2 = msg({ kind: 'voip' });
+    const o1 = await sandbox.send(apnsTarget, m1);
+    now = 2_000;
+    const o2 = await sandbox.send(fcmTarget, m2);
+
+    assert.deepEqual(o1, { status: 'delivered', vendorId: 'sandbox-1' });
+    assert.deepEqual(o2, { status: 'delivered', vendorId: 'sandbox-2' });
+    const [r1, r2] = sandbox.list();
+    assert.equal(sandbox.list().length, 2);
+    assert.equal(r1?.at, 1_000);
+    assert.deepEqual(r1?.target, apnsTarget);
+    assert.equal(r1?.messageId, m1.id);
+    assert.deepEqual(r1?.payload, {
+      vendor: 'apns',
+      headers: { 'apns-push-type': 'alert', 'apns-priority': '10', 'apns-topic': 'com.example.app', 'apns-id': m1.id },
+      payload: { aps: { alert: { title: 'Alice', body: 'hello' } }, chatId: '42' },
+      truncated: false,
+    });
+    assert.equal(r2?.at, 2_000);
+    assert.equal(r2?.payload.vendor, 'fcm');
+    if (r2?.payload.vendor === 'fcm') {
+      assert.equal(r2.payload.message.notification, undefined); // voip on FCM is data-only
+      assert.deepEqual(r2.payload.message.data, { chatId: '42', pushId: m2.id });
+      assert.equal(r2.payload.message.android?.priority, 'high');
+    }
+  });
+
+  it('keeps a bounded ring, oldest evicted first', async () => {
+    const sandbox = new SandboxProvider({ max: 3 });
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const m = msg();
+      ids.push(m.id);
+      await sandbox.send(fcmTarget, m);
+    }
+    assert.equal(sandbox.total, 5);
+    assert.deepEqual(sandbox.list().map((r) => r.messageId), ids.slice(2));
+    assert.deepEqual(sandbox.list().map((r) => r.seq), [3, 4, 5]);
+    assert.deepEqual(sandbox.list(2).map((r) => r.messageId), ids.slice(3));
+    sandbox.clear();
+    assert.deepEqual(sandbox.list(), []);
+    assert.throws(() => new SandboxProvider({ max: 0 }), RangeError);
+  });
+
+  it('rejects like the real providers when custom data alone is too large', async () => {
+    const sandbox = new SandboxProvider();
+    const outcome = await sandbox.send(fcmTarget, msg({ data: { blob: 'x'.repeat(5000) } }));
+    assert.deepEqual(outcome, { status: 'rejected', reason: 'payload_too_large' });
+    assert.equal(sandbox.list().length, 0);
+  });
+});
+
+describe('createProviders', () => {
+  it('routes everything to the sandbox when no credentials are configured', async () => {
+    const registry = createProviders({});
+    assert.equal(registry.sandboxMode, true);
+    assert.equal(registry.forTarget(apnsTarget), sandboxProvider);
+    assert.equal(registry.hasCredential('anything'), true);
+    assert.equal(registry.hasCredential('bad name!'), false);
+    assert.deepEqual(registry.credentialNames(), []);
+    await registry.close();
+  });
+
+  it('routes to the sandbox when sandbox: true even with credentials', async () => {
+    const sandbox = new SandboxProvider();
+    const registry = createProviders(
+      { ios: { type: 'apns', topic: 'com.example.app', auth: { kind: 'token', key: 'k', keyId: 'K', teamId: 'T' } } },
+      { sandbox: true, sandboxProvider: sandbox },
+    );
+    assert.equal(registry.forTarget(apnsTarget), sandbox);
+    assert.deepEqual(registry.credentialNames(), ['ios']);
+    await registry.forTarget(apnsTarget).send(apnsTarget, msg());
+    assert.equal(sandbox.list().length, 1);
+    await registry.close();
+  });
+
+  it('resolves configured credentials lazily and throws UnknownCredentialError otherwise', async () => {
+    const registry = createProviders({
+      ios: { type: 'apns', topic: 'com.example.app', auth: { kind: 'token', key: 'k', keyId: 'K', teamId: 'T' } },
+      'android.prod': { type: 'fcm', serviceAccount: { project_id: 'p', client_email: 'e@p.iam.gserviceaccount.com', private_key: 'x' } },
+    });
+    assert.equal(registry.sandboxMode, false);
+    assert.equal(registry.forTarget(apnsTarget).name, 'ios');
+    assert.equal(registry.forTarget({ ...fcmTarget, credential: 'android.prod' }).name, 'android.prod');
+    assert.equal(registry.hasCredential('ios'), true);
+    assert.equal(registry.hasCredential('nope'), false);
+    assert.throws(() => registry.forTarget({ ...apnsTarget, credential: 'nope' }), UnknownCredentialError);
+    // Kind mismatch is surfaced as config_error, never as a dead token.
+    const mismatch = await registry.forTarget(apnsTarget).send({ ...fcmTarget, credential: 'ios' }, msg());
+    assert.equal(mismatch.status, 'config_error');
+    await registry.close();
+  });
+
+  it('validates names and shapes with clear errors that never echo secrets', () => {
+    const bad: [unknown, RegExp][] = [
+      [{ 'has space': { type: 'fcm', serviceAccountFile: '/x' } }, /invalid push credential name/],
+      [{ ['x'.repeat(33)]: { type: 'fcm', serviceAccountFile: '/x' } }, /invalid push credential name/],
+      [{ a: { type: 'gcm' } }, /type must be "apns" or "fcm"/],
+      [{ a: { type: 'apns', auth: { kind: 'token', key: 'k', keyId: 'K', teamId: 'T' } } }, /topic/],
+      [{ a: { type: 'apns', topic: 't', auth: { kind: 'token', keyId: 'K', teamId: 'T' } } }, /exactly one of key, keyFile/],
+      [{ a: { type: 'apns', topic: 't', auth: { kind: 'certificate', passphrase: 'TOPSECRET' } } }, /pfx\/pfxFile or cert\+key/],
+      [{ a: { type: 'apns', topic: 't', auth: { kind: 'token', keyFile: '/definitely/missing.p8', keyId: 'K', teamId: 'T' } } }, /file not found/],
+      [{ a: { type: 'apns', topic: 't', auth: { kind: 'token', key: 'k', keyId: 'K', teamId: 'T' }, endpoints: { development: { host: 'h', port: 0 } } } }, /port/],
+      [{ a: { type: 'fcm' } }, /exactly one of serviceAccount, serviceAccountFile/],
+      [{ a: { type: 'fcm', serviceAccount: { project_id: 'p', private_key: 'TOPSECRET' } } }, /client_email/],
+    ];
+    for (const [config, re] of bad) {
+      assert.throws(
+        () => createProviders(config as never),
+        (err: unknown) => err instanceof CredentialConfigError && re.test(err.message) && !err.message.includes('TOPSECRET'),
+        `expected ${re} for ${JSON.stringify(config).slice(0, 80)}`,
+      );
+    }
+  });
+});
