@@ -14,9 +14,9 @@ test('MSG to an online user arrives live after the sender gets send_ack (LOG-1)'
     if (ack.type !== 'send_ack') return;
     assert.equal(ack.conversation, 'p:alice:bob');
     assert.equal(ack.duplicate, false);
-    const [event] = await bob.waitForEvents(1);
-    assert.equal(event!.kind, 'message');
-    if (event!.kind !== 'message') return;
+    const event = (await bob.waitForEvents(1))[0]!;
+    assert.equal(event.kind, 'message');
+    if (event.kind !== 'message') return;
     assert.equal(event.from, 'alice');
     assert.equal(event.messageId, ack.messageId);
     assert.equal(event.eventId, ack.eventId);

@@ -1,0 +1,51 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ADMIN_SECRET, TEST_SECRET } from './server.ts';
+
+/** A tidings server in its own process, started through the real CLI, so it can be kill -9'd. */
+export interface ChildServer {
+  process: ChildProcess;
+  url: string;
+  httpUrl: string;
+  kill(signal?: NodeJS.Signals): Promise<number | null>;
+  admin(path: string): Promise<Response>;
+}
+
+export function writeChildConfig(dataDir: string, config: Record<string, unknown>): string {
+  const file = join(dataDir, 'config.json');
+  writeFileSync(file, JSON.stringify({
+    host: '127.0.0.1', port: 0, dataDir, logLevel: 'warn',
+    auth: { secrets: [TEST_SECRET] }, admin: { secret: ADMIN_SECRET }, ...config,
+  }));
+  return file;
+}
+
+export async function startChildServer(configFile: string): Promise<ChildServer> {
+  const child = spawn(process.execPath, ['bin/tidings.mjs', 'serve', '--config', configFile], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`server did not start: ${stderr}`)), 15000);
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const match = /listening on (ws:\/\/\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${stderr}`)));
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const httpUrl = url.replace(/^ws/, 'http');
+  return {
+    process: child, url, httpUrl,
+    async kill(signal = 'SIGKILL') {
+      child.kill(signal);
+      return exited;
+    },
+    admin: (path) => fetch(`${httpUrl}${path}`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` } }),
+  };
+}
