@@ -10,7 +10,7 @@ export const LoginFrame = Type.Object({
   platform: Platform,
 }, strict);
 export const LogoutFrame = Type.Object({ type: Type.Literal('logout'), ref: Ref }, strict);
-export const PingFrame = Type.Object({ type: Type.Literal('ping'), t: Type.Optional(Type.Number()) }, strict);
+export const PingFrame = Type.Object({ type: Type.Literal('ping'), ref: Ref, t: Type.Optional(Type.Number()) }, strict);
 export const SendFrame = Type.Object({
   type: Type.Literal('send'), ref: Ref,
   clientMsgId: Type.String({ minLength: 1, maxLength: 64 }),
@@ -18,7 +18,7 @@ export const SendFrame = Type.Object({
   content: Content,
   push: Type.Optional(PushOptions),
 }, strict);
-export const AckFrame = Type.Object({ type: Type.Literal('ack'), seq: Seq }, strict);
+export const AckFrame = Type.Object({ type: Type.Literal('ack'), ref: Ref, seq: Seq }, strict);
 export const SyncFrame = Type.Object({
   type: Type.Literal('sync'), ref: Ref,
   after: Type.Optional(Seq),

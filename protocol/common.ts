@@ -58,7 +58,7 @@ export const PushOptions = Type.Object({
   resourcesId: Type.Optional(Type.String({ maxLength: 64 })),
   sound: Type.Optional(Type.String({ maxLength: 64 })),
   mutableContent: Type.Optional(Type.Boolean()),
-  custom: Type.Optional(Type.Record(Type.String({ maxLength: 64 }), Type.String({ maxLength: 512 }), { maxProperties: 16 })),
+  custom: Type.Optional(Type.Record(Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' }), Type.String({ maxLength: 512 }), { maxProperties: 16, additionalProperties: false })),
   force: Type.Optional(Type.Boolean()),
   noPush: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false });

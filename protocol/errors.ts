@@ -1,7 +1,7 @@
 /**
  * The one table of error codes a client can receive in an `error` frame.
  * Codes are stable API: clients switch on them, docs/PROTOCOL.md is checked against this table
- * by test/protocol/error-table.test.ts, so a code is never renamed, only added.
+ * by test/protocol/docs-drift.test.ts, so a code is never renamed, only added.
  */
 export const ERROR_CODES = {
   bad_json: { retryable: false, meaning: 'The frame is not valid JSON (or not UTF-8 text).' },
@@ -46,12 +46,15 @@ export class ProtocolError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
   readonly retryAfterMs: number | undefined;
-  constructor(code: ErrorCode, message?: string, options: { details?: unknown; retryAfterMs?: number } = {}) {
+  /** The request's ref when it could be read from a frame that was otherwise rejected. */
+  readonly ref: string | undefined;
+  constructor(code: ErrorCode, message?: string, options: { details?: unknown; retryAfterMs?: number; ref?: string } = {}) {
     super(message ?? ERROR_CODES[code].meaning);
     this.name = 'ProtocolError';
     this.code = code;
     this.details = options.details;
     this.retryAfterMs = options.retryAfterMs;
+    this.ref = options.ref;
   }
   get retryable(): boolean {
     return ERROR_CODES[this.code].retryable;

@@ -11,7 +11,7 @@ export const LoginOkFrame = Type.Object({
   heartbeatIntervalMs: Type.Integer(), heartbeatTimeoutMs: Type.Integer(), serverTime: Type.Integer(),
 });
 export const LoggedOutFrame = Type.Object({ type: Type.Literal('logged_out'), ref: Ref });
-export const PongFrame = Type.Object({ type: Type.Literal('pong'), t: Type.Optional(Type.Number()), serverTime: Type.Integer() });
+export const PongFrame = Type.Object({ type: Type.Literal('pong'), ref: Ref, t: Type.Optional(Type.Number()), serverTime: Type.Integer() });
 export const SendAckFrame = Type.Object({
   type: Type.Literal('send_ack'), ref: Ref,
   clientMsgId: Type.String(), messageId: Type.String(), eventId: Seq, seq: Seq,

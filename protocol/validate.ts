@@ -28,12 +28,15 @@ export function parseClientFrame(text: string): ClientFrame {
     throw new ProtocolError('bad_frame', 'A frame must be a JSON object with a `type`.');
   }
   const type = (value as { type?: unknown }).type;
+  const ref = (value as { ref?: unknown }).ref;
+  // Echo a usable ref even on a rejected frame, so the client can match the error to its request.
+  const refOption = typeof ref === 'string' && ref.length <= 64 ? { ref } : {};
   const checker = typeof type === 'string' ? compiledClient.get(type) : undefined;
-  if (!checker) throw new ProtocolError('unknown_type', `Unknown frame type ${JSON.stringify(type)?.slice(0, 64)}.`);
+  if (!checker) throw new ProtocolError('unknown_type', `Unknown frame type ${JSON.stringify(type)?.slice(0, 64)}.`, refOption);
   if (!checker.Check(value)) {
     const first = checker.Errors(value).First();
     throw new ProtocolError('bad_frame', `Invalid ${String(type)} frame: ${first ? `${first.path || '/'} ${first.message}` : 'schema mismatch'}.`, {
-      details: first ? { path: first.path, message: first.message } : undefined,
+      details: first ? { path: first.path, message: first.message } : undefined, ...refOption,
     });
   }
   return value as ClientFrame;

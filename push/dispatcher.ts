@@ -97,7 +97,7 @@ export class PushDispatcher {
     const { store, log, readModels, providers, logger } = this.#deps;
     const binding = await store.bindingByPushId(job.pushId);
     if (!binding) return this.#cancel(job, 'unregistered');
-    if (binding.userId !== job.userId) return this.#cancel(job, binding.userId === null ? 'logged_out' : 'user_switched');
+    if (binding.userId !== job.userId || !binding.active) return this.#cancel(job, 'logged_out');
     if (this.#deps.isDeviceOnline(job.userId, job.deviceId)) return this.#cancel(job, 'online');
     if (job.seq <= await readModels.ackedSeq(job.userId, job.deviceId)) return this.#cancel(job, 'acked');
     const event = (await log.eventsByIds([job.eventId])).get(job.eventId);

@@ -7,8 +7,9 @@ import type { PushDeps, PushOptions } from './options.ts';
 /** Offline reasons after which a device must get nothing (DEV-4, DEV-6) or will be back at once. */
 const NO_REPLAY = new Set(['logout', 'kicked', 'replaced', 'server_shutdown']);
 
-export function pushIdFor(deviceId: string, provider: string): string {
-  return `pid_${createHash('sha256').update(`${deviceId}\u0000${provider}`).digest('base64url').slice(0, 22)}`;
+/** Stable per (user, device, provider): re-registering a refreshed token keeps the PushID (DEV-1). */
+export function pushIdFor(userId: string, deviceId: string, provider: string): string {
+  return `pid_${createHash('sha256').update(`${userId}\u0000${deviceId}\u0000${provider}`).digest('base64url').slice(0, 22)}`;
 }
 
 /** VoIP tokens are for call invitations only; everything else goes to the alert token. */
@@ -72,23 +73,26 @@ export class PushService {
     this.#serial('offline', () => this.#replay(e.userId, e.deviceId, e.ackedSeq, `offline:${e.reason}`));
   }
 
-  /** Login binds the device's push registrations to this user (and so away from anyone else). */
+  /**
+   * Login activates this user's registrations on the device and deactivates any other user's
+   * there (DEV-4), and cancels pending pushes: the device now gets its events over the socket.
+   */
   onDeviceOnline(e: { userId: string; deviceId: string }): void {
     this.#serial('online', async () => {
-      await this.#deps.store.bindDevice(e.deviceId, e.userId);
-      await this.#cancelPending(e.deviceId, 'online');
+      await this.#deps.store.activateDevice(e.userId, e.deviceId);
+      await this.cancelPending(e.deviceId, 'online');
     });
   }
 
   onDeviceLoggedOut(e: { userId: string; deviceId: string; reason: string }): void {
     this.#serial('logged_out', async () => {
-      await this.#deps.store.unbindDevice(e.deviceId);
-      await this.#cancelPending(e.deviceId, e.reason === 'kicked' ? 'kicked' : 'logged_out');
+      await this.#deps.store.deactivateDevice(e.userId, e.deviceId);
+      await this.cancelPending(e.deviceId, e.reason === 'kicked' ? 'kicked' : 'logged_out');
     });
   }
 
-  async #cancelPending(deviceId: string, reason: string): Promise<void> {
-    const cancelled = await this.#deps.store.cancelPendingForDevice(deviceId, reason);
+  async cancelPending(deviceId: string, reason: string, pushIds?: readonly string[]): Promise<void> {
+    const cancelled = await this.#deps.store.cancelPendingForDevice(deviceId, reason, pushIds);
     await this.#deps.store.trace(cancelled.map((job) => ({
       eventId: job.eventId, messageId: null, userId: job.userId, deviceId, pushId: job.pushId, decision: 'cancelled', reason,
     })));
@@ -108,7 +112,7 @@ export class PushService {
     for (const r of results) for (const user of r.seqs.keys()) if (isPushable(r.event, user)) recipients.add(user);
     const bindings = await this.#deps.store.bindingsForUsers([...recipients]);
     const byUser = new Map<string, PushBinding[]>();
-    for (const b of bindings) byUser.set(b.userId!, [...(byUser.get(b.userId!) ?? []), b]);
+    for (const b of bindings) byUser.set(b.userId, [...(byUser.get(b.userId) ?? []), b]);
     const jobs: NewPushJob[] = [];
     const trace: TraceRow[] = [];
     const messageIds = new Map<number, string | null>();
@@ -135,7 +139,7 @@ export class PushService {
   /** MSG-4: everything after the device's acked cursor, pushed once per (device, event). */
   async #replay(userId: string, deviceId: string, ackedSeq: number, reason: string): Promise<void> {
     if (this.#deps.isDeviceOnline(userId, deviceId)) return;
-    const bindings = (await this.#deps.store.bindingsForDevice(deviceId)).filter((b) => b.userId === userId);
+    const bindings = await this.#deps.store.bindingsForDevice(userId, deviceId);
     if (bindings.length === 0) return;
     const head = await this.#deps.log.headSeq(userId);
     const from = Math.max(ackedSeq, head - this.#options.replayLimit);
@@ -157,9 +161,9 @@ export class PushService {
     for (;;) {
       const page = await this.#deps.store.activeBindings(after, 500);
       if (page.length === 0) return;
-      const devices = new Map<string, string>();
-      for (const b of page) if (b.userId) devices.set(b.deviceId, b.userId);
-      for (const [deviceId, userId] of devices) {
+      const devices = new Map<string, { userId: string; deviceId: string }>();
+      for (const b of page) devices.set(`${b.userId}\u0000${b.deviceId}`, b);
+      for (const { userId, deviceId } of devices.values()) {
         if (this.#deps.isDeviceOnline(userId, deviceId)) continue;
         await this.#replay(userId, deviceId, await this.#deps.readModels.ackedSeq(userId, deviceId), 'offline:server_restart');
       }

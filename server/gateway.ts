@@ -4,6 +4,7 @@ import { Session } from './sessions/session.ts';
 import type { ConnectionListener, TransportConnection } from './transports/transport.ts';
 
 const BEFORE_LOGIN = new Set(['login', 'ping']);
+const STRIKE_WINDOW_MS = 10_000;
 
 /**
  * Turns transport connections into sessions: frame size, rate limit, parsing, login gating and
@@ -19,7 +20,7 @@ export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
     if (!(error instanceof ProtocolError)) logger.error({ err: error, userId: session.userId }, 'handler failed');
     metrics.errorsSent.inc({ code: protocolError.code });
     session.send({
-      type: 'error', ref, code: protocolError.code, message: protocolError.message,
+      type: 'error', ref: ref ?? protocolError.ref, code: protocolError.code, message: protocolError.message,
       retryable: ERROR_CODES[protocolError.code].retryable,
       ...(protocolError.retryAfterMs !== undefined ? { retryAfterMs: protocolError.retryAfterMs } : {}),
       ...(protocolError.details !== undefined ? { details: protocolError.details } : {}),
@@ -103,6 +104,9 @@ export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
         session.lastSeenAt = now;
         const waitMs = takeToken(session, now);
         if (waitMs > 0) {
+          // Strikes count abuse within a window, not over the connection's whole life.
+          if (now - session.lastStrikeAt > STRIKE_WINDOW_MS) session.strikes = 0;
+          session.lastStrikeAt = now;
           session.strikes += 1;
           if (session.strikes > limits.abuseStrikes) {
             registry.end(session, 'rate_abuse', 'rate limit abuse');

@@ -7,7 +7,10 @@ export interface PushBinding {
   credential: string;
   environment: 'development' | 'production' | null;
   topic: string | null;
-  userId: string | null;
+  /** The user who registered it; a binding never moves to another user. */
+  userId: string;
+  /** True while that user is logged in on the device (DEV-4); inactive bindings get no push. */
+  active: boolean;
 }
 
 export type PushJobState = 'pending' | 'sending' | 'delivered' | 'cancelled' | 'failed' | 'dead_letter';
@@ -52,14 +55,17 @@ export interface PushStore {
   upsertBinding(binding: PushBinding): Promise<void>;
   bindingByToken(provider: string, token: string): Promise<PushBinding | undefined>;
   bindingByPushId(pushId: string): Promise<PushBinding | undefined>;
-  bindingsForDevice(deviceId: string): Promise<PushBinding[]>;
+  /** Active bindings of one user on one device. */
+  bindingsForDevice(userId: string, deviceId: string): Promise<PushBinding[]>;
+  /** Active bindings of these users. */
   bindingsForUsers(userIds: readonly string[]): Promise<PushBinding[]>;
   activeBindings(afterPushId: string, limit: number): Promise<PushBinding[]>;
   removeBinding(pushId: string): Promise<void>;
-  removeDeviceBindings(deviceId: string, provider?: string): Promise<number>;
-  /** Login binds every binding of the device to this user (and so away from any previous user). */
-  bindDevice(deviceId: string, userId: string): Promise<void>;
-  unbindDevice(deviceId: string): Promise<void>;
+  removeDeviceBindings(userId: string, deviceId: string, provider?: string): Promise<PushBinding[]>;
+  /** Login: this user's bindings on the device become active, every other user's on it inactive. */
+  activateDevice(userId: string, deviceId: string): Promise<void>;
+  /** Logout or kick: this user's bindings on the device become inactive. */
+  deactivateDevice(userId: string, deviceId: string): Promise<void>;
 
   /** Insert jobs that do not exist yet (by job key); returns the keys actually inserted. */
   enqueue(jobs: readonly NewPushJob[], now: number): Promise<NewPushJob[]>;
@@ -67,7 +73,7 @@ export interface PushStore {
   claimDue(now: number, limit: number): Promise<PushJob[]>;
   finish(id: number, state: PushJobState, reason: string, vendorId?: string | null): Promise<void>;
   retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string): Promise<void>;
-  cancelPendingForDevice(deviceId: string, reason: string): Promise<PushJob[]>;
+  cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[]): Promise<PushJob[]>;
   /** After a crash, jobs left `sending` go back to `pending` (at-least-once to the vendor). */
   resetInFlight(): Promise<number>;
   nextDueAt(): Promise<number | undefined>;

@@ -44,7 +44,7 @@ export function loginFeature(ctx: ServerContext): FrameHandlers {
     },
 
     ping(session, frame) {
-      session.send({ type: 'pong', t: frame.t, serverTime: Date.now() });
+      session.send({ type: 'pong', ref: frame.ref, t: frame.t, serverTime: Date.now() });
     },
   };
 }

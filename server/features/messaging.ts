@@ -1,6 +1,12 @@
 import { ProtocolError, groupConversation, peerConversation } from '../../protocol/index.ts';
 import type { FrameHandlers, ServerContext } from '../context.ts';
 
+/** A resend must be the same message: same conversation, same content (LOG-2). */
+function sameMessage(storedJson: string, storedConversation: string, conversation: string, content: unknown): boolean {
+  if (storedConversation !== conversation) return false;
+  return JSON.stringify((JSON.parse(storedJson) as { content: unknown }).content) === JSON.stringify(content);
+}
+
 /** Peer and group sends (LOG-1..3): appended, committed, then acked; delivery follows the commit. */
 export function messagingFeature(ctx: ServerContext): FrameHandlers {
   const { store, config } = ctx;
@@ -16,16 +22,22 @@ export function messagingFeature(ctx: ServerContext): FrameHandlers {
       if (frame.push) data.push = frame.push;
       // No await before append: frames of one connection reach the log in the order they arrived (LOG-3).
       let pending;
+      let pendingConversation: string;
       if ('group' in frame.to) {
         const groupId = frame.to.group;
         if (!store.readModels.isGroup(groupId)) throw new ProtocolError('group_not_found');
         if (!store.readModels.isMember(groupId, sender)) throw new ProtocolError('not_group_member');
-        pending = store.log.append({ kind: 'message', sender, conversation: groupConversation(groupId), clientMsgId: frame.clientMsgId, data, group: groupId });
+        pendingConversation = groupConversation(groupId);
+        pending = store.log.append({ kind: 'message', sender, conversation: pendingConversation, clientMsgId: frame.clientMsgId, data, group: groupId });
       } else {
         const peer = frame.to.user;
-        pending = store.log.append({ kind: 'message', sender, conversation: peerConversation(sender, peer), clientMsgId: frame.clientMsgId, data, peer });
+        pendingConversation = peerConversation(sender, peer);
+        pending = store.log.append({ kind: 'message', sender, conversation: pendingConversation, clientMsgId: frame.clientMsgId, data, peer });
       }
       const result = await pending;
+      if (result.duplicate && !sameMessage(result.event.json, result.event.conversation, pendingConversation, frame.content)) {
+        throw new ProtocolError('idempotency_conflict');
+      }
       session.send({
         type: 'send_ack', ref: frame.ref, clientMsgId: frame.clientMsgId, messageId: result.event.messageId ?? '',
         eventId: result.event.eventId, seq: result.seqs.get(sender) ?? 0, conversation: result.event.conversation,

@@ -23,27 +23,28 @@ export function pushRegistrationFeature(ctx: ServerContext): FrameHandlers {
       const tokenOk = frame.token.length <= config.push.maxTokenLength
         && (frame.provider === 'fcm' ? FCM_TOKEN.test(frame.token) : APNS_TOKEN.test(frame.token));
       if (!tokenOk) throw new ProtocolError('push_token_invalid');
-      const pushId = pushIdFor(deviceId, frame.provider);
+      const pushId = pushIdFor(userId, deviceId, frame.provider);
       const holder = await store.push.bindingByToken(frame.provider, frame.token);
-      // A token bound to another user's logged-in device is not taken over by a registration;
-      // it moves only when that device itself logs in as someone else (docs/SECURITY.md).
-      if (holder && holder.pushId !== pushId && holder.userId !== null && holder.userId !== userId) {
-        throw new ProtocolError('forbidden', 'This push token is registered to another user\'s device.');
+      // A token still active for another user is never taken over: it moves only after that user
+      // logged out of it, or the same device id logged in as the new user, which deactivates the
+      // old binding first (DEV-4). Moving between a user's own devices is allowed. docs/SECURITY.md.
+      if (holder && holder.pushId !== pushId && holder.active && holder.userId !== userId) {
+        throw new ProtocolError('forbidden', 'This push token is registered to another active device or user.');
       }
       await store.push.upsertBinding({
         pushId, deviceId, provider: frame.provider, token: frame.token, credential: frame.credential,
         environment: frame.provider === 'fcm' ? null : (frame.environment ?? 'production'),
-        topic: frame.topic ?? null, userId,
+        topic: frame.topic ?? null, userId, active: true,
       });
       ctx.logger.info({ userId, deviceId, pushId, provider: frame.provider, credential: frame.credential }, 'push registered');
       session.send({ type: 'push_registered', ref: frame.ref, pushId, provider: frame.provider });
     },
 
     async push_unregister(session, frame) {
-      const { deviceId } = session.identity!;
-      const removed = await store.push.removeDeviceBindings(deviceId, frame.provider);
-      if (removed === 0) throw new ProtocolError('push_not_registered');
-      await store.push.cancelPendingForDevice(deviceId, 'unregistered');
+      const { userId, deviceId } = session.identity!;
+      const removed = await store.push.removeDeviceBindings(userId, deviceId, frame.provider);
+      if (removed.length === 0) throw new ProtocolError('push_not_registered');
+      await ctx.push.service.cancelPending(deviceId, 'unregistered', removed.map((b) => b.pushId));
       session.send({ type: 'ok', ref: frame.ref, for: 'push_unregister' });
     },
   };

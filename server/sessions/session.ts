@@ -45,6 +45,7 @@ export class Session {
   rateTokens: number;
   rateUpdatedAt = Date.now();
   strikes = 0;
+  lastStrikeAt = 0;
   readonly #maxBufferedBytes: number;
   readonly #onOverflow: (session: Session) => void;
 

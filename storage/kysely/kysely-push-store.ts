@@ -10,6 +10,7 @@ function toBinding(row: BindingRow): PushBinding {
   return {
     pushId: row.push_id, deviceId: row.device_id, provider: row.provider as PushBinding['provider'], token: row.token,
     credential: row.credential, environment: row.environment as PushBinding['environment'], topic: row.topic, userId: row.user_id,
+    active: row.active === 1,
   };
 }
 
@@ -44,9 +45,9 @@ export class KyselyPushStore implements PushStore {
       await trx.deleteFrom('push_bindings').where('provider', '=', b.provider).where('token', '=', b.token).where('push_id', '!=', b.pushId).execute();
       await trx.insertInto('push_bindings').values({
         push_id: b.pushId, device_id: b.deviceId, provider: b.provider, token: b.token, credential: b.credential,
-        environment: b.environment, topic: b.topic, user_id: b.userId, created_at: now, updated_at: now,
+        environment: b.environment, topic: b.topic, user_id: b.userId, active: b.active ? 1 : 0, created_at: now, updated_at: now,
       }).onConflict((oc) => oc.column('push_id').doUpdateSet({
-        token: b.token, credential: b.credential, environment: b.environment, topic: b.topic, user_id: b.userId, updated_at: now,
+        token: b.token, credential: b.credential, environment: b.environment, topic: b.topic, active: b.active ? 1 : 0, updated_at: now,
       })).execute();
     });
   }
@@ -61,22 +62,23 @@ export class KyselyPushStore implements PushStore {
     return row ? toBinding(row) : undefined;
   }
 
-  async bindingsForDevice(deviceId: string) {
-    return (await this.#db.selectFrom('push_bindings').selectAll().where('device_id', '=', deviceId).execute()).map(toBinding);
+  async bindingsForDevice(userId: string, deviceId: string) {
+    return (await this.#db.selectFrom('push_bindings').selectAll().where('user_id', '=', userId).where('device_id', '=', deviceId)
+      .where('active', '=', 1).execute()).map(toBinding);
   }
 
   async bindingsForUsers(userIds: readonly string[]) {
     if (userIds.length === 0) return [];
     const out: PushBinding[] = [];
     for (let i = 0; i < userIds.length; i += 5000) {
-      const rows = await this.#db.selectFrom('push_bindings').selectAll().where('user_id', 'in', userIds.slice(i, i + 5000)).execute();
+      const rows = await this.#db.selectFrom('push_bindings').selectAll().where('user_id', 'in', userIds.slice(i, i + 5000)).where('active', '=', 1).execute();
       out.push(...rows.map(toBinding));
     }
     return out;
   }
 
   async activeBindings(afterPushId: string, limit: number) {
-    return (await this.#db.selectFrom('push_bindings').selectAll().where('user_id', 'is not', null)
+    return (await this.#db.selectFrom('push_bindings').selectAll().where('active', '=', 1)
       .where('push_id', '>', afterPushId).orderBy('push_id').limit(limit).execute()).map(toBinding);
   }
 
@@ -84,19 +86,22 @@ export class KyselyPushStore implements PushStore {
     await this.#db.deleteFrom('push_bindings').where('push_id', '=', pushId).execute();
   }
 
-  async removeDeviceBindings(deviceId: string, provider?: string) {
-    let query = this.#db.deleteFrom('push_bindings').where('device_id', '=', deviceId);
+  async removeDeviceBindings(userId: string, deviceId: string, provider?: string) {
+    let query = this.#db.deleteFrom('push_bindings').where('user_id', '=', userId).where('device_id', '=', deviceId);
     if (provider) query = query.where('provider', '=', provider);
-    const result = await query.executeTakeFirst();
-    return Number(result.numDeletedRows);
+    return (await query.returningAll().execute()).map(toBinding);
   }
 
-  async bindDevice(deviceId: string, userId: string) {
-    await this.#db.updateTable('push_bindings').set({ user_id: userId, updated_at: Date.now() }).where('device_id', '=', deviceId).execute();
+  async activateDevice(userId: string, deviceId: string) {
+    const now = Date.now();
+    await this.#db.transaction().execute(async (trx) => {
+      await trx.updateTable('push_bindings').set({ active: 0, updated_at: now }).where('device_id', '=', deviceId).where('user_id', '!=', userId).where('active', '=', 1).execute();
+      await trx.updateTable('push_bindings').set({ active: 1, updated_at: now }).where('device_id', '=', deviceId).where('user_id', '=', userId).execute();
+    });
   }
 
-  async unbindDevice(deviceId: string) {
-    await this.#db.updateTable('push_bindings').set({ user_id: null, updated_at: Date.now() }).where('device_id', '=', deviceId).execute();
+  async deactivateDevice(userId: string, deviceId: string) {
+    await this.#db.updateTable('push_bindings').set({ active: 0, updated_at: Date.now() }).where('device_id', '=', deviceId).where('user_id', '=', userId).execute();
   }
 
   async enqueue(jobs: readonly NewPushJob[], now: number) {
@@ -135,9 +140,11 @@ export class KyselyPushStore implements PushStore {
       .where('id', '=', id).execute();
   }
 
-  async cancelPendingForDevice(deviceId: string, reason: string) {
+  async cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[]) {
     return this.#db.transaction().execute(async (trx) => {
-      const rows = await trx.selectFrom('push_jobs').selectAll().where('device_id', '=', deviceId).where('state', '=', 'pending').execute();
+      let query = trx.selectFrom('push_jobs').selectAll().where('device_id', '=', deviceId).where('state', '=', 'pending');
+      if (pushIds) query = query.where('push_id', 'in', pushIds.length > 0 ? [...pushIds] : ['']);
+      const rows = await query.execute();
       if (rows.length > 0) {
         await trx.updateTable('push_jobs').set({ state: 'cancelled', last_reason: reason, updated_at: Date.now() })
           .where('id', 'in', rows.map((r) => r.id)).execute();

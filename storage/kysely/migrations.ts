@@ -39,13 +39,14 @@ const migrations: Record<string, Migration> = {
   },
   '0002_push': {
     async up(db: Kysely<any>) {
-      // One row per device+provider; user_id is who is logged in on that device now (NULL = nobody, DEV-4).
+      // One row per (user, device, provider): device ids are chosen by clients, so a binding is
+      // never shared across users. `active` is 1 while that user is logged in on that device (DEV-4).
       await sql`CREATE TABLE push_bindings (
-        push_id TEXT PRIMARY KEY, device_id TEXT NOT NULL, provider TEXT NOT NULL, token TEXT NOT NULL,
-        credential TEXT NOT NULL, environment TEXT, topic TEXT, user_id TEXT,
-        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (device_id, provider))`.execute(db);
+        push_id TEXT PRIMARY KEY, user_id TEXT NOT NULL, device_id TEXT NOT NULL, provider TEXT NOT NULL, token TEXT NOT NULL,
+        credential TEXT NOT NULL, environment TEXT, topic TEXT, active INTEGER NOT NULL,
+        created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, UNIQUE (user_id, device_id, provider))`.execute(db);
       await sql`CREATE UNIQUE INDEX push_bindings_token ON push_bindings (provider, token)`.execute(db);
-      await sql`CREATE INDEX push_bindings_user ON push_bindings (user_id) WHERE user_id IS NOT NULL`.execute(db);
+      await sql`CREATE INDEX push_bindings_device ON push_bindings (device_id)`.execute(db);
       // The durable outbox: job_key (push id + event id) makes every (device, event) push happen once (OPS-3).
       await sql`CREATE TABLE push_jobs (
         id INTEGER PRIMARY KEY, job_key TEXT NOT NULL UNIQUE, push_id TEXT NOT NULL, user_id TEXT NOT NULL,

@@ -18,8 +18,8 @@ export interface Database {
   conversation_state: { user_id: string; conversation: string; read_event_id: number; unread: number; last_event_id: number };
   device_cursors: { user_id: string; device_id: string; acked_seq: number; updated_at: number };
   push_bindings: {
-    push_id: string; device_id: string; provider: string; token: string; credential: string;
-    environment: string | null; topic: string | null; user_id: string | null; created_at: number; updated_at: number;
+    push_id: string; user_id: string; device_id: string; provider: string; token: string; credential: string;
+    environment: string | null; topic: string | null; active: number; created_at: number; updated_at: number;
   };
   push_jobs: {
     id: Generated<number>; job_key: string; push_id: string; user_id: string; device_id: string; event_id: number; seq: number;

@@ -71,6 +71,9 @@ test('LOG-2: resending the same client message id returns the original ack and s
     assert.equal(bob.events.length, 2, 'bob got each message once');
     const rows = await t.server.ctx.store.db.selectFrom('events').select('id').where('kind', '=', 'message').execute();
     assert.equal(rows.length, 2);
+    // Reusing an id for a different message is a client bug, refused rather than silently merged.
+    const conflict = await alice.sendText({ user: 'bob' }, 'something else', 'same-id');
+    assert.equal(conflict.type === 'error' && conflict.code, 'idempotency_conflict');
     // Another user may reuse the same client id: ids are per sender.
     const carol = await t.connect('carol');
     const carolAck = await carol.sendText({ user: 'bob' }, 'mine', 'same-id');

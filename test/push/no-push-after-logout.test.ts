@@ -40,7 +40,7 @@ test('DEV-4: logout clears the binding; a device that switches user never gets t
   }
 });
 
-test('DEV-4 (automatic): logging in as B without logging out first still unbinds the device from A', async () => {
+test('DEV-4 (automatic): logging in as B without logging out first deactivates A\'s binding on that device', async () => {
   const t = await startTestServer({ push: pushTestConfig(env) });
   try {
     const token = apnsToken(0x5a18);
@@ -49,15 +49,40 @@ test('DEV-4 (automatic): logging in as B without logging out first still unbinds
     await x1.terminate();
     const x2 = await TestClient.connect(t.url);
     await x2.login(t.token('userB'), 'device-y', 'ios');
-    await x2.close();
     await t.server.ctx.push.service.settled();
     const alice = await t.connect('alice');
     await alice.sendText({ user: 'userA' }, 'for A', 'a1');
+    await eventually(() => traceReasons(t, 'userA').then((r) => r.includes('suppressed:no_binding')), 3000, 'A unbound');
+    // B's app registers the token it holds; it moves from A's (inactive) binding to B's.
+    await registerApns(x2, token);
+    await x2.close();
+    await t.server.ctx.push.service.settled();
+    await alice.sendText({ user: 'userA' }, 'for A again', 'a2');
     await alice.sendText({ user: 'userB' }, 'for B', 'b1');
     const [push] = await waitForPushes(() => apnsTo(env.apnsDev, token), 1);
     assert.equal((push!.payload as { receiver: string }).receiver, 'userB');
     await sleep(300);
-    assert.equal(apnsTo(env.apnsDev, token).length, 1);
+    assert.equal(apnsTo(env.apnsDev, token).length, 1, 'nothing for A ever reached the device');
+  } finally {
+    await t.stop();
+  }
+});
+
+test('push-token safety: a user cannot register a token that is active for another user', async () => {
+  const t = await startTestServer({ push: pushTestConfig(env) });
+  try {
+    const token = apnsToken(0x7ef);
+    const victim = await t.connect('victim', 'victim-phone');
+    await registerApns(victim, token);
+    const thief = await t.connect('thief', 'thief-phone');
+    const refused = await thief.request({ type: 'push_register', provider: 'apns', token, credential: 'ios', environment: 'development' });
+    assert.equal(refused.type === 'error' && refused.code, 'forbidden');
+    // Two users with the same client-chosen device id never share a binding.
+    const samename = await t.connect('other', 'victim-phone');
+    const own = await registerApns(samename, apnsToken(0x7f0));
+    const victimAgain = await t.connect('victim', 'victim-phone');
+    const victimReg = await registerApns(victimAgain, token);
+    assert.notEqual(own.pushId, victimReg.pushId);
   } finally {
     await t.stop();
   }

@@ -17,7 +17,7 @@ test('DEV-7: a token APNs reports Unregistered (410) is pruned and never tried a
     await bob.close();
     const alice = await t.connect('alice');
     await alice.sendText({ user: 'bob' }, 'first', 'c1');
-    await eventually(async () => (await t.server.ctx.store.push.bindingsForDevice('bob-old-iphone')).length === 0, 3000, 'binding pruned');
+    await eventually(async () => (await t.server.ctx.store.push.bindingsForDevice('bob', 'bob-old-iphone')).length === 0, 3000, 'binding pruned');
     const rejectedBefore = env.apnsDev.rejected.filter((r) => r.token === token).length;
     assert.equal(rejectedBefore, 1);
     assert.equal(env.apnsDev.rejected[env.apnsDev.rejected.length - 1]!.reason, 'Unregistered');
@@ -44,7 +44,7 @@ test('DEV-7: an FCM token reported UNREGISTERED is pruned', async () => {
     await bob.close();
     const alice = await t.connect('alice');
     await alice.sendText({ user: 'bob' }, 'hello', 'c1');
-    await eventually(async () => (await t.server.ctx.store.push.bindingsForDevice('bob-pixel')).length === 0, 3000, 'binding pruned');
+    await eventually(async () => (await t.server.ctx.store.push.bindingsForDevice('bob', 'bob-pixel')).length === 0, 3000, 'binding pruned');
   } finally {
     env.fcm.control.reset();
     await t.stop();
@@ -134,7 +134,7 @@ test('a topic mismatch is a config error: surfaced, not pruned', async () => {
     await alice.sendText({ user: 'bob' }, 'wrong app', 'c1');
     const failed = await eventually(async () => (await t.server.ctx.store.push.jobs({ userId: 'bob', state: 'failed' }, 1))[0], 3000, 'failed job');
     assert.equal(failed.lastReason, 'config_error');
-    assert.equal((await t.server.ctx.store.push.bindingsForDevice('bob-iphone')).length, 1, 'binding kept');
+    assert.equal((await t.server.ctx.store.push.bindingsForDevice('bob', 'bob-iphone')).length, 1, 'binding kept');
   } finally {
     await t.stop();
   }
