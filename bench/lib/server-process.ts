@@ -1,0 +1,51 @@
+/**
+ * Child-process entry for benches: start a tidings server in a fresh temp data dir and print
+ * `{"url":...,"dataDir":...,"pid":...}` as one JSON line on stdout. Stops (gracefully, then
+ * removes the data dir) on SIGTERM/SIGINT or when stdin closes, i.e. when the parent goes away.
+ *
+ *   node --import tsx bench/lib/server-process.ts --config '{"storage":{"synchronous":"NORMAL"}}'
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startServer } from '../../server/app.ts';
+import { validateConfig } from '../../server/config/load-config.ts';
+
+const { values } = parseArgs({ options: { config: { type: 'string', default: '{}' } }, strict: true });
+const given = JSON.parse(values.config) as Record<string, unknown>;
+const dataDir = mkdtempSync(join(tmpdir(), 'tidings-bench-'));
+const config = validateConfig({ host: '127.0.0.1', port: 0, logLevel: 'silent', ...given, dataDir });
+
+const cleanup = () => rmSync(dataDir, { recursive: true, force: true });
+let server: Awaited<ReturnType<typeof startServer>>;
+try {
+  server = await startServer(config);
+} catch (error) {
+  cleanup();
+  throw error;
+}
+
+let stopping = false;
+async function shutdown(): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  // Bounded: whatever happens, leave within 5 s.
+  setTimeout(() => {
+    cleanup();
+    process.exit(1);
+  }, 5000).unref();
+  try {
+    await server.stop();
+  } finally {
+    cleanup();
+    process.exit(0); // a normal exit, so `--cpu-prof` writes its profile
+  }
+}
+process.on('SIGTERM', () => void shutdown());
+process.on('SIGINT', () => void shutdown());
+process.stdin.on('end', () => void shutdown());
+process.stdin.on('error', () => void shutdown());
+process.stdin.resume();
+
+process.stdout.write(`${JSON.stringify({ url: server.url, dataDir, pid: process.pid })}\n`);

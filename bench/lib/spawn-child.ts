@@ -1,0 +1,116 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** Repository root (bench/lib/ → ../..), used as cwd so `--import tsx` resolves. */
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface ChildHandle {
+  readonly child: ChildProcess;
+  /** The JSON object the child printed on its first stdout line (e.g. `{ "url": ... }`). */
+  readonly ready: Record<string, unknown>;
+  readonly pid: number;
+  /** Ask the child to stop (SIGTERM, so --cpu-prof is written), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+const live = new Set<ChildProcess>();
+let hooked = false;
+
+/** Last-resort cleanup: children never outlive the bench, even when it throws or is interrupted. */
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', () => {
+    for (const child of live) child.kill('SIGKILL');
+  });
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      // SIGTERM first so servers clean up their temp data dirs; the exit hook SIGKILLs stragglers.
+      const waits = [...live].map((child) => new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGTERM');
+      }));
+      const timer = setTimeout(() => process.exit(130), 3000);
+      void Promise.all(waits).then(() => {
+        clearTimeout(timer);
+        process.exit(130);
+      });
+    });
+  }
+}
+
+/**
+ * Start `node [nodeArgs] --import tsx <script> [args]` and wait until it prints a JSON line on
+ * stdout. stdin stays piped: children exit when it closes, so they die with the parent.
+ */
+export function spawnTsChild(script: string, args: string[], options: { nodeArgs?: string[]; timeoutMs?: number; label?: string } = {}): Promise<ChildHandle> {
+  hookExit();
+  const label = options.label ?? script;
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
+    cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env },
+  });
+  live.add(child);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => {
+    live.delete(child);
+    resolve();
+  }));
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr = (stderr + chunk).slice(-4000);
+  });
+
+  const stop = async (graceMs = 5000): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  return new Promise<ChildHandle>((resolve, reject) => {
+    let buffered = '';
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      void stop(500);
+      reject(new Error(`${label}: ${why}${stderr ? `\n--- child stderr ---\n${stderr}` : ''}`));
+    };
+    const timer = setTimeout(() => fail(`not ready after ${options.timeoutMs ?? 20000} ms`), options.timeoutMs ?? 20000);
+    const onError = (error: Error) => fail(error.message);
+    const onEarlyExit = (code: number | null, signal: NodeJS.Signals | null) => fail(`exited early (code ${code}, signal ${signal})`);
+    child.once('error', onError);
+    child.once('exit', onEarlyExit);
+    child.stdout!.setEncoding('utf8').on('data', function onData(chunk: string) {
+      buffered += chunk;
+      const nl = buffered.indexOf('\n');
+      if (nl < 0) return;
+      child.stdout!.off('data', onData);
+      child.stdout!.resume();
+      child.off('exit', onEarlyExit);
+      child.off('error', onError);
+      child.on('error', () => undefined);
+      clearTimeout(timer);
+      let ready: Record<string, unknown>;
+      try {
+        ready = JSON.parse(buffered.slice(0, nl)) as Record<string, unknown>;
+      } catch {
+        fail(`first stdout line is not JSON: ${buffered.slice(0, nl)}`);
+        return;
+      }
+      resolve({ child, ready, pid: child.pid!, stop });
+    });
+  });
+}
+
+/** CPU seconds (user+system) a process has used so far, from /proc; undefined off Linux. */
+export function cpuSecondsOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the `(comm)` part; utime and stime are fields 14 and 15 (1-based).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks / 100 : undefined;
+  } catch {
+    return undefined;
+  }
+}
