@@ -120,10 +120,9 @@ export class PushService {
       messageIds.set(r.event.eventId, r.event.messageId);
       for (const [user, seq] of r.seqs) {
         if (!isPushable(r.event, user)) continue;
+        // Recipients with no registration get no trace row: on a busy server that would double the
+        // write load. `why` reports them as no_binding from the absence of rows (docs/PUSH.md).
         const mine = (byUser.get(user) ?? []).filter((b) => bindingWants(b, r.event));
-        if (mine.length === 0) {
-          trace.push({ eventId: r.event.eventId, messageId: r.event.messageId, userId: user, deviceId: null, pushId: null, decision: 'suppressed', reason: 'no_binding' });
-        }
         for (const binding of mine) {
           if (this.#deps.isDeviceOnline(user, binding.deviceId)) {
             trace.push({ eventId: r.event.eventId, messageId: r.event.messageId, userId: user, deviceId: binding.deviceId, pushId: binding.pushId, decision: 'suppressed', reason: 'online' });

@@ -51,7 +51,7 @@ export function resolveSecrets(config: Config, logger?: Logger): ServerContext['
 export async function startServer(config: Config, options: CreateServerOptions = {}): Promise<TidingsServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
   const store: Store = await openStore(
-    { dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous },
+    { dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous, cacheSizeMiB: config.storage.cacheSizeMiB },
     { maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch },
   );
   const events = new DomainEvents();

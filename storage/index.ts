@@ -17,6 +17,7 @@ export { KyselyReadModels } from './kysely/kysely-read-models.ts';
 export interface StoreOptions {
   maxGroupMembers: number;
   maxBatch: number;
+  cursorFlushMs?: number;
 }
 
 export interface Store {
@@ -29,13 +30,13 @@ export interface Store {
 
 /** Open the database, run migrations, load the writer's state. */
 export async function openStore(config: StorageConfig, options: StoreOptions): Promise<Store> {
-  const { db, close } = await openDatabase(config);
-  const log = await KyselyEventLog.open(db, options);
+  const { db, close, hotPath } = await openDatabase(config);
+  const log = await KyselyEventLog.open(db, { cursorFlushMs: 200, ...options }, hotPath);
   const readModels = new KyselyReadModels(db, log);
   return {
     db, log, readModels, push: new KyselyPushStore(db),
     async close() {
-      await log.flush();
+      await log.flushCursors();
       await close();
     },
   };

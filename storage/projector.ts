@@ -6,6 +6,14 @@ import type { EventDraft } from './types.ts';
  * The projection rules of the log, shared by the live writer and by `tidings rebuild`,
  * so the rebuilt read models equal the live ones by construction (LOG-4).
  */
+/**
+ * Message ids start with the time so the message_id index grows at its right edge (random ids
+ * dirty a random page per insert); the random tail keeps them unguessable.
+ */
+export function newMessageId(at: number): string {
+  return `${at.toString(36).padStart(9, '0')}${nanoid(12)}`;
+}
+
 export interface GroupState {
   name: string;
   members: Set<string>;
@@ -45,7 +53,7 @@ export function project(
   const base = { eventId, kind: draft.kind, from: draft.sender, at };
   switch (draft.kind) {
     case 'message': {
-      const id = messageId ?? nanoid();
+      const id = messageId ?? newMessageId(at);
       const json = JSON.stringify({ ...base, conversation: draft.conversation, messageId: id, clientMsgId: draft.clientMsgId, ...draft.data });
       let recipients: string[];
       if (draft.group !== undefined) {

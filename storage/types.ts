@@ -47,6 +47,8 @@ export interface EventLog {
   cachedHeadSeq(userId: string): number | undefined;
   lastEventId(): number;
   eventsByIds(ids: readonly number[]): Promise<Map<number, StoredEvent>>;
+  eventByMessageId(messageId: string): Promise<StoredEvent | undefined>;
+  recipientsAmong(event: StoredEvent, users: readonly string[]): Promise<Map<string, number>>;
   /** Wait until everything submitted so far is committed. */
   flush(): Promise<void>;
 }

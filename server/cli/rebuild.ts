@@ -9,7 +9,7 @@ export function rebuildCommand(program: Command): void {
     .action(async (options: CommonOptions) => {
       const config = configFrom(options);
       const file = storageFile(config);
-      const { db, close } = await openDatabase({ dialect: config.storage.dialect, file, synchronous: config.storage.synchronous });
+      const { db, close } = await openDatabase({ dialect: config.storage.dialect, file, synchronous: config.storage.synchronous, cacheSizeMiB: config.storage.cacheSizeMiB });
       const started = Date.now();
       const { events } = await rebuildReadModels(db);
       await close();

@@ -21,6 +21,7 @@ export const ConfigSchema = Type.Object({
     file: Type.Optional(Type.String({ description: 'SQLite file; defaults to `<dataDir>/tidings.db`.' })),
     synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite `synchronous`: FULL survives power loss, NORMAL only process crashes.' }),
     maxBatch: int(1000, 'Most events committed in one group-commit transaction.', 1),
+    cacheSizeMiB: int(64, 'SQLite page cache.', 1),
   }, { default: {} }),
   auth: Type.Object({
     secrets: Type.Array(Type.String({ minLength: 16 }), { default: [], description: 'HMAC app secrets, newest first; all verify, the first signs (rotation). Generated into `<dataDir>/dev-secrets.json` when empty.' }),

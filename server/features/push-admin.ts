@@ -1,6 +1,7 @@
 import type { PushJobState } from '../../storage/index.ts';
 import type { ServerContext } from '../context.ts';
 import { json, type AdminRoute } from '../http-routes.ts';
+import { explainMessage } from '../../push/why.ts';
 
 /** Operator views of push: sandbox records, the outbox and the decision trace (OPS-2). */
 export function pushAdminRoutes(ctx: ServerContext): Array<[string, AdminRoute]> {
@@ -20,8 +21,12 @@ export function pushAdminRoutes(ctx: ServerContext): Array<[string, AdminRoute]>
     ['GET /admin/trace', async (_req, query) => {
       const message = query.get('message') ?? undefined;
       const user = query.get('user') ?? undefined;
-      if (!message && !user) return json(400, { error: 'give ?message=<messageId> or ?user=<userId>' });
-      return json(200, { trace: await store.traceFor({ ...(message ? { messageId: message } : {}), ...(user ? { userId: user } : {}) }, 1000) });
+      if (message) {
+        const explained = await explainMessage({ log: ctx.store.log, store }, message, (g) => ctx.store.readModels.groupMembers(g), user);
+        return explained ? json(200, explained) : json(404, { error: `no message ${message}` });
+      }
+      if (user) return json(200, { userId: user, trace: await store.traceFor({ userId: user }, Number(query.get('limit') ?? 200)) });
+      return json(400, { error: 'give ?message=<messageId> [&user=<userId>] or ?user=<userId>' });
     }],
   ];
 }

@@ -6,14 +6,27 @@ import type { HttpRequest, Transport, TransportConnection, TransportOptions } fr
 class WsConnection implements TransportConnection {
   readonly remoteAddress: string;
   readonly #socket: WebSocket;
+  readonly #tcp: Duplex | undefined;
+  #corked = false;
 
-  constructor(socket: WebSocket, remoteAddress: string) {
+  constructor(socket: WebSocket, remoteAddress: string, tcp: Duplex | undefined) {
     this.#socket = socket;
+    this.#tcp = tcp;
     this.remoteAddress = remoteAddress;
   }
 
   send(text: string): void {
-    if (this.#socket.readyState === this.#socket.OPEN) this.#socket.send(text);
+    if (this.#socket.readyState !== this.#socket.OPEN) return;
+    // Frames written in one event-loop turn (events, then the send_ack) leave in one syscall.
+    if (!this.#corked && this.#tcp) {
+      this.#corked = true;
+      this.#tcp.cork();
+      setImmediate(() => {
+        this.#corked = false;
+        this.#tcp?.uncork();
+      });
+    }
+    this.#socket.send(text);
   }
 
   bufferedBytes(): number {
@@ -21,6 +34,7 @@ class WsConnection implements TransportConnection {
   }
 
   close(code: number, reason: string): void {
+    this.#tcp?.uncork();
     this.#socket.close(code, reason);
     // A peer that never answers the closing handshake must not hold the socket forever.
     setTimeout(() => this.#socket.terminate(), 2000).unref();
@@ -46,7 +60,7 @@ export function createWsTransport(options: TransportOptions): Transport {
   const wss = new WebSocketServer({ noServer: true, maxPayload: options.hardMaxPayloadBytes, perMessageDeflate: false });
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const connection = new WsConnection(socket, request.socket.remoteAddress ?? 'unknown');
+    const connection = new WsConnection(socket, request.socket.remoteAddress ?? 'unknown', request.socket);
     const listener = options.onConnection(connection);
     socket.on('message', (data, isBinary) => {
       const { text, bytes } = rawToString(data);
@@ -104,6 +118,8 @@ export function createWsTransport(options: TransportOptions): Transport {
       server?.closeIdleConnections();
     },
     async close() {
+      // Let corked frames (the `reconnect` hint) reach the wire before sockets are dropped.
+      await new Promise((resolve) => setImmediate(resolve));
       for (const client of wss.clients) client.terminate();
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       if (server?.listening) server.close();

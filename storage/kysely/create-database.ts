@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Dialect } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, type Dialect, type SqliteDatabase } from 'kysely';
 import type { Database } from './schema.ts';
 import { CodeMigrationProvider } from './migrations.ts';
 
@@ -11,15 +11,63 @@ export interface StorageConfig {
   file: string;
   /** SQLite synchronous pragma: FULL survives power loss, NORMAL survives process crashes (kill -9). */
   synchronous: 'FULL' | 'NORMAL';
+  /** SQLite page cache per connection. */
+  cacheSizeMiB: number;
 }
 
 export interface OpenDatabase {
   db: Kysely<Database>;
+  /** Prepared single-row writers for the append hot path, when the dialect offers them. */
+  hotPath: AppendHotPath | undefined;
   close(): Promise<void>;
 }
 
+/**
+ * The two inserts every append makes, as prepared statements run once per row inside the
+ * writer's Kysely transaction (same connection). Building a multi-row insert through the query
+ * builder cost more than SQLite's own work for it (bench/core.ts profile); dialects without a
+ * hot path use the query builder.
+ */
+export interface AppendHotPath {
+  /** Returns false when the row was a resend (unique index on sender + client id). */
+  insertEvent(row: Database['events']): boolean;
+  insertInbox(row: Database['inbox']): void;
+}
+
+function sqliteHotPath(sqlite: SQLite.Database): AppendHotPath {
+  const event = sqlite.prepare(`INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`);
+  const inbox = sqlite.prepare('INSERT INTO inbox (user_id, seq, event_id, conversation, countable) VALUES (?, ?, ?, ?, ?)');
+  return {
+    insertEvent: (r) => event.run(r.id, r.kind, r.conversation, r.sender, r.client_msg_id, r.message_id, r.at, r.json).changes === 1,
+    insertInbox: (r) => void inbox.run(r.user_id, r.seq, r.event_id, r.conversation, r.countable),
+  };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement afresh; preparing is a measurable share of the
+ * hot path (bench/core.ts profile), so identical SQL reuses its compiled statement (bounded LRU).
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 512): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (statement) {
+        cache.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, statement);
+      return statement;
+    },
+  };
+}
+
 /** The one place a dialect is chosen; callers only ever see Kysely<Database>. */
-function createDialect(config: StorageConfig): Dialect {
+function createDialect(config: StorageConfig): { dialect: Dialect; sqlite?: SQLite.Database } {
   switch (config.dialect) {
     case 'sqlite': {
       if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
@@ -28,7 +76,10 @@ function createDialect(config: StorageConfig): Dialect {
       sqlite.pragma(`synchronous = ${config.synchronous}`);
       sqlite.pragma('foreign_keys = ON');
       sqlite.pragma('busy_timeout = 5000');
-      return new SqliteDialect({ database: sqlite });
+      sqlite.pragma('wal_autocheckpoint = 10000');
+      // A larger page cache keeps the inbox and index pages of active users in memory.
+      sqlite.pragma(`cache_size = -${config.cacheSizeMiB * 1024}`);
+      return { dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), sqlite };
     }
     default:
       throw new Error(`Unsupported storage dialect ${String((config as { dialect: unknown }).dialect)}`);
@@ -36,7 +87,8 @@ function createDialect(config: StorageConfig): Dialect {
 }
 
 export async function openDatabase(config: StorageConfig): Promise<OpenDatabase> {
-  const db = new Kysely<Database>({ dialect: createDialect(config) });
+  const { dialect, sqlite } = createDialect(config);
+  const db = new Kysely<Database>({ dialect });
   const migrator = new Migrator({ db, provider: new CodeMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -44,5 +96,6 @@ export async function openDatabase(config: StorageConfig): Promise<OpenDatabase>
     await db.destroy();
     throw new Error(`Database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
   }
-  return { db, close: () => db.destroy() };
+  // Prepared after migrations: the statements need the tables.
+  return { db, hotPath: sqlite ? sqliteHotPath(sqlite) : undefined, close: () => db.destroy() };
 }

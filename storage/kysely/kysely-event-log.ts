@@ -5,10 +5,13 @@ import type { AppendListener, AppendResult, EventDraft, EventLog, InboxEntry, St
 import { applyGroupChange, project, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../projector.ts';
 import { GroupCommitQueue, type Pending } from './group-commit.ts';
 import { loadProjectionState } from './load-state.ts';
+import type { AppendHotPath } from './create-database.ts';
 
 export interface EventLogOptions extends ProjectionLimits {
   /** Most drafts committed in one transaction. */
   maxBatch: number;
+  /** Longest an ack cursor waits for a commit to ride along with. */
+  cursorFlushMs: number;
 }
 
 type Planned = { pending: Pending<EventDraft, AppendResult>; result: AppendResult; projected: ProjectedEvent };
@@ -41,19 +44,23 @@ export class KyselyEventLog implements EventLog {
   readonly #pendingCursors = new Map<string, { userId: string; deviceId: string; seq: number }>();
   #state: ProjectionState;
   #lastEventId: number;
+  #cursorTimer: NodeJS.Timeout | undefined;
 
-  private constructor(db: Kysely<Database>, options: EventLogOptions, state: ProjectionState, lastEventId: number) {
+  readonly #hotPath: AppendHotPath | undefined;
+
+  private constructor(db: Kysely<Database>, options: EventLogOptions, state: ProjectionState, lastEventId: number, hotPath: AppendHotPath | undefined) {
     this.#db = db;
+    this.#hotPath = hotPath;
     this.#options = options;
     this.#state = state;
     this.#lastEventId = lastEventId;
     this.#queue = new GroupCommitQueue(options.maxBatch, (batch) => this.#commit(batch));
   }
 
-  static async open(db: Kysely<Database>, options: EventLogOptions): Promise<KyselyEventLog> {
+  static async open(db: Kysely<Database>, options: EventLogOptions, hotPath?: AppendHotPath): Promise<KyselyEventLog> {
     const state = await loadProjectionState(db);
     const last = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
-    return new KyselyEventLog(db, options, state, Number(last?.id ?? 0));
+    return new KyselyEventLog(db, options, state, Number(last?.id ?? 0), hotPath);
   }
 
   /** Read-only view of group membership, current as of the last commit. */
@@ -81,12 +88,28 @@ export class KyselyEventLog implements EventLog {
     return this.#queue.flush();
   }
 
-  /** Device cursors ride along with the next commit; the latest value per device wins. */
+  /**
+   * Device cursors ride along with the next commit; the latest value per device wins. With no
+   * event traffic they are flushed after cursorFlushMs, so acks alone never cost a commit each.
+   * A cursor lost in a crash only means an already-acked event may be pushed again (client dedupes).
+   */
   saveCursor(userId: string, deviceId: string, seq: number): void {
     const key = `${userId}\u0000${deviceId}`;
     const prev = this.#pendingCursors.get(key);
     if (!prev || prev.seq < seq) this.#pendingCursors.set(key, { userId, deviceId, seq });
-    this.#queue.kick();
+    if (!this.#cursorTimer) {
+      this.#cursorTimer = setTimeout(() => {
+        this.#cursorTimer = undefined;
+        if (this.#pendingCursors.size > 0) this.#queue.kick();
+      }, this.#options.cursorFlushMs);
+      this.#cursorTimer.unref();
+    }
+  }
+
+  /** Commit pending cursors now (shutdown). */
+  async flushCursors(): Promise<void> {
+    if (this.#pendingCursors.size > 0) this.#queue.kick();
+    await this.#queue.flush();
   }
 
   cachedHeadSeq(userId: string): number | undefined {
@@ -115,6 +138,22 @@ export class KyselyEventLog implements EventLog {
     return out;
   }
 
+  async eventByMessageId(messageId: string): Promise<StoredEvent | undefined> {
+    const row = await this.#db.selectFrom('events').selectAll().where('message_id', '=', messageId).executeTakeFirst();
+    return row ? rowToStored(row) : undefined;
+  }
+
+  /** Which of these users have the event in their inbox (and at which seq). */
+  async recipientsAmong(event: StoredEvent, users: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const part of chunk([...new Set(users)], 1)) {
+      const rows = await this.#db.selectFrom('inbox').select(['user_id', 'seq']).where('user_id', 'in', part)
+        .where('conversation', '=', event.conversation).where('event_id', '=', event.eventId).execute();
+      for (const row of rows) out.set(row.user_id, row.seq);
+    }
+    return out;
+  }
+
   async #loadHeads(db: Kysely<Database> | Transaction<Database>, users: string[]): Promise<void> {
     const missing = users.filter((u) => !this.#heads.has(u));
     for (const part of chunk(missing, 1)) {
@@ -125,17 +164,11 @@ export class KyselyEventLog implements EventLog {
     }
   }
 
-  async #findDuplicates(batch: Pending<EventDraft, AppendResult>[]): Promise<Map<string, StoredEvent>> {
-    const ids = batch.flatMap((p) => (p.input.kind === 'message' ? [p.input.clientMsgId] : []));
-    const found = new Map<string, StoredEvent>();
-    for (const part of chunk([...new Set(ids)], 1)) {
-      const rows = await this.#db.selectFrom('events').selectAll().where('client_msg_id', 'in', part).execute();
-      for (const row of rows) found.set(`${row.sender}\u0000${row.client_msg_id}`, rowToStored(row));
-    }
-    return found;
-  }
-
-  async #duplicateResult(event: StoredEvent): Promise<AppendResult> {
+  /** LOG-2: the original of a resent message, with the sender's seq for it. */
+  async #duplicateResult(sender: string, clientMsgId: string): Promise<AppendResult> {
+    const original = await this.#db.selectFrom('events').selectAll()
+      .where('sender', '=', sender).where('client_msg_id', '=', clientMsgId).executeTakeFirstOrThrow();
+    const event = rowToStored(original);
     const row = await this.#db.selectFrom('inbox').select('seq')
       .where('user_id', '=', event.sender).where('conversation', '=', event.conversation).where('event_id', '=', event.eventId)
       .executeTakeFirst();
@@ -147,7 +180,6 @@ export class KyselyEventLog implements EventLog {
     const inBatchDuplicates: InBatchDuplicate[] = [];
     const plannedByKey = new Map<string, Planned>();
     try {
-      const existing = batch.length > 0 ? await this.#findDuplicates(batch) : new Map<string, StoredEvent>();
       let nextId = this.#lastEventId;
       const at = Date.now();
       for (const pending of batch) {
@@ -156,11 +188,6 @@ export class KyselyEventLog implements EventLog {
         const sameBatch = key ? plannedByKey.get(key) : undefined;
         if (sameBatch) {
           inBatchDuplicates.push({ pending, of: sameBatch });
-          continue;
-        }
-        const earlier = key ? existing.get(key) : undefined;
-        if (earlier) {
-          pending.resolve(await this.#duplicateResult(earlier));
           continue;
         }
         try {
@@ -179,8 +206,15 @@ export class KyselyEventLog implements EventLog {
           pending.reject(error);
         }
       }
-      await this.#write(planned);
+      // Resends of messages committed earlier are found by the unique index at insert time, so the
+      // common path (no resend) costs no lookup at all.
+      const resent = await this.#write(planned);
       this.#lastEventId = nextId;
+      for (const plan of resent) {
+        planned.splice(planned.indexOf(plan), 1);
+        const draft = plan.pending.input as Extract<EventDraft, { kind: 'message' }>;
+        plan.pending.resolve(await this.#duplicateResult(draft.sender, draft.clientMsgId));
+      }
     } catch (error) {
       // The transaction rolled back: group state may include changes that never committed.
       this.#state = await loadProjectionState(this.#db).catch(() => this.#state);
@@ -198,11 +232,28 @@ export class KyselyEventLog implements EventLog {
     }
   }
 
-  async #write(planned: Planned[]): Promise<void> {
+  /** Write a batch in one transaction; returns the plans the unique index showed to be resends. */
+  async #write(plannedAll: Planned[]): Promise<Planned[]> {
     const cursors = [...this.#pendingCursors.values()];
     this.#pendingCursors.clear();
-    if (planned.length === 0 && cursors.length === 0) return;
-    await this.#db.transaction().execute(async (trx) => {
+    if (plannedAll.length === 0 && cursors.length === 0) return [];
+    return this.#db.transaction().execute(async (trx) => {
+      const inserted = new Set<number>();
+      const eventRows = plannedAll.map(({ result: { event } }) => ({
+        id: event.eventId, kind: event.kind, conversation: event.conversation, sender: event.sender,
+        client_msg_id: event.clientMsgId, message_id: event.messageId, at: event.at, json: event.json,
+      }));
+      if (this.#hotPath) {
+        for (const row of eventRows) if (this.#hotPath.insertEvent(row)) inserted.add(row.id);
+      } else {
+        for (const part of chunk(eventRows, 8)) {
+          const rows = await trx.insertInto('events').values(part)
+            .onConflict((oc) => oc.columns(['sender', 'client_msg_id']).where('client_msg_id', 'is not', null).doNothing())
+            .returning('id').execute();
+          for (const row of rows) inserted.add(row.id);
+        }
+      }
+      const planned = plannedAll.filter((p) => inserted.has(p.result.event.eventId));
       const recipients = new Set<string>();
       for (const p of planned) for (const r of p.projected.recipients) recipients.add(r.user);
       await this.#loadHeads(trx, [...recipients]);
@@ -222,13 +273,8 @@ export class KyselyEventLog implements EventLog {
           convRows.set(key, row);
         }
       }
-      for (const part of chunk(planned, 8)) {
-        await trx.insertInto('events').values(part.map(({ result: { event } }) => ({
-          id: event.eventId, kind: event.kind, conversation: event.conversation, sender: event.sender,
-          client_msg_id: event.clientMsgId, message_id: event.messageId, at: event.at, json: event.json,
-        }))).execute();
-      }
-      for (const part of chunk(inboxRows, 5)) await trx.insertInto('inbox').values(part).execute();
+      if (this.#hotPath) for (const row of inboxRows) this.#hotPath.insertInbox(row);
+      else for (const part of chunk(inboxRows, 5)) await trx.insertInto('inbox').values(part).execute();
       for (const part of chunk([...convRows.values()], 5)) {
         await trx.insertInto('conversation_state').values(part).onConflict((oc) => oc.columns(['user_id', 'conversation']).doUpdateSet({
           unread: sql`unread + excluded.unread`,
@@ -244,6 +290,7 @@ export class KyselyEventLog implements EventLog {
           })).execute();
       }
       for (const [user, seq] of heads) this.#heads.set(user, seq);
+      return plannedAll.filter((p) => !inserted.has(p.result.event.eventId));
     });
   }
 

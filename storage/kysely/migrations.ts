@@ -17,8 +17,9 @@ const migrations: Record<string, Migration> = {
         .addColumn('at', 'integer', (c) => c.notNull())
         .addColumn('json', 'text', (c) => c.notNull())
         .execute();
-      // LOG-2: one event per (sender, client message id).
-      await sql`CREATE UNIQUE INDEX events_idempotency ON events (client_msg_id, sender) WHERE client_msg_id IS NOT NULL`.execute(db);
+      // LOG-2: one event per (sender, client message id). Sender first: clients that number or
+      // time-stamp their ids then append to a few hot pages instead of dirtying random ones.
+      await sql`CREATE UNIQUE INDEX events_idempotency ON events (sender, client_msg_id) WHERE client_msg_id IS NOT NULL`.execute(db);
       await sql`CREATE INDEX events_message_id ON events (message_id) WHERE message_id IS NOT NULL`.execute(db);
       // Fan-out on write: each recipient's inbox is a dense per-user sequence (see docs/ARCHITECTURE.md).
       await sql`CREATE TABLE inbox (

@@ -7,7 +7,9 @@ import { startFakeFcm, type FakeFcm } from '../fakes/fcm-server.ts';
 import { makeServiceAccount } from '../fakes/fcm-service-account.ts';
 import type { CredentialsConfig } from '../../push/providers/types.ts';
 import type { TestClient } from './client.ts';
-import { eventually } from './server.ts';
+import { eventually, type TestServer } from './server.ts';
+import { explainMessage } from '../../push/why.ts';
+import type { ServerFrame } from '../../protocol/index.ts';
 
 export const BUNDLE = 'com.example.tidings';
 
@@ -74,4 +76,19 @@ export function apnsTo(fake: FakeApns, token: string) {
 
 export async function waitForPushes<T>(list: () => T[], count: number, timeoutMs = 5000): Promise<T[]> {
   return eventually(() => (list().length >= count ? list() : undefined), timeoutMs, `${count} pushes`);
+}
+
+/** Wait until the push trigger and dispatcher have nothing in progress. */
+export async function settlePush(t: TestServer): Promise<void> {
+  await t.server.ctx.push.service.settled();
+  await t.server.ctx.push.service.dispatcher.drain();
+}
+
+/** The final push outcome per device of one recipient, as `tidings why` reports it. */
+export async function pushOutcomes(t: TestServer, ack: ServerFrame, user: string): Promise<string[]> {
+  if (ack.type !== 'send_ack') throw new Error(`not a send_ack: ${JSON.stringify(ack)}`);
+  await settlePush(t);
+  const ctx = t.server.ctx;
+  const explained = await explainMessage({ log: ctx.store.log, store: ctx.store.push }, ack.messageId, (g) => ctx.store.readModels.groupMembers(g), user);
+  return explained?.recipients.find((r) => r.userId === user)?.devices.map((d) => d.outcome) ?? [];
 }
