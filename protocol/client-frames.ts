@@ -50,12 +50,25 @@ export const PushRegisterFrame = Type.Object({
 export const PushUnregisterFrame = Type.Object({
   type: Type.Literal('push_unregister'), ref: Ref, provider: Type.Optional(PushProvider),
 }, strict);
+export const CallInviteFrame = Type.Object({
+  type: Type.Literal('call_invite'), ref: Ref,
+  invitees: Type.Array(Id, { minItems: 1, maxItems: 64 }),
+  timeoutSec: Type.Optional(Type.Integer({ minimum: 1, maximum: 600 })),
+  data: Type.Optional(Type.String({ maxLength: 4096 })),
+  push: Type.Optional(PushOptions),
+}, strict);
+const callAnswer = <T extends string>(type: T) => Type.Object({ type: Type.Literal(type), ref: Ref, callId: Id }, strict);
+export const CallAcceptFrame = callAnswer('call_accept');
+export const CallRejectFrame = callAnswer('call_reject');
+export const CallCancelFrame = callAnswer('call_cancel');
+export const CallEndFrame = callAnswer('call_end');
 export const UnreadFrame = Type.Object({ type: Type.Literal('unread'), ref: Ref }, strict);
 
 export const ClientFrame = Type.Union([
   LoginFrame, LogoutFrame, PingFrame, SendFrame, AckFrame, SyncFrame,
   GroupCreateFrame, GroupJoinFrame, GroupLeaveFrame, GroupMembersFrame, ReadFrame, UnreadFrame,
   PushRegisterFrame, PushUnregisterFrame,
+  CallInviteFrame, CallAcceptFrame, CallRejectFrame, CallCancelFrame, CallEndFrame,
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['type'];

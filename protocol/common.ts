@@ -11,8 +11,8 @@ export const Platform = Type.Union([
 export type Platform = Static<typeof Platform>;
 export const PLATFORMS: readonly Platform[] = ['ios', 'android', 'web', 'desktop'];
 
-/** Conversation ids: `p:<userA>:<userB>` (sorted) for peer chats, `g:<groupId>` for groups. */
-export const ConversationId = Type.String({ minLength: 3, maxLength: 140, pattern: '^(p:[A-Za-z0-9_.@-]+:[A-Za-z0-9_.@-]+|g:[A-Za-z0-9_.@-]+)$' });
+/** Conversation ids: `p:<userA>:<userB>` (sorted) for peer chats, `g:<groupId>` for groups, `c:<callId>` for a call's signalling. */
+export const ConversationId = Type.String({ minLength: 3, maxLength: 140, pattern: '^(p:[A-Za-z0-9_.@-]+:[A-Za-z0-9_.@-]+|[gc]:[A-Za-z0-9_.@-]+)$' });
 
 export function peerConversation(a: string, b: string): string {
   return a < b ? `p:${a}:${b}` : `p:${b}:${a}`;
@@ -20,9 +20,13 @@ export function peerConversation(a: string, b: string): string {
 export function groupConversation(groupId: string): string {
   return `g:${groupId}`;
 }
-export type ParsedConversation = { kind: 'peer'; users: [string, string] } | { kind: 'group'; groupId: string };
+export function callConversation(callId: string): string {
+  return `c:${callId}`;
+}
+export type ParsedConversation = { kind: 'peer'; users: [string, string] } | { kind: 'group'; groupId: string } | { kind: 'call'; callId: string };
 export function parseConversation(id: string): ParsedConversation | undefined {
   if (id.startsWith('g:')) return { kind: 'group', groupId: id.slice(2) };
+  if (id.startsWith('c:')) return { kind: 'call', callId: id.slice(2) };
   if (id.startsWith('p:')) {
     const parts = id.split(':');
     if (parts.length === 3 && parts[1] && parts[2]) return { kind: 'peer', users: [parts[1], parts[2]] };

@@ -28,8 +28,32 @@ export const MemberLeftEvent = Type.Object({
   kind: Type.Literal('member_left'), ...Envelope, groupId: Id, user: Id,
 });
 
+export const CallStateName = Type.Union([
+  Type.Literal('ringing'), Type.Literal('accepted'), Type.Literal('rejected'),
+  Type.Literal('timed_out'), Type.Literal('cancelled'), Type.Literal('ended'),
+]);
+export type CallStateName = Static<typeof CallStateName>;
+/** Overall call states after which nothing can change. */
+export const TERMINAL_CALL_STATES: ReadonlySet<string> = new Set(['rejected', 'timed_out', 'cancelled', 'ended']);
+export const CallAction = Type.Union([
+  Type.Literal('accept'), Type.Literal('reject'), Type.Literal('cancel'), Type.Literal('timeout'), Type.Literal('end'),
+]);
+export type CallAction = Static<typeof CallAction>;
+
+export const CallInvitedEvent = Type.Object({
+  kind: Type.Literal('call_invited'), ...Envelope,
+  callId: Id, invitees: Type.Array(Id), deadline: Type.Integer({ description: 'ms since epoch; unanswered invitations time out then' }),
+  data: Type.Optional(Type.String()), push: Type.Optional(PushOptions),
+});
+export const CallStateEvent = Type.Object({
+  kind: Type.Literal('call_state'), ...Envelope,
+  callId: Id, action: CallAction, state: CallStateName,
+  invitees: Type.Record(Type.String(), CallStateName),
+  byDevice: Type.Optional(Type.String()),
+});
+
 export const DeliveredEvent = Type.Union([
-  MessageEvent, ReadEvent, GroupCreatedEvent, MemberJoinedEvent, MemberLeftEvent,
+  MessageEvent, ReadEvent, GroupCreatedEvent, MemberJoinedEvent, MemberLeftEvent, CallInvitedEvent, CallStateEvent,
 ]);
 export type DeliveredEvent = Static<typeof DeliveredEvent>;
 export type MessageEvent = Static<typeof MessageEvent>;

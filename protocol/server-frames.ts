@@ -33,6 +33,9 @@ export const UnreadCountsFrame = Type.Object({
 export const PushRegisteredFrame = Type.Object({
   type: Type.Literal('push_registered'), ref: Ref, pushId: Type.String(), provider: Type.String(),
 });
+export const CallCreatedFrame = Type.Object({
+  type: Type.Literal('call_created'), ref: Ref, callId: Id, eventId: Seq, deadline: Type.Integer(),
+});
 export const OkFrame = Type.Object({ type: Type.Literal('ok'), ref: Ref, for: Type.String(), eventId: Type.Optional(Seq) });
 export const KickedFrame = Type.Object({
   type: Type.Literal('kicked'), reason: Type.String(), byDeviceId: Type.Optional(Type.String()),
@@ -45,7 +48,7 @@ export const ErrorFrame = Type.Object({
 
 export const ServerFrame = Type.Union([
   LoginOkFrame, LoggedOutFrame, PongFrame, SendAckFrame, EventsFrame, SyncPageFrame, SyncDoneFrame,
-  GroupCreatedFrame, GroupMembersListFrame, UnreadCountsFrame, PushRegisteredFrame, OkFrame, KickedFrame, ReconnectFrame, ErrorFrame,
+  GroupCreatedFrame, GroupMembersListFrame, UnreadCountsFrame, PushRegisteredFrame, CallCreatedFrame, OkFrame, KickedFrame, ReconnectFrame, ErrorFrame,
 ]);
 export type ServerFrame = Static<typeof ServerFrame>;
 export type ServerFrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;

@@ -1,9 +1,10 @@
 import type { DeliveredEvent, PushOptions } from '../protocol/index.ts';
-import type { PushBinding, StoredEvent } from '../storage/index.ts';
+import type { CallRecord, PushBinding, StoredEvent } from '../storage/index.ts';
+import { missedBy } from '../storage/call-projection.ts';
 import type { PushMessage } from './providers/types.ts';
 
 /** Why a push was not sent; the strings are stable and appear in the trace (OPS-2). */
-export type SuppressReason = 'not_pushable' | 'own_message' | 'no_push_option' | 'custom_without_text';
+export type SuppressReason = 'not_pushable' | 'own_message' | 'no_push_option' | 'custom_without_text' | 'call_over';
 
 export type PushDecision =
   | { push: true; message: Omit<PushMessage, 'id'> }
@@ -13,6 +14,8 @@ export interface DecideInput {
   event: StoredEvent;
   recipient: string;
   binding: PushBinding;
+  /** The call's read model now, for call events (a ring for a call that is over is never sent). */
+  call?: CallRecord | undefined;
 }
 
 export interface PayloadDefaults {
@@ -23,21 +26,84 @@ export interface PayloadDefaults {
   ttlSec: number;
 }
 
-/** Kinds that ever produce a push; read receipts and membership changes never do. */
-export const PUSHABLE_KINDS: ReadonlySet<string> = new Set(['message']);
+export type PushKind = 'message' | 'call_ring' | 'missed_call';
+
+type MessageBody = Extract<DeliveredEvent, { kind: 'message' }>;
+type CallInvitedBody = Extract<DeliveredEvent, { kind: 'call_invited' }>;
+type CallStateBody = Extract<DeliveredEvent, { kind: 'call_state' }>;
+
+/**
+ * What kind of push, if any, an event may produce for a recipient: messages from others (MSG-1,2),
+ * a ring for each invitee of a new call and a "missed call" for invitees who never answered a
+ * call that is over (MSG-3). Read receipts and membership changes never push.
+ */
+export function pushKindFor(event: StoredEvent, recipient: string): PushKind | undefined {
+  switch (event.kind) {
+    case 'message':
+      return event.sender !== recipient ? 'message' : undefined;
+    case 'call_invited':
+      return (JSON.parse(event.json) as CallInvitedBody).invitees.includes(recipient) ? 'call_ring' : undefined;
+    case 'call_state': {
+      const body = JSON.parse(event.json) as CallStateBody;
+      return missedBy(body, recipient) ? 'missed_call' : undefined;
+    }
+    default:
+      return undefined;
+  }
+}
 
 export function isPushable(event: StoredEvent, recipient: string): boolean {
-  return PUSHABLE_KINDS.has(event.kind) && event.sender !== recipient;
+  return pushKindFor(event, recipient) !== undefined;
+}
+
+/**
+ * Which of a device's registrations carries this push: a ring goes as VoIP to a device that
+ * registered an `apns-voip` token, everything else to the alert token.
+ */
+export function bindingWants(binding: PushBinding, kind: PushKind, deviceHasVoip: boolean): boolean {
+  if (kind === 'call_ring' && deviceHasVoip) return binding.provider === 'apns-voip';
+  return binding.provider !== 'apns-voip';
+}
+
+function optionsData(options: PushOptions, data: Record<string, string>): void {
+  if (options.payload !== undefined) data.payload = options.payload;
+  if (options.resourcesId !== undefined) data.resourcesId = options.resourcesId;
+  for (const [key, value] of Object.entries(options.custom ?? {})) if (!(key in data)) data[key] = value;
 }
 
 /**
  * The single place that decides whether and what to push for one event and one device.
  * Receiver settings (DND, mute, display style, badge, collapse) extend this function.
  */
-export function decidePush({ event, recipient }: DecideInput, defaults: PayloadDefaults, now = Date.now()): PushDecision {
-  if (!PUSHABLE_KINDS.has(event.kind)) return { push: false, reason: 'not_pushable' };
-  if (event.sender === recipient) return { push: false, reason: 'own_message' };
-  const body = JSON.parse(event.json) as Extract<DeliveredEvent, { kind: 'message' }>;
+export function decidePush({ event, recipient, binding, call }: DecideInput, defaults: PayloadDefaults, now = Date.now()): PushDecision {
+  const kind = pushKindFor(event, recipient);
+  if (!kind) return { push: false, reason: event.sender === recipient ? 'own_message' : 'not_pushable' };
+  if (kind === 'call_ring' || kind === 'missed_call') {
+    const body = JSON.parse(event.json) as CallInvitedBody | CallStateBody;
+    if (kind === 'call_ring' && (!call || call.invitees[recipient] !== 'ringing')) return { push: false, reason: 'call_over' };
+    const invite = kind === 'call_ring' ? (body as CallInvitedBody) : undefined;
+    const options: PushOptions = invite?.push ?? {};
+    const data: Record<string, string> = {
+      type: kind, callId: body.callId, sender: call?.inviter ?? event.sender, receiver: recipient, eventId: String(event.eventId),
+    };
+    optionsData(options, data);
+    const voip = binding.provider === 'apns-voip';
+    return {
+      push: true,
+      message: {
+        kind: voip ? 'voip' : 'alert',
+        priority: 'high',
+        // A ring is worthless after the deadline; the later "missed call" replaces it (same collapse id).
+        expiresAt: Math.floor((invite ? invite.deadline : now + defaults.ttlSec * 1000) / 1000),
+        collapseId: `call-${body.callId}`,
+        title: options.title ?? (invite ? 'Incoming call' : 'Missed call'),
+        body: options.content ?? (invite ? 'You have an incoming call' : 'You missed a call'),
+        ...(options.sound !== undefined ? { sound: options.sound } : {}),
+        data,
+      },
+    };
+  }
+  const body = JSON.parse(event.json) as MessageBody;
   const options: PushOptions = body.push ?? {};
   if (options.noPush) return { push: false, reason: 'no_push_option' };
   // MSG-5: the server cannot render an app-defined message; only sender-given text is shown.
@@ -52,9 +118,7 @@ export function decidePush({ event, recipient }: DecideInput, defaults: PayloadD
     conversation: event.conversation,
   };
   if (group !== undefined) data.group = group;
-  if (options.payload !== undefined) data.payload = options.payload;
-  if (options.resourcesId !== undefined) data.resourcesId = options.resourcesId;
-  for (const [key, value] of Object.entries(options.custom ?? {})) if (!(key in data)) data[key] = value;
+  optionsData(options, data);
   return {
     push: true,
     message: {

@@ -102,7 +102,9 @@ export class PushDispatcher {
     if (job.seq <= await readModels.ackedSeq(job.userId, job.deviceId)) return this.#cancel(job, 'acked');
     const event = (await log.eventsByIds([job.eventId])).get(job.eventId);
     if (!event) return this.#cancel(job, 'event_missing');
-    const decision = decidePush({ event, recipient: job.userId, binding }, this.#options.payload);
+    const call = event.kind === 'call_invited' || event.kind === 'call_state'
+      ? (await readModels.callsByIds([event.conversation.slice(2)])).get(event.conversation.slice(2)) : undefined;
+    const decision = decidePush({ event, recipient: job.userId, binding, call }, this.#options.payload);
     if (!decision.push) {
       await store.finish(job.id, 'cancelled', decision.reason);
       return this.#trace(job, event.messageId, 'suppressed', decision.reason);

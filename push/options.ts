@@ -23,7 +23,7 @@ export interface PushOptions {
 /** What the push module needs from the rest of the server, as plain functions and interfaces. */
 export interface PushDeps {
   log: EventLog;
-  readModels: Pick<ReadModels, 'ackedSeq'>;
+  readModels: Pick<ReadModels, 'ackedSeq' | 'callsByIds'>;
   store: PushStore;
   providers: ProviderRegistry;
   isDeviceOnline(userId: string, deviceId: string): boolean;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { AppendResult, NewPushJob, PushBinding, StoredEvent, TraceRow } from '../storage/index.ts';
-import { isPushable } from './decide.ts';
+import type { AppendResult, NewPushJob, PushBinding, TraceRow } from '../storage/index.ts';
+import { bindingWants, isPushable, pushKindFor, type PushKind } from './decide.ts';
 import { PushDispatcher } from './dispatcher.ts';
 import type { PushDeps, PushOptions } from './options.ts';
 
@@ -12,9 +12,16 @@ export function pushIdFor(userId: string, deviceId: string, provider: string): s
   return `pid_${createHash('sha256').update(`${userId}\u0000${deviceId}\u0000${provider}`).digest('base64url').slice(0, 22)}`;
 }
 
-/** VoIP tokens are for call invitations only; everything else goes to the alert token. */
-function bindingWants(binding: PushBinding, event: StoredEvent): boolean {
-  return binding.provider === 'apns-voip' ? (event.kind as string) === 'call_invited' : true;
+/** The registrations of one device that should carry a push of this kind. */
+function carriers(deviceBindings: readonly PushBinding[], kind: PushKind): PushBinding[] {
+  const hasVoip = deviceBindings.some((b) => b.provider === 'apns-voip');
+  return deviceBindings.filter((b) => bindingWants(b, kind, hasVoip));
+}
+
+function byDevice(bindings: readonly PushBinding[]): Map<string, PushBinding[]> {
+  const out = new Map<string, PushBinding[]>();
+  for (const b of bindings) out.set(b.deviceId, [...(out.get(b.deviceId) ?? []), b]);
+  return out;
 }
 
 /**
@@ -119,15 +126,18 @@ export class PushService {
     for (const r of results) {
       messageIds.set(r.event.eventId, r.event.messageId);
       for (const [user, seq] of r.seqs) {
-        if (!isPushable(r.event, user)) continue;
+        const kind = pushKindFor(r.event, user);
+        if (!kind) continue;
         // Recipients with no registration get no trace row: on a busy server that would double the
         // write load. `why` reports them as no_binding from the absence of rows (docs/PUSH.md).
-        const mine = (byUser.get(user) ?? []).filter((b) => bindingWants(b, r.event));
-        for (const binding of mine) {
-          if (this.#deps.isDeviceOnline(user, binding.deviceId)) {
-            trace.push({ eventId: r.event.eventId, messageId: r.event.messageId, userId: user, deviceId: binding.deviceId, pushId: binding.pushId, decision: 'suppressed', reason: 'online' });
-          } else {
-            jobs.push({ pushId: binding.pushId, userId: user, deviceId: binding.deviceId, eventId: r.event.eventId, seq });
+        for (const [deviceId, deviceBindings] of byDevice(byUser.get(user) ?? [])) {
+          const online = this.#deps.isDeviceOnline(user, deviceId);
+          for (const binding of carriers(deviceBindings, kind)) {
+            if (online) {
+              trace.push({ eventId: r.event.eventId, messageId: r.event.messageId, userId: user, deviceId, pushId: binding.pushId, decision: 'suppressed', reason: 'online' });
+            } else {
+              jobs.push({ pushId: binding.pushId, userId: user, deviceId, eventId: r.event.eventId, seq });
+            }
           }
         }
       }
@@ -146,11 +156,10 @@ export class PushService {
     const jobs: NewPushJob[] = [];
     const messageIds = new Map<number, string | null>();
     for (const { seq, event } of entries) {
-      if (!isPushable(event, userId)) continue;
+      const kind = pushKindFor(event, userId);
+      if (!kind) continue;
       messageIds.set(event.eventId, event.messageId);
-      for (const binding of bindings) {
-        if (bindingWants(binding, event)) jobs.push({ pushId: binding.pushId, userId, deviceId, eventId: event.eventId, seq });
-      }
+      for (const binding of carriers(bindings, kind)) jobs.push({ pushId: binding.pushId, userId, deviceId, eventId: event.eventId, seq });
     }
     await this.#enqueue(jobs, messageIds, reason, []);
   }

@@ -21,8 +21,9 @@ import { createProviders, validateCredentials } from '../push/providers/create-p
 import { SandboxProvider } from '../push/providers/sandbox/sandbox-provider.ts';
 import { pushRegistrationFeature } from './features/push-registration.ts';
 import { pushAdminRoutes } from './features/push-admin.ts';
+import { callsFeature } from './features/calls.ts';
 import type { Transport, TransportFactory } from './transports/transport.ts';
-import { createWsTransport } from './transports/ws-transport.ts';
+import { loadTransportFactory } from './transports/index.ts';
 
 export interface TidingsServer {
   readonly ctx: ServerContext;
@@ -90,7 +91,8 @@ export async function startServer(config: Config, options: CreateServerOptions =
     logger.info({ userId: e.userId, deviceId: e.deviceId, reason: e.reason, ackedSeq: e.ackedSeq }, 'device offline');
   });
 
-  const handlers: FrameHandlers = Object.assign({},
+  const calls = callsFeature(ctx);
+  const handlers: FrameHandlers = Object.assign({}, calls.handlers,
     loginFeature(ctx), messagingFeature(ctx), groupsFeature(ctx), deliveryFeature(ctx), readsFeature(ctx),
     pushRegistrationFeature(ctx));
   const adminRoutes = new Map<string, AdminRoute>([
@@ -101,7 +103,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   ]);
 
   const gateway = createGateway(ctx, handlers);
-  const transportFactory = options.transport ?? createWsTransport;
+  const transportFactory = options.transport ?? await loadTransportFactory(config.transport);
   const transport: Transport = transportFactory({
     host: config.host, port: config.port,
     hardMaxPayloadBytes: Math.max(config.limits.maxFrameBytes * 4, 1024 * 1024),
@@ -112,6 +114,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   const port = await transport.listen();
   registry.start();
   await pushService.start();
+  await calls.start();
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = config.publicUrl ?? `ws://${host}:${port}`;
   logger.info({ url, transport: transport.name, db: storageFile(config) }, 'tidings listening');
@@ -129,6 +132,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
         await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, config.shutdown.graceMs).unref())]);
         for (const session of sessions) registry.end(session, 'server_shutdown', 'server restarting');
         registry.stop();
+        calls.stop();
         // Jobs in flight finish; pending ones stay in the outbox and resume at the next start.
         await Promise.race([pushService.stop(), new Promise((resolve) => setTimeout(resolve, config.shutdown.graceMs).unref())]);
         await providers.close();

@@ -1,6 +1,7 @@
 import { nanoid } from 'nanoid';
-import { ProtocolError, groupConversation, parseConversation } from '../protocol/index.ts';
-import type { EventDraft } from './types.ts';
+import { ProtocolError, callConversation, groupConversation, parseConversation } from '../protocol/index.ts';
+import type { CallRecord, EventDraft } from './types.ts';
+import { isCallOver, nextCallState } from './call-projection.ts';
 
 /**
  * The projection rules of the log, shared by the live writer and by `tidings rebuild`,
@@ -21,6 +22,8 @@ export interface GroupState {
 
 export interface ProjectionState {
   groups: Map<string, GroupState>;
+  /** Calls that are not over yet; finished calls live only in the read model table. */
+  calls: Map<string, CallRecord>;
 }
 
 export interface ProjectedEvent {
@@ -35,6 +38,7 @@ export interface ProjectedEvent {
   /** For read events: the reader's new read cursor in this conversation. */
   readCursor?: { user: string; upTo: number };
   groupChange?: { groupId: string; create?: { name: string; createdBy: string }; add?: string[]; remove?: string[] };
+  callChange?: CallRecord;
 }
 
 export interface ProjectionLimits {
@@ -95,6 +99,9 @@ export function project(
         groupChange: { groupId: draft.groupId, create: { name: draft.name, createdBy: draft.sender }, add: members },
       };
     }
+    case 'call_invited':
+    case 'call_state':
+      return projectCall(draft, base, state);
     case 'member_joined':
     case 'member_left': {
       const group = state.groups.get(draft.groupId);
@@ -114,6 +121,33 @@ export function project(
       };
     }
   }
+}
+
+function projectCall(draft: Extract<EventDraft, { kind: 'call_invited' | 'call_state' }>, base: Record<string, unknown>, state: ProjectionState): ProjectedEvent {
+  const conversation = callConversation(draft.callId);
+  let call: CallRecord;
+  let body: Record<string, unknown>;
+  if (draft.kind === 'call_invited') {
+    if (state.calls.has(draft.callId)) throw new ProtocolError('forbidden', 'A call with this id is already in progress.');
+    const invitees = [...new Set(draft.invitees)].filter((u) => u !== draft.sender);
+    if (invitees.length === 0) throw new ProtocolError('bad_recipient', 'Invite at least one other user.');
+    call = { callId: draft.callId, inviter: draft.sender, state: 'ringing', deadline: draft.deadline, invitees: Object.fromEntries(invitees.map((u) => [u, 'ringing'])) };
+    body = { ...base, conversation, callId: draft.callId, invitees, deadline: draft.deadline, ...(draft.data !== undefined ? { data: draft.data } : {}), ...(draft.push ? { push: draft.push } : {}) };
+  } else {
+    call = nextCallState(state.calls.get(draft.callId), draft.action, draft.sender);
+    body = { ...base, conversation, callId: draft.callId, action: draft.action, state: call.state, invitees: call.invitees, ...(draft.byDevice ? { byDevice: draft.byDevice } : {}) };
+  }
+  // CALL-2: every party, and each of their devices, sees every transition.
+  const recipients = [call.inviter, ...Object.keys(call.invitees)];
+  return {
+    kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null, json: JSON.stringify(body),
+    recipients: recipients.map((user) => ({ user, countable: false })), callChange: call,
+  };
+}
+
+export function applyCallChange(state: ProjectionState, call: CallRecord): void {
+  if (isCallOver(call)) state.calls.delete(call.callId);
+  else state.calls.set(call.callId, call);
 }
 
 /** Apply a projected group change to the in-memory state. */

@@ -1,4 +1,4 @@
-import type { EventKind } from '../protocol/index.ts';
+import type { CallAction, CallStateName, EventKind } from '../protocol/index.ts';
 
 /** One row of the append-only log, as the storage layer returns it. */
 export interface StoredEvent {
@@ -24,7 +24,9 @@ export type EventDraft =
   | { kind: 'read'; sender: string; conversation: string; upTo: number; peer?: string }
   | { kind: 'group_created'; sender: string; groupId: string; name: string; members: string[] }
   | { kind: 'member_joined'; sender: string; groupId: string; user: string }
-  | { kind: 'member_left'; sender: string; groupId: string; user: string };
+  | { kind: 'member_left'; sender: string; groupId: string; user: string }
+  | { kind: 'call_invited'; sender: string; callId: string; invitees: string[]; deadline: number; data?: string; push?: Record<string, unknown> }
+  | { kind: 'call_state'; sender: string; callId: string; action: CallAction; byDevice?: string };
 
 export interface AppendResult {
   event: StoredEvent;
@@ -60,7 +62,18 @@ export interface ConversationUnread {
   lastEventId: number;
 }
 
+/** A call's read model (LOG-4: rebuilt from its events). */
+export interface CallRecord {
+  callId: string;
+  inviter: string;
+  state: CallStateName;
+  invitees: Record<string, CallStateName>;
+  deadline: number;
+}
+
 export interface ReadModels {
+  callsByIds(callIds: readonly string[]): Promise<Map<string, CallRecord>>;
+  ringingCalls(): Promise<CallRecord[]>;
   isGroup(groupId: string): boolean;
   groupMembers(groupId: string): readonly string[] | undefined;
   isMember(groupId: string, userId: string): boolean;

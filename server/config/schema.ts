@@ -14,7 +14,7 @@ export const ConfigSchema = Type.Object({
   port: int(8080, 'TCP port; 0 picks a free one.'),
   publicUrl: Type.Optional(Type.String({ description: 'URL printed at start and used in docs; derived from host/port when unset.' })),
   dataDir: str('./data', 'Directory for the SQLite file and generated development secrets.'),
-  transport: Type.Union([Type.Literal('ws')], { default: 'ws', description: 'WebSocket implementation.' }),
+  transport: Type.Union([Type.Literal('ws'), Type.Literal('uws')], { default: 'ws', description: 'WebSocket implementation: `ws` (default) or `uws` (uWebSockets.js, optional dependency).' }),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level.' }),
   storage: Type.Object({
     dialect: Type.Union([Type.Literal('sqlite')], { default: 'sqlite', description: 'Storage backend.' }),
@@ -50,6 +50,11 @@ export const ConfigSchema = Type.Object({
     maxBufferedBytes: int(4 * 1024 * 1024, 'A slow reader whose send buffer passes this is disconnected (LIM-1).', 1024),
     syncPageSize: int(200, 'Events per `sync_page` (SYNC-3).', 1),
     loginTimeoutMs: int(10000, 'A connection that has not logged in by then is closed.', 10),
+  }, { default: {} }),
+  calls: Type.Object({
+    defaultTimeoutSec: int(30, 'Ring time of an invitation that gives no timeout.', 1),
+    maxTimeoutSec: int(120, 'Longest ring time a client may ask for.', 1),
+    maxInvitees: int(16, 'Most invitees per call.', 1),
   }, { default: {} }),
   push: Type.Object({
     credentials: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: 'Named vendor credentials (APNs p8/p12, FCM service account); see docs/PUSH.md. Empty = sandbox.' }),

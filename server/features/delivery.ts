@@ -1,5 +1,6 @@
-import { ProtocolError } from '../../protocol/index.ts';
-import { withSeq, type AppendResult } from '../../storage/index.ts';
+import { ProtocolError, TERMINAL_CALL_STATES } from '../../protocol/index.ts';
+import { withSeq, type AppendResult, type InboxEntry } from '../../storage/index.ts';
+import { isCallOver } from '../../storage/call-projection.ts';
 import type { FrameHandlers, ServerContext } from '../context.ts';
 import type { Session } from '../sessions/session.ts';
 
@@ -24,6 +25,24 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
     while (!session.closed && session.connection.bufferedBytes() > drainBelow) await sleep(5);
   }
 
+  /**
+   * MSG-3: a device catching up must never ring for a call that is already over. For such calls
+   * the page keeps only the final call_state; seqs of the dropped events are simply skipped
+   * (the cursor is the highest seq received, gaps included).
+   */
+  async function withoutStaleRings(page: InboxEntry[]): Promise<InboxEntry[]> {
+    const callIds = page.filter((e) => e.event.kind === 'call_invited' || e.event.kind === 'call_state').map((e) => e.event.conversation.slice(2));
+    if (callIds.length === 0) return page;
+    const calls = await store.readModels.callsByIds(callIds);
+    return page.filter((entry) => {
+      const { kind, conversation } = entry.event;
+      if (kind !== 'call_invited' && kind !== 'call_state') return true;
+      const call = calls.get(conversation.slice(2));
+      if (!call || !isCallOver(call)) return true;
+      return kind === 'call_state' && TERMINAL_CALL_STATES.has((JSON.parse(entry.event.json) as { state: string }).state);
+    });
+  }
+
   /** Page the inbox after session.deliveredSeq until the head, then go live. */
   async function pump(session: Session, framing: { ref?: string; asSync: boolean }, limit: number): Promise<void> {
     const generation = ++session.syncGeneration;
@@ -32,10 +51,12 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
       const page = await store.log.readInbox(session.userId, session.deliveredSeq, limit);
       if (session.closed || generation !== session.syncGeneration) return;
       if (page.length > 0) {
-        const parts = page.map((entry) => withSeq(entry.seq, entry.event.json));
+        const visible = await withoutStaleRings(page);
+        if (session.closed || generation !== session.syncGeneration) return;
+        const parts = visible.map((entry) => withSeq(entry.seq, entry.event.json));
         session.deliveredSeq = page[page.length - 1]!.seq;
         const hasMore = page.length === limit;
-        session.sendText(framing.asSync
+        if (framing.asSync || parts.length > 0) session.sendText(framing.asSync
           ? `{"type":"sync_page",${framing.ref !== undefined ? `"ref":${JSON.stringify(framing.ref)},` : ''}"events":[${parts.join(',')}],"hasMore":${hasMore}}`
           : eventsFrame(parts));
         await waitForDrain(session);

@@ -2,10 +2,20 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import { ProtocolError } from '../../protocol/index.ts';
 import type { Database } from './schema.ts';
 import type { AppendListener, AppendResult, EventDraft, EventLog, InboxEntry, StoredEvent } from '../types.ts';
-import { applyGroupChange, project, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../projector.ts';
+import { applyCallChange, applyGroupChange, project, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../projector.ts';
 import { GroupCommitQueue, type Pending } from './group-commit.ts';
 import { loadProjectionState } from './load-state.ts';
 import type { AppendHotPath } from './create-database.ts';
+import type { CallRecord } from '../types.ts';
+
+export async function upsertCall(trx: Transaction<Database>, call: CallRecord, eventId: number): Promise<void> {
+  await trx.insertInto('calls').values({
+    call_id: call.callId, inviter: call.inviter, state: call.state, invitees: JSON.stringify(call.invitees),
+    deadline: call.deadline, created_event_id: eventId, updated_event_id: eventId,
+  }).onConflict((oc) => oc.column('call_id').doUpdateSet({
+    state: call.state, invitees: JSON.stringify(call.invitees), updated_event_id: eventId,
+  })).execute();
+}
 
 export interface EventLogOptions extends ProjectionLimits {
   /** Most drafts committed in one transaction. */
@@ -194,6 +204,7 @@ export class KyselyEventLog implements EventLog {
           const projected = project(draft, nextId + 1, at, this.#state, this.#options);
           nextId += 1;
           if (projected.groupChange) applyGroupChange(this.#state, projected.groupChange);
+          if (projected.callChange) applyCallChange(this.#state, projected.callChange);
           const event: StoredEvent = {
             eventId: nextId, kind: projected.kind, conversation: projected.conversation, sender: projected.sender,
             at, clientMsgId: projected.clientMsgId, messageId: projected.messageId, json: projected.json,
@@ -307,6 +318,7 @@ export class KyselyEventLog implements EventLog {
     if (change?.remove?.length) {
       await trx.deleteFrom('group_members').where('group_id', '=', change.groupId).where('user_id', 'in', change.remove).execute();
     }
+    if (projected.callChange) await upsertCall(trx, projected.callChange, eventId);
     const read = projected.readCursor;
     if (read) {
       await trx.updateTable('conversation_state')

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
-import type { ConversationUnread, ReadModels } from '../types.ts';
+import type { CallRecord, ConversationUnread, ReadModels } from '../types.ts';
+import { callFromRow } from './load-state.ts';
 import type { KyselyEventLog } from './kysely-event-log.ts';
 
 export class KyselyReadModels implements ReadModels {
@@ -41,6 +42,26 @@ export class KyselyReadModels implements ReadModels {
     const row = await this.#db.selectFrom('conversation_state').select((eb) => eb.fn.sum<number>('unread').as('total'))
       .where('user_id', '=', userId).executeTakeFirst();
     return Number(row?.total ?? 0);
+  }
+
+  async callsByIds(callIds: readonly string[]): Promise<Map<string, CallRecord>> {
+    const out = new Map<string, CallRecord>();
+    const unique = [...new Set(callIds)];
+    for (let i = 0; i < unique.length; i += 500) {
+      for (const row of await this.#db.selectFrom('calls').selectAll().where('call_id', 'in', unique.slice(i, i + 500)).execute()) {
+        out.set(row.call_id, callFromRow(row));
+      }
+    }
+    return out;
+  }
+
+  /** A call that is not over yet, from the writer's memory (no I/O). */
+  activeCall(callId: string): CallRecord | undefined {
+    return this.#log.projection.calls.get(callId);
+  }
+
+  async ringingCalls(): Promise<CallRecord[]> {
+    return [...this.#log.projection.calls.values()].filter((c) => Object.values(c.invitees).includes('ringing'));
   }
 
   async ackedSeq(userId: string, deviceId: string): Promise<number> {

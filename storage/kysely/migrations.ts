@@ -65,6 +65,14 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE INDEX push_trace_user ON push_trace (user_id, at)`.execute(db);
     },
   },
+  '0003_calls': {
+    async up(db: Kysely<any>) {
+      // The call read model; `invitees` is a JSON object of per-invitee states.
+      await sql`CREATE TABLE calls (call_id TEXT PRIMARY KEY, inviter TEXT NOT NULL, state TEXT NOT NULL,
+        invitees TEXT NOT NULL, deadline INTEGER NOT NULL, created_event_id INTEGER NOT NULL, updated_event_id INTEGER NOT NULL) WITHOUT ROWID`.execute(db);
+      await sql`CREATE INDEX calls_ringing ON calls (deadline) WHERE state IN ('ringing', 'accepted')`.execute(db);
+    },
+  },
 };
 
 export class CodeMigrationProvider implements MigrationProvider {

@@ -1,11 +1,13 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { EventDraft } from '../types.ts';
-import { applyGroupChange, project, type ProjectionState } from '../projector.ts';
+import { applyCallChange, applyGroupChange, project, type ProjectionState } from '../projector.ts';
+import { upsertCall } from './kysely-event-log.ts';
+import type { CallAction } from '../../protocol/index.ts';
 import { peerOf } from '../../protocol/index.ts';
 
 /** The read models that rebuild recomputes from the log; the live writer maintains the same tables. */
-export const REBUILT_TABLES = ['inbox', 'groups', 'group_members', 'conversation_state'] as const;
+export const REBUILT_TABLES = ['inbox', 'groups', 'group_members', 'conversation_state', 'calls'] as const;
 
 /** Recover the draft an event was appended from, so replay runs the very same projection. */
 export function draftFromStored(kind: string, sender: string, conversation: string, clientMsgId: string | null, json: string): EventDraft {
@@ -26,6 +28,13 @@ export function draftFromStored(kind: string, sender: string, conversation: stri
     case 'member_joined':
     case 'member_left':
       return { kind, sender, groupId: body.groupId as string, user: body.user as string };
+    case 'call_invited':
+      return {
+        kind, sender, callId: body.callId as string, invitees: body.invitees as string[], deadline: body.deadline as number,
+        ...(body.data !== undefined ? { data: body.data as string } : {}), ...(body.push !== undefined ? { push: body.push as Record<string, unknown> } : {}),
+      };
+    case 'call_state':
+      return { kind, sender, callId: body.callId as string, action: body.action as CallAction, ...(body.byDevice !== undefined ? { byDevice: body.byDevice as string } : {}) };
     default:
       throw new Error(`Cannot replay event kind ${kind}`);
   }
@@ -40,7 +49,7 @@ export async function rebuildReadModels(db: Kysely<Database>, pageSize = 5000): 
   let count = 0;
   await db.transaction().execute(async (trx) => {
     for (const table of REBUILT_TABLES) await trx.deleteFrom(table).execute();
-    const state: ProjectionState = { groups: new Map() };
+    const state: ProjectionState = { groups: new Map(), calls: new Map() };
     const heads = new Map<string, number>();
     const reads: Array<{ user: string; conversation: string; upTo: number }> = [];
     let after = 0;
@@ -63,6 +72,10 @@ export async function rebuildReadModels(db: Kysely<Database>, pageSize = 5000): 
           if (projected.groupChange.remove?.length) {
             await trx.deleteFrom('group_members').where('group_id', '=', projected.groupChange.groupId).where('user_id', 'in', projected.groupChange.remove).execute();
           }
+        }
+        if (projected.callChange) {
+          applyCallChange(state, projected.callChange);
+          await upsertCall(trx, projected.callChange, row.id);
         }
         if (projected.readCursor) reads.push({ ...projected.readCursor, conversation: row.conversation });
         for (const { user, countable } of projected.recipients) {

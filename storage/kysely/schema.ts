@@ -30,5 +30,6 @@ export interface Database {
     id: Generated<number>; event_id: number; message_id: string | null; user_id: string; device_id: string | null;
     push_id: string | null; decision: string; reason: string; detail: string | null; at: number;
   };
+  calls: { call_id: string; inviter: string; state: string; invitees: string; deadline: number; created_event_id: number; updated_event_id: number };
   schema_meta: { key: string; value: string; id?: Generated<number> };
 }

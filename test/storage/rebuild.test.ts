@@ -15,7 +15,7 @@ async function snapshot(file: string): Promise<Record<string, unknown[]>> {
   const { db, close } = await openDatabase({ dialect: 'sqlite', file, synchronous: 'NORMAL', cacheSizeMiB: 8 });
   const out: Record<string, unknown[]> = {};
   for (const table of REBUILT_TABLES) {
-    out[table] = await db.selectFrom(table).selectAll().orderBy(table === 'groups' ? 'group_id' : 'user_id' as never).execute()
+    out[table] = await db.selectFrom(table).selectAll().orderBy(table === 'groups' ? 'group_id' : table === 'calls' ? 'call_id' : 'user_id' as never).execute()
       .then((rows) => rows.map((r) => JSON.stringify(r)).sort());
   }
   await close();
@@ -31,6 +31,7 @@ test('LOG-4: `tidings rebuild` recomputes read models equal to the live ones', a
   await clients[0]!.expect({ type: 'group_create', groupId: 'g1', name: 'one', members: ['u1', 'u2', 'u3'] }, 'group_created');
   await clients[4]!.expect({ type: 'group_create', groupId: 'g2', name: 'two', members: ['u5'] }, 'group_created');
   const eventIds: number[] = [];
+  const callIds: string[] = [];
   for (let i = 0; i < 300; i++) {
     const who = Math.floor(random() * users.length);
     const c = clients[who]!;
@@ -38,7 +39,17 @@ test('LOG-4: `tidings rebuild` recomputes read models equal to the live ones', a
     let reply;
     if (roll < 0.5) reply = await c.sendText({ user: users[Math.floor(random() * users.length)]! }, `m${i}`, `m${i}`);
     else if (roll < 0.7) reply = await c.sendText({ group: random() < 0.5 ? 'g1' : 'g2' }, `g${i}`, `g${i}`);
-    else if (roll < 0.8) reply = await c.request({ type: random() < 0.5 ? 'group_join' : 'group_leave', groupId: random() < 0.5 ? 'g1' : 'g2' });
+    else if (roll < 0.75) reply = await c.request({ type: random() < 0.5 ? 'group_join' : 'group_leave', groupId: random() < 0.5 ? 'g1' : 'g2' });
+    else if (roll < 0.8) {
+      const invitees = users.filter(() => random() < 0.4);
+      const created = await c.request({ type: 'call_invite', invitees: invitees.length ? invitees : ['u1'], timeoutSec: 60 });
+      if (created.type === 'call_created') callIds.push(created.callId);
+      const callId = callIds[Math.floor(random() * callIds.length)];
+      if (callId) {
+        const action = (['call_accept', 'call_reject', 'call_cancel', 'call_end'] as const)[Math.floor(random() * 4)]!;
+        reply = await clients[Math.floor(random() * users.length)]!.request({ type: action, callId });
+      }
+    }
     else if (eventIds.length > 0) {
       const other = users[Math.floor(random() * users.length)]!;
       const conv = other === users[who] ? 'g:g1' : `p:${[users[who], other].sort().join(':')}`;
@@ -50,6 +61,7 @@ test('LOG-4: `tidings rebuild` recomputes read models equal to the live ones', a
   const live = await snapshot(file);
   assert.ok((live.inbox?.length ?? 0) > 300, 'a real history was written');
   assert.ok((live.conversation_state ?? []).some((r) => JSON.parse(r as string).read_event_id > 0), 'some read cursors were set');
+  assert.ok((live.calls ?? []).some((r) => JSON.parse(r as string).state !== 'ringing'), 'some calls changed state');
   const { stdout } = await run(process.execPath, ['bin/tidings.mjs', 'rebuild', '--data-dir', t.dataDir], {
     env: { ...process.env, TIDINGS_AUTH_SECRETS: TEST_SECRET },
   });
