@@ -62,6 +62,23 @@ export const CallAcceptFrame = callAnswer('call_accept');
 export const CallRejectFrame = callAnswer('call_reject');
 export const CallCancelFrame = callAnswer('call_cancel');
 export const CallEndFrame = callAnswer('call_end');
+export const DndWindow = Type.Object({
+  start: Type.Integer({ minimum: 0, maximum: 1439, description: 'minutes after local midnight' }),
+  end: Type.Integer({ minimum: 0, maximum: 1439 }),
+  timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Shanghai' }),
+}, strict);
+export const SettingsGetFrame = Type.Object({ type: Type.Literal('settings_get'), ref: Ref }, strict);
+export const SettingsUpdateFrame = Type.Object({
+  type: Type.Literal('settings_update'), ref: Ref,
+  displayName: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
+  displayStyle: Type.Optional(Type.Union([Type.Literal('banner'), Type.Literal('summary')])),
+  dnd: Type.Optional(Type.Union([DndWindow, Type.Null()])),
+  pushEnabled: Type.Optional(Type.Boolean()),
+}, strict);
+export const MuteFrame = Type.Object({
+  type: Type.Literal('mute'), ref: Ref, to: Recipient, muted: Type.Boolean(),
+}, strict);
+export const BlockFrame = Type.Object({ type: Type.Literal('block'), ref: Ref, user: Id, blocked: Type.Boolean() }, strict);
 export const UnreadFrame = Type.Object({ type: Type.Literal('unread'), ref: Ref }, strict);
 
 export const ClientFrame = Type.Union([
@@ -69,6 +86,7 @@ export const ClientFrame = Type.Union([
   GroupCreateFrame, GroupJoinFrame, GroupLeaveFrame, GroupMembersFrame, ReadFrame, UnreadFrame,
   PushRegisterFrame, PushUnregisterFrame,
   CallInviteFrame, CallAcceptFrame, CallRejectFrame, CallCancelFrame, CallEndFrame,
+  SettingsGetFrame, SettingsUpdateFrame, MuteFrame, BlockFrame,
 ]);
 export type ClientFrame = Static<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['type'];

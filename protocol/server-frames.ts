@@ -36,6 +36,15 @@ export const PushRegisteredFrame = Type.Object({
 export const CallCreatedFrame = Type.Object({
   type: Type.Literal('call_created'), ref: Ref, callId: Id, eventId: Seq, deadline: Type.Integer(),
 });
+export const SettingsFrame = Type.Object({
+  type: Type.Literal('settings'), ref: Ref,
+  displayName: Type.Union([Type.String(), Type.Null()]),
+  displayStyle: Type.Union([Type.Literal('banner'), Type.Literal('summary')]),
+  dnd: Type.Union([Type.Object({ start: Type.Integer(), end: Type.Integer(), timeZone: Type.String() }), Type.Null()]),
+  pushEnabled: Type.Boolean(),
+  muted: Type.Array(Type.String()),
+  blocked: Type.Array(Type.String()),
+});
 export const OkFrame = Type.Object({ type: Type.Literal('ok'), ref: Ref, for: Type.String(), eventId: Type.Optional(Seq) });
 export const KickedFrame = Type.Object({
   type: Type.Literal('kicked'), reason: Type.String(), byDeviceId: Type.Optional(Type.String()),
@@ -48,7 +57,7 @@ export const ErrorFrame = Type.Object({
 
 export const ServerFrame = Type.Union([
   LoginOkFrame, LoggedOutFrame, PongFrame, SendAckFrame, EventsFrame, SyncPageFrame, SyncDoneFrame,
-  GroupCreatedFrame, GroupMembersListFrame, UnreadCountsFrame, PushRegisteredFrame, CallCreatedFrame, OkFrame, KickedFrame, ReconnectFrame, ErrorFrame,
+  GroupCreatedFrame, GroupMembersListFrame, UnreadCountsFrame, PushRegisteredFrame, CallCreatedFrame, SettingsFrame, OkFrame, KickedFrame, ReconnectFrame, ErrorFrame,
 ]);
 export type ServerFrame = Static<typeof ServerFrame>;
 export type ServerFrameOf<T extends ServerFrame['type']> = Extract<ServerFrame, { type: T }>;

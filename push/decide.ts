@@ -1,10 +1,13 @@
 import type { DeliveredEvent, PushOptions } from '../protocol/index.ts';
-import type { CallRecord, PushBinding, StoredEvent } from '../storage/index.ts';
+import { DEFAULT_SETTINGS, type CallRecord, type PushBinding, type StoredEvent, type UserSettings } from '../storage/index.ts';
+import { inDnd } from './dnd.ts';
 import { missedBy } from '../storage/call-projection.ts';
 import type { PushMessage } from './providers/types.ts';
 
 /** Why a push was not sent; the strings are stable and appear in the trace (OPS-2). */
-export type SuppressReason = 'not_pushable' | 'own_message' | 'no_push_option' | 'custom_without_text' | 'call_over';
+export type SuppressReason =
+  | 'not_pushable' | 'own_message' | 'no_push_option' | 'custom_without_text' | 'call_over'
+  | 'push_disabled' | 'blocked' | 'muted' | 'dnd';
 
 export type PushDecision =
   | { push: true; message: Omit<PushMessage, 'id'> }
@@ -16,6 +19,16 @@ export interface DecideInput {
   binding: PushBinding;
   /** The call's read model now, for call events (a ring for a call that is over is never sent). */
   call?: CallRecord | undefined;
+  /** The receiver's settings (SET-*); defaults when absent. */
+  settings?: UserSettings;
+  /** How the sender is shown (SET-1: their display name, else their id). */
+  senderName?: string;
+  /** Group name for group messages, shown in summary style. */
+  groupName?: string;
+  /** PAY-2: the receiver's unread count across conversations. */
+  badge?: number;
+  /** PAY-4: how many queued messages of this conversation this one notification stands for. */
+  collapsedCount?: number;
 }
 
 export interface PayloadDefaults {
@@ -75,14 +88,22 @@ function optionsData(options: PushOptions, data: Record<string, string>): void {
  * The single place that decides whether and what to push for one event and one device.
  * Receiver settings (DND, mute, display style, badge, collapse) extend this function.
  */
-export function decidePush({ event, recipient, binding, call }: DecideInput, defaults: PayloadDefaults, now = Date.now()): PushDecision {
+export function decidePush(input: DecideInput, defaults: PayloadDefaults, now = Date.now()): PushDecision {
+  const { event, recipient, binding, call } = input;
+  const settings = input.settings ?? DEFAULT_SETTINGS;
   const kind = pushKindFor(event, recipient);
   if (!kind) return { push: false, reason: event.sender === recipient ? 'own_message' : 'not_pushable' };
+  // Receiver settings come first: they hold whatever the sender asked for (SET-5, SET-6).
+  if (!settings.pushEnabled) return { push: false, reason: 'push_disabled' };
+  const from = call?.inviter ?? event.sender;
+  if (settings.blocked.includes(from)) return { push: false, reason: 'blocked' };
+  const badge = input.badge !== undefined ? { badge: input.badge } : {};
   if (kind === 'call_ring' || kind === 'missed_call') {
     const body = JSON.parse(event.json) as CallInvitedBody | CallStateBody;
     if (kind === 'call_ring' && (!call || call.invitees[recipient] !== 'ringing')) return { push: false, reason: 'call_over' };
     const invite = kind === 'call_ring' ? (body as CallInvitedBody) : undefined;
     const options: PushOptions = invite?.push ?? {};
+    if (!options.force && inDnd(settings.dnd, now)) return { push: false, reason: 'dnd' };
     const data: Record<string, string> = {
       type: kind, callId: body.callId, sender: call?.inviter ?? event.sender, receiver: recipient, eventId: String(event.eventId),
     };
@@ -97,17 +118,23 @@ export function decidePush({ event, recipient, binding, call }: DecideInput, def
         expiresAt: Math.floor((invite ? invite.deadline : now + defaults.ttlSec * 1000) / 1000),
         collapseId: `call-${body.callId}`,
         title: options.title ?? (invite ? 'Incoming call' : 'Missed call'),
-        body: options.content ?? (invite ? 'You have an incoming call' : 'You missed a call'),
+        body: options.content ?? (settings.displayStyle === 'summary'
+          ? `${input.senderName ?? from} ${invite ? 'is calling' : 'called'}`
+          : (invite ? 'You have an incoming call' : 'You missed a call')),
         ...(options.sound !== undefined ? { sound: options.sound } : {}),
+        ...badge,
         data,
       },
     };
   }
   const body = JSON.parse(event.json) as MessageBody;
   const options: PushOptions = body.push ?? {};
+  if (settings.muted.includes(event.conversation)) return { push: false, reason: 'muted' };
   if (options.noPush) return { push: false, reason: 'no_push_option' };
   // MSG-5: the server cannot render an app-defined message; only sender-given text is shown.
   if (body.content.type === 'custom' && !options.content) return { push: false, reason: 'custom_without_text' };
+  // OPT-3: a forced push ignores the receiver's do-not-disturb window, nothing else.
+  if (!options.force && inDnd(settings.dnd, now)) return { push: false, reason: 'dnd' };
   const group = 'group' in body.to ? body.to.group : undefined;
   const data: Record<string, string> = {
     sender: event.sender,
@@ -119,17 +146,44 @@ export function decidePush({ event, recipient, binding, call }: DecideInput, def
   };
   if (group !== undefined) data.group = group;
   optionsData(options, data);
+  const count = input.collapsedCount ?? 1;
+  if (count > 1) data.count = String(count);
+  const text = renderMessageText(body, settings, input, defaults, count);
   return {
     push: true,
     message: {
       kind: 'alert',
       priority: 'high',
       expiresAt: Math.floor(now / 1000) + defaults.ttlSec,
-      title: options.title ?? defaults.defaultTitle,
-      body: options.content ?? defaults.defaultBody,
+      // PAY-4: one lock-screen entry per conversation; a newer push replaces the older one.
+      collapseId: collapseIdFor(event.conversation),
+      // OPT-1: text the sender chose for the notification is shown as given; otherwise the
+      // receiver's display style decides (SET-2), the plain banner being the privacy default.
+      title: count === 1 && options.title !== undefined ? options.title : text.title,
+      body: count === 1 && options.content !== undefined ? options.content : text.body,
       ...(options.sound !== undefined ? { sound: options.sound } : {}),
       ...(options.mutableContent !== undefined ? { mutableContent: options.mutableContent } : {}),
+      ...badge,
       data,
     },
   };
+}
+
+function renderMessageText(body: MessageBody, settings: UserSettings, input: DecideInput, defaults: PayloadDefaults, count: number): { title: string; body: string } {
+  if (settings.displayStyle !== 'summary') {
+    return { title: defaults.defaultTitle, body: count > 1 ? `You have ${count} new messages` : defaults.defaultBody };
+  }
+  const sender = input.senderName ?? body.from;
+  const title = input.groupName !== undefined ? input.groupName : sender;
+  if (count > 1) return { title, body: `${count} new messages from ${sender}` };
+  const text = body.content.type === 'text' ? body.content.text : (body.content.description ?? defaults.defaultBody);
+  return { title, body: input.groupName !== undefined ? `${sender}: ${text}` : text };
+}
+
+/** APNs allows 64 bytes of collapse id; long conversation ids are hashed down. */
+export function collapseIdFor(conversation: string): string {
+  if (conversation.length <= 60) return conversation;
+  let h = 0;
+  for (let i = 0; i < conversation.length; i++) h = (Math.imul(h, 31) + conversation.charCodeAt(i)) >>> 0;
+  return `${conversation.slice(0, 50)}~${h.toString(36)}`;
 }

@@ -1,9 +1,13 @@
 import type { PushJob, PushStore, TraceRow } from '../storage/index.ts';
 import { decidePush } from './decide.ts';
+import { parseConversation } from '../protocol/index.ts';
 import type { PushDeps, PushOptions } from './options.ts';
 import { UnknownCredentialError, type PushOutcome, type PushTarget } from './providers/types.ts';
 
-/** Exponential backoff with full jitter, capped; a vendor's Retry-After wins when it is longer. */
+/**
+ * Exponential backoff with "equal jitter" (a random delay between half the ceiling and the
+ * ceiling), capped at retryMaxMs; a vendor's Retry-After wins when it is longer.
+ */
 export function retryDelayMs(attempt: number, options: Pick<PushOptions, 'retryBaseMs' | 'retryMaxMs'>, retryAfterMs = 0, random = Math.random): number {
   const ceiling = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.max(0, attempt - 1));
   return Math.max(retryAfterMs, Math.round(ceiling / 2 + (random() * ceiling) / 2));
@@ -60,9 +64,10 @@ export class PushDispatcher {
   async #tick(): Promise<void> {
     const free = this.#options.concurrency - this.#inFlight.size;
     if (free <= 0) return;
-    const jobs = await this.#deps.store.claimDue(Date.now(), free);
-    for (const job of jobs) {
-      const run: Promise<void> = this.#run(job)
+    const claimed = await this.#deps.store.claimDue(Date.now(), free);
+    const jobs = await this.#collapse(claimed);
+    for (const [job, count] of jobs) {
+      const run: Promise<void> = this.#run(job, count)
         .catch((error: unknown) => this.#deps.logger.error({ err: error, jobId: job.id }, 'push job crashed'))
         .finally(() => {
           this.#inFlight.delete(run);
@@ -70,7 +75,33 @@ export class PushDispatcher {
         });
       this.#inFlight.add(run);
     }
-    if (jobs.length === free) this.#again = true;
+    if (claimed.length === free) this.#again = true;
+  }
+
+  /**
+   * PAY-4: message jobs of one device binding and conversation become one notification, sent for
+   * the newest event and counting all of them; the badge stays exact because it is the unread
+   * count at send time. The others end as `collapsed` in the trace, naming the job they joined.
+   */
+  async #collapse(claimed: PushJob[]): Promise<Map<PushJob, number>> {
+    const out = new Map<PushJob, number>();
+    const groups = new Map<string, PushJob[]>();
+    for (const job of claimed) {
+      if (job.kind !== 'message' || this.#options.collapseWindowMs === 0) out.set(job, 1);
+      else groups.set(`${job.pushId}\u0000${job.conversation}`, [...(groups.get(`${job.pushId}\u0000${job.conversation}`) ?? []), job]);
+    }
+    for (const group of groups.values()) {
+      const keep = group.reduce((a, b) => (b.eventId > a.eventId ? b : a));
+      const reason = 'collapsed';
+      const others = group.filter((j) => j !== keep);
+      for (const job of others) await this.#deps.store.finish(job.id, 'cancelled', reason);
+      const pending = await this.#deps.store.collapsePending(keep.pushId, keep.conversation, keep.id, reason);
+      for (const job of [...others, ...pending]) await this.#trace(job, null, 'cancelled', reason, `into ${keep.jobKey}`);
+      // Jobs still inside their window are folded in too; with a count above one the text is the
+      // generic "N new messages", so it does not matter which event the notification carries.
+      out.set(keep, 1 + others.length + pending.length);
+    }
+    return out;
   }
 
   /** Wait for every job in flight (shutdown), bounded by the caller. */
@@ -93,7 +124,7 @@ export class PushDispatcher {
     await this.#trace(job, messageId, 'cancelled', reason);
   }
 
-  async #run(job: PushJob): Promise<void> {
+  async #run(job: PushJob, collapsedCount = 1): Promise<void> {
     const { store, log, readModels, providers, logger } = this.#deps;
     const binding = await store.bindingByPushId(job.pushId);
     if (!binding) return this.#cancel(job, 'unregistered');
@@ -104,7 +135,18 @@ export class PushDispatcher {
     if (!event) return this.#cancel(job, 'event_missing');
     const call = event.kind === 'call_invited' || event.kind === 'call_state'
       ? (await readModels.callsByIds([event.conversation.slice(2)])).get(event.conversation.slice(2)) : undefined;
-    const decision = decidePush({ event, recipient: job.userId, binding, call }, this.#options.payload);
+    const [settings, senderSettings, badge] = await Promise.all([
+      this.#deps.settings.get(job.userId),
+      this.#deps.settings.get(call?.inviter ?? event.sender),
+      readModels.totalUnread(job.userId),
+    ]);
+    const parsed = parseConversation(event.conversation);
+    const groupName = parsed?.kind === 'group' ? readModels.groupName(parsed.groupId) : undefined;
+    const decision = decidePush({
+      event, recipient: job.userId, binding, call, settings, badge, collapsedCount,
+      senderName: senderSettings.displayName ?? call?.inviter ?? event.sender,
+      ...(groupName !== undefined ? { groupName } : {}),
+    }, this.#options.payload);
     if (!decision.push) {
       await store.finish(job.id, 'cancelled', decision.reason);
       return this.#trace(job, event.messageId, 'suppressed', decision.reason);
@@ -124,12 +166,12 @@ export class PushDispatcher {
     const attempts = job.attempts + 1;
     switch (outcome.status) {
       case 'delivered':
-        await store.finish(job.id, 'delivered', 'delivered', outcome.vendorId ?? null);
+        await store.finish(job.id, 'delivered', 'delivered', outcome.vendorId ?? null, attempts);
         return this.#trace(job, event.messageId, 'pushed', 'delivered', outcome.vendorId);
       case 'retry': {
         if (attempts >= this.#options.maxAttempts) {
           logger.warn({ jobId: job.id, pushId: job.pushId, reason: outcome.reason }, 'push dead-lettered');
-          await store.finish(job.id, 'dead_letter', outcome.reason);
+          await store.finish(job.id, 'dead_letter', outcome.reason, null, attempts);
           return this.#trace(job, event.messageId, 'failed', 'dead_letter', outcome.reason);
         }
         const delay = retryDelayMs(attempts, this.#options, outcome.retryAfterMs);

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { EventLog, PushStore, ReadModels } from '../storage/index.ts';
+import type { EventLog, PushStore, ReadModels, SettingsStore } from '../storage/index.ts';
 import type { PayloadDefaults } from './decide.ts';
 import type { ProviderRegistry } from './providers/types.ts';
 
@@ -17,13 +17,16 @@ export interface PushOptions {
   /** After a start, devices that do not reconnect within this are treated as offline (crash recovery). */
   startupGraceMs: number;
   traceRetentionMs: number;
+  /** Message pushes wait this long so that several for one device and conversation collapse (PAY-4). */
+  collapseWindowMs: number;
   payload: PayloadDefaults;
 }
 
 /** What the push module needs from the rest of the server, as plain functions and interfaces. */
 export interface PushDeps {
   log: EventLog;
-  readModels: Pick<ReadModels, 'ackedSeq' | 'callsByIds'>;
+  readModels: Pick<ReadModels, 'ackedSeq' | 'callsByIds' | 'totalUnread' | 'groupName'>;
+  settings: Pick<SettingsStore, 'get'>;
   store: PushStore;
   providers: ProviderRegistry;
   isDeviceOnline(userId: string, deviceId: string): boolean;

@@ -105,6 +105,12 @@ export class PushService {
     })));
   }
 
+  /** Message pushes wait out the collapse window (PAY-4); call pushes go at once. */
+  #job(binding: PushBinding, userId: string, eventId: number, seq: number, conversation: string, kind: PushKind): NewPushJob {
+    const notBefore = kind === 'message' && this.#options.collapseWindowMs > 0 ? Date.now() + this.#options.collapseWindowMs : undefined;
+    return { pushId: binding.pushId, userId, deviceId: binding.deviceId, eventId, seq, conversation, kind, ...(notBefore ? { notBefore } : {}) };
+  }
+
   async #enqueue(jobs: NewPushJob[], messageIds: Map<number, string | null>, reason: string, trace: TraceRow[]): Promise<void> {
     const inserted = await this.#deps.store.enqueue(jobs, Date.now());
     for (const job of inserted) {
@@ -136,7 +142,7 @@ export class PushService {
             if (online) {
               trace.push({ eventId: r.event.eventId, messageId: r.event.messageId, userId: user, deviceId, pushId: binding.pushId, decision: 'suppressed', reason: 'online' });
             } else {
-              jobs.push({ pushId: binding.pushId, userId: user, deviceId, eventId: r.event.eventId, seq });
+              jobs.push(this.#job(binding, user, r.event.eventId, seq, r.event.conversation, kind));
             }
           }
         }
@@ -159,7 +165,7 @@ export class PushService {
       const kind = pushKindFor(event, userId);
       if (!kind) continue;
       messageIds.set(event.eventId, event.messageId);
-      for (const binding of carriers(bindings, kind)) jobs.push({ pushId: binding.pushId, userId, deviceId, eventId: event.eventId, seq });
+      for (const binding of carriers(bindings, kind)) jobs.push(this.#job(binding, userId, event.eventId, seq, event.conversation, kind));
     }
     await this.#enqueue(jobs, messageIds, reason, []);
   }

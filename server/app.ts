@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { openStore, type Store } from '../storage/index.ts';
 import type { Config } from './config/schema.ts';
 import type { FrameHandlers, ServerContext } from './context.ts';
-import { loadOrCreateDevSecrets } from './dev-secrets.ts';
+import { resolveSecrets, storageFile } from './runtime-config.ts';
 import { DomainEvents } from './domain-events.ts';
 import { deliveryFeature } from './features/delivery.ts';
 import { groupsFeature } from './features/groups.ts';
@@ -15,13 +15,13 @@ import { createLogger } from './logger.ts';
 import { createMetrics } from './metrics.ts';
 import { InMemoryPresence } from './sessions/presence.ts';
 import { SessionRegistry } from './sessions/session-registry.ts';
-import { join } from 'node:path';
 import { PushService } from '../push/push-service.ts';
 import { createProviders, validateCredentials } from '../push/providers/create-providers.ts';
 import { SandboxProvider } from '../push/providers/sandbox/sandbox-provider.ts';
 import { pushRegistrationFeature } from './features/push-registration.ts';
 import { pushAdminRoutes } from './features/push-admin.ts';
 import { callsFeature } from './features/calls.ts';
+import { settingsFeature } from './features/settings.ts';
 import type { Transport, TransportFactory } from './transports/transport.ts';
 import { loadTransportFactory } from './transports/index.ts';
 
@@ -38,28 +38,18 @@ export interface CreateServerOptions {
   transport?: TransportFactory;
 }
 
-export function storageFile(config: Config): string {
-  return config.storage.file ?? join(config.dataDir, 'tidings.db');
-}
-
-export function resolveSecrets(config: Config, logger?: Logger): ServerContext['secrets'] {
-  if (config.auth.secrets.length > 0) return { app: config.auth.secrets, admin: config.admin.secret };
-  const { secrets, file, created } = loadOrCreateDevSecrets(config.dataDir);
-  logger?.warn({ file, created }, 'no auth.secrets configured: using generated development secrets');
-  return { app: [secrets.app], admin: config.admin.secret ?? secrets.admin };
-}
-
 export async function startServer(config: Config, options: CreateServerOptions = {}): Promise<TidingsServer> {
   const logger = options.logger ?? createLogger(config.logLevel);
+  // Bad credentials are a configuration error: refuse before touching the database.
+  validateCredentials(config.push.credentials);
   const store: Store = await openStore(
-    { dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous, cacheSizeMiB: config.storage.cacheSizeMiB },
+    { dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous, cacheSizeMb: config.storage.cacheSizeMb },
     { maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch },
   );
   const events = new DomainEvents();
   const registry = new SessionRegistry(new InMemoryPresence(), events, {
     heartbeatTimeoutMs: config.heartbeat.timeoutMs, loginTimeoutMs: config.limits.loginTimeoutMs,
   });
-  validateCredentials(config.push.credentials);
   const sandboxMode = config.push.sandbox || Object.keys(config.push.credentials).length === 0;
   const sandbox = new SandboxProvider({ max: config.push.sandboxMaxRecords });
   const providers = createProviders(config.push.credentials, {
@@ -67,12 +57,13 @@ export async function startServer(config: Config, options: CreateServerOptions =
     log: (entry) => logger.info(entry, 'push provider'),
   });
   const pushService = new PushService({
-    log: store.log, readModels: store.readModels, store: store.push, providers, logger,
+    log: store.log, readModels: store.readModels, store: store.push, settings: store.settings, providers, logger,
     isDeviceOnline: (userId, deviceId) => registry.presence.isDeviceOnline(userId, deviceId),
   }, {
     concurrency: config.push.concurrency, maxAttempts: config.push.maxAttempts, retryBaseMs: config.push.retryBaseMs,
     retryMaxMs: config.push.retryMaxMs, replayLimit: config.push.replayLimit, pollMs: config.push.pollMs,
     startupGraceMs: config.push.startupGraceMs, traceRetentionMs: config.push.traceRetentionHours * 3600_000,
+    collapseWindowMs: config.push.collapseWindowMs,
     payload: { defaultTitle: config.push.defaultTitle, defaultBody: config.push.defaultBody, ttlSec: config.push.ttlSec },
   });
   if (sandboxMode) logger.warn('no push credentials configured: pushes go to the sandbox (GET /admin/pushes)');
@@ -94,7 +85,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   const calls = callsFeature(ctx);
   const handlers: FrameHandlers = Object.assign({}, calls.handlers,
     loginFeature(ctx), messagingFeature(ctx), groupsFeature(ctx), deliveryFeature(ctx), readsFeature(ctx),
-    pushRegistrationFeature(ctx));
+    pushRegistrationFeature(ctx), settingsFeature(ctx));
   const adminRoutes = new Map<string, AdminRoute>([
     ['GET /admin/sessions', () => json(200, {
       sessions: [...registry.presence.all()].map((s) => ({ ...s.identity, sessionId: s.sessionId, mode: s.mode, ackedSeq: s.ackedSeq, deliveredSeq: s.deliveredSeq })),
@@ -144,3 +135,5 @@ export async function startServer(config: Config, options: CreateServerOptions =
     },
   };
 }
+
+export { resolveSecrets, storageFile } from './runtime-config.ts';

@@ -2,6 +2,7 @@ import { openDatabase, type StorageConfig } from './kysely/create-database.ts';
 import { KyselyEventLog } from './kysely/kysely-event-log.ts';
 import { KyselyReadModels } from './kysely/kysely-read-models.ts';
 import { KyselyPushStore } from './kysely/kysely-push-store.ts';
+import { KyselySettingsStore } from './kysely/kysely-settings-store.ts';
 import type { Kysely } from 'kysely';
 import type { Database } from './kysely/schema.ts';
 
@@ -9,6 +10,7 @@ export type { StorageConfig } from './kysely/create-database.ts';
 export type { Database } from './kysely/schema.ts';
 export * from './types.ts';
 export * from './push-store.ts';
+export * from './settings-store.ts';
 export { apnsIdFor } from './kysely/kysely-push-store.ts';
 export { rebuildReadModels, REBUILT_TABLES } from './kysely/rebuild.ts';
 export { KyselyEventLog } from './kysely/kysely-event-log.ts';
@@ -25,6 +27,7 @@ export interface Store {
   log: KyselyEventLog;
   readModels: KyselyReadModels;
   push: KyselyPushStore;
+  settings: KyselySettingsStore;
   close(): Promise<void>;
 }
 
@@ -34,7 +37,7 @@ export async function openStore(config: StorageConfig, options: StoreOptions): P
   const log = await KyselyEventLog.open(db, { cursorFlushMs: 200, ...options }, hotPath);
   const readModels = new KyselyReadModels(db, log);
   return {
-    db, log, readModels, push: new KyselyPushStore(db),
+    db, log, readModels, push: new KyselyPushStore(db), settings: await KyselySettingsStore.open(db),
     async close() {
       await log.flushCursors();
       await close();

@@ -23,6 +23,8 @@ export interface PushJob {
   deviceId: string;
   eventId: number;
   seq: number;
+  conversation: string;
+  kind: PushJobKind;
   apnsId: string;
   state: PushJobState;
   attempts: number;
@@ -37,7 +39,13 @@ export interface NewPushJob {
   eventId: number;
   /** The event's seq in this user's inbox: a job at or below the device's acked cursor is never sent. */
   seq: number;
+  conversation: string;
+  kind: PushJobKind;
+  /** Earliest send time (collapse window); now when absent. */
+  notBefore?: number;
 }
+
+export type PushJobKind = 'message' | 'call_ring' | 'missed_call';
 
 export interface TraceRow {
   eventId: number;
@@ -71,9 +79,11 @@ export interface PushStore {
   enqueue(jobs: readonly NewPushJob[], now: number): Promise<NewPushJob[]>;
   /** Atomically move up to `limit` due pending jobs to `sending`. */
   claimDue(now: number, limit: number): Promise<PushJob[]>;
-  finish(id: number, state: PushJobState, reason: string, vendorId?: string | null): Promise<void>;
+  finish(id: number, state: PushJobState, reason: string, vendorId?: string | null, attempts?: number): Promise<void>;
   retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string): Promise<void>;
   cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[]): Promise<PushJob[]>;
+  /** PAY-4: cancel the other pending message jobs of a binding in one conversation; returns them. */
+  collapsePending(pushId: string, conversation: string, keepId: number, reason: string): Promise<PushJob[]>;
   /** After a crash, jobs left `sending` go back to `pending` (at-least-once to the vendor). */
   resetInFlight(): Promise<number>;
   nextDueAt(): Promise<number | undefined>;

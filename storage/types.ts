@@ -75,6 +75,7 @@ export interface ReadModels {
   callsByIds(callIds: readonly string[]): Promise<Map<string, CallRecord>>;
   ringingCalls(): Promise<CallRecord[]>;
   isGroup(groupId: string): boolean;
+  groupName(groupId: string): string | undefined;
   groupMembers(groupId: string): readonly string[] | undefined;
   isMember(groupId: string, userId: string): boolean;
   unread(userId: string): Promise<ConversationUnread[]>;

@@ -1,9 +1,11 @@
 import { Command } from 'commander';
 import { ConfigError } from '../config/load-config.ts';
+import { CredentialConfigError } from '../../push/providers/types.ts';
 import { configLeaves } from '../config/schema.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
 import { rebuildCommand } from './rebuild.ts';
+import { pushToolCommands } from './push-tools.ts';
 
 const program = new Command('tidings')
   .description('tidings: an event-sourced real-time IM server with offline push')
@@ -13,11 +15,12 @@ const program = new Command('tidings')
 serveCommand(program);
 tokenCommand(program);
 rebuildCommand(program);
+pushToolCommands(program);
 
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof CredentialConfigError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }

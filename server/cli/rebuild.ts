@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { openDatabase } from '../../storage/kysely/create-database.ts';
 import { rebuildReadModels } from '../../storage/index.ts';
-import { storageFile } from '../app.ts';
+import { storageFile } from '../runtime-config.ts';
 import { configFrom, withCommonOptions, type CommonOptions } from './options.ts';
 
 export function rebuildCommand(program: Command): void {
@@ -9,7 +9,7 @@ export function rebuildCommand(program: Command): void {
     .action(async (options: CommonOptions) => {
       const config = configFrom(options);
       const file = storageFile(config);
-      const { db, close } = await openDatabase({ dialect: config.storage.dialect, file, synchronous: config.storage.synchronous, cacheSizeMiB: config.storage.cacheSizeMiB });
+      const { db, close } = await openDatabase({ dialect: config.storage.dialect, file, synchronous: config.storage.synchronous, cacheSizeMb: config.storage.cacheSizeMb });
       const started = Date.now();
       const { events } = await rebuildReadModels(db);
       await close();

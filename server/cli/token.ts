@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveSecrets } from '../app.ts';
+import { resolveSecrets } from '../runtime-config.ts';
 import { mintToken } from '../auth/tokens.ts';
 import { configFrom, withCommonOptions, type CommonOptions } from './options.ts';
 

@@ -21,7 +21,7 @@ export const ConfigSchema = Type.Object({
     file: Type.Optional(Type.String({ description: 'SQLite file; defaults to `<dataDir>/tidings.db`.' })),
     synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite `synchronous`: FULL survives power loss, NORMAL only process crashes.' }),
     maxBatch: int(1000, 'Most events committed in one group-commit transaction.', 1),
-    cacheSizeMiB: int(64, 'SQLite page cache.', 1),
+    cacheSizeMb: int(64, 'SQLite page cache.', 1),
   }, { default: {} }),
   auth: Type.Object({
     secrets: Type.Array(Type.String({ minLength: 16 }), { default: [], description: 'HMAC app secrets, newest first; all verify, the first signs (rotation). Generated into `<dataDir>/dev-secrets.json` when empty.' }),
@@ -50,6 +50,8 @@ export const ConfigSchema = Type.Object({
     maxBufferedBytes: int(4 * 1024 * 1024, 'A slow reader whose send buffer passes this is disconnected (LIM-1).', 1024),
     syncPageSize: int(200, 'Events per `sync_page` (SYNC-3).', 1),
     loginTimeoutMs: int(10000, 'A connection that has not logged in by then is closed.', 10),
+    maxMutedConversations: int(1000, 'Muted conversations per user.', 0),
+    maxBlockedUsers: int(1000, 'Blocked users per user.', 0),
   }, { default: {} }),
   calls: Type.Object({
     defaultTimeoutSec: int(30, 'Ring time of an invitation that gives no timeout.', 1),
@@ -72,6 +74,7 @@ export const ConfigSchema = Type.Object({
     defaultTitle: str('New message', 'Notification title when the sender gave none.'),
     defaultBody: str('You have a new message', 'Notification text when the sender gave none (privacy default).'),
     maxTokenLength: int(4096, 'Longest device push token accepted.', 16),
+    collapseWindowMs: int(1000, 'Message pushes wait this long so several for one device and conversation collapse into one (PAY-4); 0 = off.', 0),
   }, { default: {} }),
   shutdown: Type.Object({
     graceMs: int(10000, 'Longest a graceful shutdown waits for in-flight work before exiting.', 0),

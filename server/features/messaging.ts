@@ -31,6 +31,8 @@ export function messagingFeature(ctx: ServerContext): FrameHandlers {
         pending = store.log.append({ kind: 'message', sender, conversation: pendingConversation, clientMsgId: frame.clientMsgId, data, group: groupId });
       } else {
         const peer = frame.to.user;
+        // SET-6: a message the receiver would reject is refused and never stored, so never pushed.
+        if (store.settings.hasBlocked(peer, sender)) throw new ProtocolError('blocked');
         pendingConversation = peerConversation(sender, peer);
         pending = store.log.append({ kind: 'message', sender, conversation: pendingConversation, clientMsgId: frame.clientMsgId, data, peer });
       }

@@ -2,11 +2,52 @@ import type { PushJobState } from '../../storage/index.ts';
 import type { ServerContext } from '../context.ts';
 import { json, type AdminRoute } from '../http-routes.ts';
 import { explainMessage } from '../../push/why.ts';
+import { randomUUID } from 'node:crypto';
+import type { PushOutcome, PushTarget } from '../../push/providers/types.ts';
 
 /** Operator views of push: sandbox records, the outbox and the decision trace (OPS-2). */
 export function pushAdminRoutes(ctx: ServerContext): Array<[string, AdminRoute]> {
   const store = ctx.store.push;
   return [
+    // OPS-1: send a test notification straight through the provider and show the vendor's answer.
+    ['POST /admin/push/test', async (req) => {
+      let body: { userId?: unknown; pushId?: unknown; title?: unknown; body?: unknown };
+      try {
+        body = JSON.parse(req.body.toString('utf8') || '{}') as typeof body;
+      } catch {
+        return json(400, { error: 'body must be JSON: {"userId"|"pushId", "title", "body"}' });
+      }
+      const title = typeof body.title === 'string' ? body.title.slice(0, 256) : 'tidings test push';
+      const text = typeof body.body === 'string' ? body.body.slice(0, 1024) : 'If you can read this, push works.';
+      let bindings;
+      if (typeof body.pushId === 'string') {
+        const one = await store.bindingByPushId(body.pushId);
+        bindings = one ? [one] : [];
+      } else if (typeof body.userId === 'string') {
+        bindings = await store.bindingsForUsers([body.userId]);
+      } else {
+        return json(400, { error: 'give "userId" or "pushId"' });
+      }
+      if (bindings.length === 0) return json(404, { error: 'no active push registration for that user or PushID' });
+      const results = [];
+      for (const binding of bindings) {
+        const target: PushTarget = {
+          provider: binding.provider, token: binding.token, credential: binding.credential,
+          ...(binding.environment ? { environment: binding.environment } : {}), ...(binding.topic ? { topic: binding.topic } : {}),
+        };
+        let outcome: PushOutcome;
+        try {
+          outcome = await ctx.push.providers.forTarget(target).send(target, {
+            id: randomUUID(), kind: binding.provider === 'apns-voip' ? 'voip' : 'alert', priority: 'high',
+            title, body: text, data: { type: 'test' },
+          });
+        } catch (error) {
+          outcome = { status: 'config_error', reason: (error as Error).message };
+        }
+        results.push({ pushId: binding.pushId, deviceId: binding.deviceId, provider: binding.provider, credential: binding.credential, environment: binding.environment, outcome });
+      }
+      return json(200, { results });
+    }],
     ['GET /admin/pushes', (_req, query) => {
       if (!ctx.push.sandbox) return json(404, { error: 'push sandbox is off (vendor credentials are configured)' });
       return json(200, { pushes: ctx.push.sandbox.list(Number(query.get('limit') ?? 100)) });

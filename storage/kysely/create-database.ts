@@ -12,7 +12,7 @@ export interface StorageConfig {
   /** SQLite synchronous pragma: FULL survives power loss, NORMAL survives process crashes (kill -9). */
   synchronous: 'FULL' | 'NORMAL';
   /** SQLite page cache per connection. */
-  cacheSizeMiB: number;
+  cacheSizeMb: number;
 }
 
 export interface OpenDatabase {
@@ -78,7 +78,7 @@ function createDialect(config: StorageConfig): { dialect: Dialect; sqlite?: SQLi
       sqlite.pragma('busy_timeout = 5000');
       sqlite.pragma('wal_autocheckpoint = 10000');
       // A larger page cache keeps the inbox and index pages of active users in memory.
-      sqlite.pragma(`cache_size = -${config.cacheSizeMiB * 1024}`);
+      sqlite.pragma(`cache_size = -${config.cacheSizeMb * 1024}`);
       return { dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), sqlite };
     }
     default:

@@ -17,9 +17,13 @@ function toBinding(row: BindingRow): PushBinding {
 function toJob(row: JobRow): PushJob {
   return {
     id: row.id, jobKey: row.job_key, pushId: row.push_id, userId: row.user_id, deviceId: row.device_id, eventId: row.event_id, seq: row.seq,
+    conversation: row.conversation, kind: row.kind as PushJob['kind'],
     apnsId: row.apns_id, state: row.state as PushJobState, attempts: row.attempts, nextAttemptAt: row.next_attempt_at, lastReason: row.last_reason,
   };
 }
+
+/** Cancellation reasons after which a later replay may send the push after all. */
+const REOPENABLE = ['online', 'logged_out', 'kicked', 'unregistered'];
 
 export function jobKey(job: NewPushJob): string {
   return `${job.pushId}:${job.eventId}`;
@@ -112,8 +116,13 @@ export class KyselyPushStore implements PushStore {
         const key = jobKey(job);
         const result = await trx.insertInto('push_jobs').values({
           job_key: key, push_id: job.pushId, user_id: job.userId, device_id: job.deviceId, event_id: job.eventId, seq: job.seq,
-          apns_id: apnsIdFor(key), state: 'pending', attempts: 0, next_attempt_at: now, created_at: now, updated_at: now,
-        }).onConflict((oc) => oc.column('job_key').doNothing()).executeTakeFirst();
+          conversation: job.conversation, kind: job.kind,
+          apns_id: apnsIdFor(key), state: 'pending', attempts: 0, next_attempt_at: job.notBefore ?? now, created_at: now, updated_at: now,
+        }).onConflict((oc) => oc.column('job_key').doUpdateSet({
+          // A push cancelled because the device came online (or logged out) is owed again when the
+          // device drops once more without acking (MSG-4); delivered or collapsed ones are not.
+          state: 'pending', attempts: 0, next_attempt_at: job.notBefore ?? now, last_reason: null, updated_at: now,
+        }).where('push_jobs.state', '=', 'cancelled').where('push_jobs.last_reason', 'in', REOPENABLE)).executeTakeFirst();
         if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) inserted.push(job);
       }
     });
@@ -131,8 +140,9 @@ export class KyselyPushStore implements PushStore {
     });
   }
 
-  async finish(id: number, state: PushJobState, reason: string, vendorId: string | null = null) {
-    await this.#db.updateTable('push_jobs').set({ state, last_reason: reason, vendor_id: vendorId, updated_at: Date.now() }).where('id', '=', id).execute();
+  async finish(id: number, state: PushJobState, reason: string, vendorId: string | null = null, attempts?: number) {
+    await this.#db.updateTable('push_jobs').set({ state, last_reason: reason, vendor_id: vendorId, updated_at: Date.now(), ...(attempts !== undefined ? { attempts } : {}) })
+      .where('id', '=', id).execute();
   }
 
   async retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string) {
@@ -145,6 +155,18 @@ export class KyselyPushStore implements PushStore {
       let query = trx.selectFrom('push_jobs').selectAll().where('device_id', '=', deviceId).where('state', '=', 'pending');
       if (pushIds) query = query.where('push_id', 'in', pushIds.length > 0 ? [...pushIds] : ['']);
       const rows = await query.execute();
+      if (rows.length > 0) {
+        await trx.updateTable('push_jobs').set({ state: 'cancelled', last_reason: reason, updated_at: Date.now() })
+          .where('id', 'in', rows.map((r) => r.id)).execute();
+      }
+      return rows.map(toJob);
+    });
+  }
+
+  async collapsePending(pushId: string, conversation: string, keepId: number, reason: string) {
+    return this.#db.transaction().execute(async (trx) => {
+      const rows = await trx.selectFrom('push_jobs').selectAll().where('push_id', '=', pushId).where('conversation', '=', conversation)
+        .where('kind', '=', 'message').where('state', '=', 'pending').where('id', '!=', keepId).execute();
       if (rows.length > 0) {
         await trx.updateTable('push_jobs').set({ state: 'cancelled', last_reason: reason, updated_at: Date.now() })
           .where('id', 'in', rows.map((r) => r.id)).execute();

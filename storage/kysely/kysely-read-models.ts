@@ -17,6 +17,10 @@ export class KyselyReadModels implements ReadModels {
     return this.#log.projection.groups.has(groupId);
   }
 
+  groupName(groupId: string): string | undefined {
+    return this.#log.projection.groups.get(groupId)?.name;
+  }
+
   groupMembers(groupId: string): readonly string[] | undefined {
     const group = this.#log.projection.groups.get(groupId);
     return group ? [...group.members].sort() : undefined;

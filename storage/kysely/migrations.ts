@@ -51,11 +51,12 @@ const migrations: Record<string, Migration> = {
       // The durable outbox: job_key (push id + event id) makes every (device, event) push happen once (OPS-3).
       await sql`CREATE TABLE push_jobs (
         id INTEGER PRIMARY KEY, job_key TEXT NOT NULL UNIQUE, push_id TEXT NOT NULL, user_id TEXT NOT NULL,
-        device_id TEXT NOT NULL, event_id INTEGER NOT NULL, seq INTEGER NOT NULL, apns_id TEXT NOT NULL, state TEXT NOT NULL,
+        device_id TEXT NOT NULL, event_id INTEGER NOT NULL, seq INTEGER NOT NULL, conversation TEXT NOT NULL, kind TEXT NOT NULL, apns_id TEXT NOT NULL, state TEXT NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL, last_reason TEXT, vendor_id TEXT,
         created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL)`.execute(db);
       await sql`CREATE INDEX push_jobs_due ON push_jobs (state, next_attempt_at)`.execute(db);
       await sql`CREATE INDEX push_jobs_device ON push_jobs (device_id, state)`.execute(db);
+      await sql`CREATE INDEX push_jobs_collapse ON push_jobs (push_id, conversation, state)`.execute(db);
       // Why a push did or did not happen, per (event, device) (OPS-2); bounded by retention.
       await sql`CREATE TABLE push_trace (
         id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL, message_id TEXT, user_id TEXT NOT NULL, device_id TEXT,
@@ -71,6 +72,16 @@ const migrations: Record<string, Migration> = {
       await sql`CREATE TABLE calls (call_id TEXT PRIMARY KEY, inviter TEXT NOT NULL, state TEXT NOT NULL,
         invitees TEXT NOT NULL, deadline INTEGER NOT NULL, created_event_id INTEGER NOT NULL, updated_event_id INTEGER NOT NULL) WITHOUT ROWID`.execute(db);
       await sql`CREATE INDEX calls_ringing ON calls (deadline) WHERE state IN ('ringing', 'accepted')`.execute(db);
+    },
+  },
+  '0004_push_settings': {
+    async up(db: Kysely<any>) {
+      // Receiver push settings (SET-1..6): user configuration, not conversation history, so plain
+      // tables rather than log events.
+      await sql`CREATE TABLE user_settings (user_id TEXT PRIMARY KEY, display_name TEXT, display_style TEXT NOT NULL,
+        dnd_start INTEGER, dnd_end INTEGER, dnd_time_zone TEXT, push_enabled INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE user_mutes (user_id TEXT NOT NULL, conversation TEXT NOT NULL, PRIMARY KEY (user_id, conversation)) WITHOUT ROWID`.execute(db);
+      await sql`CREATE TABLE user_blocks (user_id TEXT NOT NULL, blocked TEXT NOT NULL, PRIMARY KEY (user_id, blocked)) WITHOUT ROWID`.execute(db);
     },
   },
 };

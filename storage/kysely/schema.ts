@@ -22,7 +22,7 @@ export interface Database {
     environment: string | null; topic: string | null; active: number; created_at: number; updated_at: number;
   };
   push_jobs: {
-    id: Generated<number>; job_key: string; push_id: string; user_id: string; device_id: string; event_id: number; seq: number;
+    id: Generated<number>; job_key: string; push_id: string; user_id: string; device_id: string; event_id: number; seq: number; conversation: string; kind: string;
     apns_id: string; state: string; attempts: number; next_attempt_at: number; last_reason: string | null;
     vendor_id: string | null; created_at: number; updated_at: number;
   };
@@ -31,5 +31,11 @@ export interface Database {
     push_id: string | null; decision: string; reason: string; detail: string | null; at: number;
   };
   calls: { call_id: string; inviter: string; state: string; invitees: string; deadline: number; created_event_id: number; updated_event_id: number };
+  user_settings: {
+    user_id: string; display_name: string | null; display_style: string; dnd_start: number | null; dnd_end: number | null;
+    dnd_time_zone: string | null; push_enabled: number; updated_at: number;
+  };
+  user_mutes: { user_id: string; conversation: string };
+  user_blocks: { user_id: string; blocked: string };
   schema_meta: { key: string; value: string; id?: Generated<number> };
 }

@@ -55,7 +55,8 @@ export async function startPushEnv(): Promise<PushEnv> {
 
 /** Fast retries and polling so outbox behaviour is observable within a test. */
 export function pushTestConfig(env: PushEnv, over: Record<string, unknown> = {}) {
-  return { credentials: env.credentials, retryBaseMs: 50, retryMaxMs: 200, pollMs: 20, startupGraceMs: 60_000, ...over };
+  // Collapse is off unless a test asks for it, so per-event push behaviour stays observable.
+  return { credentials: env.credentials, retryBaseMs: 50, retryMaxMs: 200, pollMs: 20, startupGraceMs: 60_000, collapseWindowMs: 0, ...over };
 }
 
 export const apnsToken = (n: number) => n.toString(16).padStart(8, '0').repeat(8);

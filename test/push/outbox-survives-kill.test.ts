@@ -13,7 +13,7 @@ test('OPS-3: push jobs pending when the server is killed -9 are each delivered o
   const env = await startPushEnv();
   const dataDir = mkdtempSync(join(tmpdir(), 'tidings-kill-'));
   const configFile = writeChildConfig(dataDir, {
-    push: { credentials: env.credentials, retryBaseMs: 100, retryMaxMs: 200, pollMs: 20, maxAttempts: 1000, startupGraceMs: 300 },
+    push: { credentials: env.credentials, retryBaseMs: 100, retryMaxMs: 200, pollMs: 20, maxAttempts: 1000, startupGraceMs: 300, collapseWindowMs: 0 },
   });
   let server = await startChildServer(configFile);
   try {

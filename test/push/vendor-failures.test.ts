@@ -67,7 +67,7 @@ test('OPS-3: a 429 then success delivers exactly once', async () => {
     const jobs = await t.server.ctx.store.push.jobs({ userId: 'bob' }, 10);
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]!.state, 'delivered');
-    assert.equal(jobs[0]!.attempts, 2, 'two retryable failures before success');
+    assert.equal(jobs[0]!.attempts, 3, 'two retryable failures, then the successful try');
     assert.equal(push!.apnsId, jobs[0]!.apnsId, 'the apns-id is the job\'s idempotency key');
   } finally {
     env.apnsDev.control.reset();
@@ -87,7 +87,7 @@ test('OPS-3: a job that keeps failing is dead-lettered after maxAttempts', async
     const alice = await t.connect('alice');
     await alice.sendText({ user: 'bob' }, 'never', 'c1');
     const job = await eventually(async () => (await t.server.ctx.store.push.jobs({ userId: 'bob', state: 'dead_letter' }, 1))[0], 5000, 'dead letter');
-    assert.equal(job.attempts, 2, 'attempts recorded before the last try');
+    assert.equal(job.attempts, 3, 'every try counted');
     assert.equal(env.apnsDev.rejected.filter((r) => r.token === token).length, 3);
   } finally {
     env.apnsDev.control.reset();
@@ -116,6 +116,34 @@ test('a device that reconnects cancels its pending push jobs', async () => {
     assert.equal(job!.state, 'cancelled');
     await sleep(1800);
     assert.equal(apnsTo(env.apnsDev, token).length, 0, 'the retry never happened');
+  } finally {
+    env.apnsDev.control.reset();
+    await t.stop();
+  }
+});
+
+test('MSG-4: a push cancelled because the device came back is sent when it drops again without acking', async () => {
+  const t = await startTestServer({ push: pushTestConfig(env, { retryBaseMs: 1500, retryMaxMs: 1500 }) });
+  try {
+    const token = apnsToken(0xbad2);
+    const bob = await t.connect('bob', 'bob-iphone');
+    await registerApns(bob, token);
+    await bob.close();
+    await t.server.ctx.push.service.settled();
+    env.apnsDev.control.failNext(1, 429, 'TooManyRequests');
+    const alice = await t.connect('alice');
+    await alice.sendText({ user: 'bob' }, 'are you there?', 'c1');
+    await eventually(async () => (await t.server.ctx.store.push.jobs({ userId: 'bob' }, 1))[0]?.attempts === 1, 3000, 'first attempt');
+    const back = await t.connect('bob', 'bob-iphone');
+    await back.sync();
+    await t.server.ctx.push.service.settled();
+    assert.equal((await t.server.ctx.store.push.jobs({ userId: 'bob' }, 1))[0]!.state, 'cancelled');
+    // The app was killed before it acked: the message is owed as a push again, once.
+    await back.terminate();
+    const [push] = await waitForPushes(() => apnsTo(env.apnsDev, token), 1, 4000);
+    assert.equal((push!.payload as { receiver: string }).receiver, 'bob');
+    await sleep(300);
+    assert.equal(apnsTo(env.apnsDev, token).length, 1);
   } finally {
     env.apnsDev.control.reset();
     await t.stop();

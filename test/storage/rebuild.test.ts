@@ -12,7 +12,7 @@ import { startTestServer, TEST_SECRET } from '../helpers/server.ts';
 const run = promisify(execFile);
 
 async function snapshot(file: string): Promise<Record<string, unknown[]>> {
-  const { db, close } = await openDatabase({ dialect: 'sqlite', file, synchronous: 'NORMAL', cacheSizeMiB: 8 });
+  const { db, close } = await openDatabase({ dialect: 'sqlite', file, synchronous: 'NORMAL', cacheSizeMb: 8 });
   const out: Record<string, unknown[]> = {};
   for (const table of REBUILT_TABLES) {
     out[table] = await db.selectFrom(table).selectAll().orderBy(table === 'groups' ? 'group_id' : table === 'calls' ? 'call_id' : 'user_id' as never).execute()
