@@ -1,7 +1,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { apnsTo, apnsToken, fcmToken, pushOutcomes, pushTestConfig, registerApns, registerFcm, startPushEnv, waitForPushes, type PushEnv } from '../helpers/push-env.ts';
-import { eventually, sleep, startTestServer } from '../helpers/server.ts';
+import { eventually, sleep, startTestServer, type TestServer } from '../helpers/server.ts';
+import type { TestClient } from '../helpers/client.ts';
 
 let env: PushEnv;
 before(async () => { env = await startPushEnv(); });
@@ -95,23 +96,31 @@ test('OPS-3: a job that keeps failing is dead-lettered after maxAttempts', async
   }
 });
 
+/**
+ * Bob's iPhone is offline, a push to it failed once with 429 and its retry is due in ~1.5 s;
+ * then Bob comes back on the same device and syncs. Returns the reconnected client.
+ */
+async function bobReturnsBeforeTheRetry(t: TestServer, token: string): Promise<TestClient> {
+  const bob = await t.connect('bob', 'bob-iphone');
+  await registerApns(bob, token);
+  await bob.close();
+  await t.server.ctx.push.service.settled();
+  env.apnsDev.control.failNext(1, 429, 'TooManyRequests');
+  const alice = await t.connect('alice');
+  await alice.sendText({ user: 'bob' }, 'racing the reconnect', 'c1');
+  await eventually(async () => (await t.server.ctx.store.push.jobs({ userId: 'bob' }, 1))[0]?.attempts === 1, 3000, 'first attempt');
+  const back = await t.connect('bob', 'bob-iphone');
+  await back.sync();
+  await t.server.ctx.push.service.settled();
+  return back;
+}
+
 test('a device that reconnects cancels its pending push jobs', async () => {
   const t = await startTestServer({ push: pushTestConfig(env, { retryBaseMs: 1500, retryMaxMs: 1500 }) });
   try {
     const token = apnsToken(0xbac);
-    const bob = await t.connect('bob', 'bob-iphone');
-    await registerApns(bob, token);
-    await bob.close();
-    await t.server.ctx.push.service.settled();
-    env.apnsDev.control.failNext(1, 429, 'TooManyRequests');
-    const alice = await t.connect('alice');
-    await alice.sendText({ user: 'bob' }, 'racing the reconnect', 'c1');
-    // The first try failed; the retry is due in about a second. Bob comes back before it.
-    await eventually(async () => (await t.server.ctx.store.push.jobs({ userId: 'bob' }, 1))[0]?.attempts === 1, 3000, 'first attempt');
-    const back = await t.connect('bob', 'bob-iphone');
-    await back.sync();
+    const back = await bobReturnsBeforeTheRetry(t, token);
     assert.equal(back.events.filter((e) => e.kind === 'message').length, 1, 'delivered over the socket instead');
-    await t.server.ctx.push.service.settled();
     const [job] = await t.server.ctx.store.push.jobs({ userId: 'bob' }, 1);
     assert.equal(job!.state, 'cancelled');
     await sleep(1800);
@@ -126,17 +135,7 @@ test('MSG-4: a push cancelled because the device came back is sent when it drops
   const t = await startTestServer({ push: pushTestConfig(env, { retryBaseMs: 1500, retryMaxMs: 1500 }) });
   try {
     const token = apnsToken(0xbad2);
-    const bob = await t.connect('bob', 'bob-iphone');
-    await registerApns(bob, token);
-    await bob.close();
-    await t.server.ctx.push.service.settled();
-    env.apnsDev.control.failNext(1, 429, 'TooManyRequests');
-    const alice = await t.connect('alice');
-    await alice.sendText({ user: 'bob' }, 'are you there?', 'c1');
-    await eventually(async () => (await t.server.ctx.store.push.jobs({ userId: 'bob' }, 1))[0]?.attempts === 1, 3000, 'first attempt');
-    const back = await t.connect('bob', 'bob-iphone');
-    await back.sync();
-    await t.server.ctx.push.service.settled();
+    const back = await bobReturnsBeforeTheRetry(t, token);
     assert.equal((await t.server.ctx.store.push.jobs({ userId: 'bob' }, 1))[0]!.state, 'cancelled');
     // The app was killed before it acked: the message is owed as a push again, once.
     await back.terminate();
