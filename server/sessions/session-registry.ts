@@ -31,6 +31,8 @@ export class SessionRegistry {
   readonly #options: RegistryOptions;
   readonly #anonymous = new Set<Session>();
   #timer: NodeJS.Timeout | undefined;
+  #every = 1000;
+  #lastScanAt = Date.now();
 
   constructor(presence: PresenceDirectory, events: DomainEvents, options: RegistryOptions) {
     this.presence = presence;
@@ -41,6 +43,8 @@ export class SessionRegistry {
   start(): void {
     // Scanning a few times per timeout is cheaper than a timer per socket re-armed on every frame.
     const every = Math.max(10, Math.min(1000, Math.floor(this.#options.heartbeatTimeoutMs / 4)));
+    this.#every = every;
+    this.#lastScanAt = Date.now();
     this.#timer = setInterval(() => this.#scan(), every);
     this.#timer.unref();
   }
@@ -83,7 +87,12 @@ export class SessionRegistry {
   }
 
   #scan(): void {
-    const now = Date.now();
+    const wallNow = Date.now();
+    // After the event loop was blocked, timers run before the sockets' queued frames are read:
+    // the blocked time is not the devices' silence, so it does not count against their deadline.
+    const lag = Math.max(0, wallNow - this.#lastScanAt - this.#every);
+    this.#lastScanAt = wallNow;
+    const now = wallNow - lag;
     for (const session of this.#anonymous) {
       if (now - session.connectedAt > this.#options.loginTimeoutMs) {
         session.closed = true;

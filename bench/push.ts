@@ -1,0 +1,790 @@
+/**
+ * Push bench: APNs pushes/s through the real client (`ApnsProvider` on node-apn) to the fake APNs,
+ * next to the fake's own ceiling measured in the same run with a raw `node:http2` client, and the
+ * end-to-end time from a device's heartbeat deadline to the fake receiving its push.
+ *
+ *   node --import tsx bench/push.ts [--seconds 2] [--warmup 0.5] [--concurrency 50] [--rounds 2]
+ *     [--devices 200] [--synchronous FULL|NORMAL] [--collapse-window-ms N]
+ *     [--skip-throughput] [--skip-e2e] [--cpu-prof-dir /tmp/x] [--json]
+ *
+ * (a) ceiling: a raw HTTP/2 client (one session, like node-apn) keeps `concurrency` valid APNs
+ *     requests in flight (ES256 JWT signed here with node:crypto, apns-topic, apns-push-type:
+ *     alert, the same JSON body tidings would send) for `seconds` → requests/s.
+ * (b) ApnsProvider (token auth, endpoint = the fake) sends the same notifications with the same
+ *     concurrency for `seconds` → pushes/s, send latency; printed as a ratio (b)/(a).
+ * (c) timeout → push: a tidings server (child process, heartbeat 100/500 ms, push.pollMs 10,
+ *     credentials pointing at a second fake APNs child that records receive times). `devices`
+ *     devices log in, register an APNs token and sync; a sender sends each one message, which each
+ *     receives over its socket and does not ack; then every device sends one last ping at the same
+ *     moment T and goes silent (socket left open). Per device: deadline = its last frame sent +
+ *     timeoutMs; the figure is fake receivedAt − deadline (wall clock, Date.now() in both
+ *     processes), split into deadline → socket dropped by the server (offline detection, which
+ *     includes the heartbeat scan granularity min(1000, timeoutMs/4) ms), dropped → push job
+ *     queued (the server's decision trace, read via /admin/trace afterwards), queued → due (the
+ *     job's nextAttemptAt from /admin/push-jobs: the deliberate push.collapseWindowMs hold) and
+ *     due → the fake received it (outbox dispatcher + ApnsProvider). All devices time out in the
+ *     same moment, so this is the latency of a burst of `devices` replays, not of a lone device.
+ *
+ * The fake APNs runs in a child process (bench/lib/fake-apns-process.ts) so it never shares an
+ * event loop with the client being measured; (a) and (b) run one after the other, alternating
+ * `rounds` times (each round: warm-up + `seconds` measured), and are summed, so load from other
+ * processes on the machine hits both about equally. CPU µs per push is printed too: it is
+ * steadier than pushes/s when the machine is shared. Loopback only, bounded in count and time;
+ * no target is enforced through the exit code. `--cpu-prof-dir` writes a CPU profile of this
+ * process for each round of (a) and (b) (the sending side), and `--cpu-prof` profiles of the
+ * fake APNs children and of the tidings server in (c).
+ */
+import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import { Session as InspectorSession } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { ApnsProvider } from '../push/providers/apns/apns-provider.ts';
+import { buildApnsRequest } from '../push/providers/apns/apns-payload.ts';
+import type { ApnsCredentialConfig, PushMessage, PushTarget } from '../push/providers/types.ts';
+import { mintToken } from '../server/auth/tokens.ts';
+import { validateConfig } from '../server/config/load-config.ts';
+import { cpuSecondsOf, spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
+
+const SECRET = 'bench-secret-0123456789abcdef';
+const ADMIN_SECRET = 'bench-admin-0123456789abcdef';
+const TOPIC = 'com.example.tidings';
+const KEY_ID = 'KEY1234567';
+const TEAM_ID = 'TEAM123456';
+const CREDENTIAL = 'bench-ios';
+const HEARTBEAT = { intervalMs: 100, timeoutMs: 500 };
+const PUSH_POLL_MS = 10;
+/** SessionRegistry scans presence this often (server/sessions/session-registry.ts). */
+const SCAN_EVERY_MS = Math.max(10, Math.min(1000, Math.floor(HEARTBEAT.timeoutMs / 4)));
+const REQUEST_TIMEOUT_MS = 5000;
+const TOKENS = 1024; // distinct device tokens the throughput phases cycle through
+
+const { values: args } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '0.5' },
+    concurrency: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '2' },
+    devices: { type: 'string', default: '200' },
+    'skip-e2e': { type: 'boolean', default: false },
+    'skip-throughput': { type: 'boolean', default: false },
+    synchronous: { type: 'string', default: 'FULL' },
+    'collapse-window-ms': { type: 'string' },
+    'cpu-prof-dir': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    help: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+if (args.help) {
+  console.log('usage: node --import tsx bench/push.ts [--seconds D] [--warmup S] [--concurrency C] [--rounds R] [--devices N] [--synchronous FULL|NORMAL] [--collapse-window-ms N] [--skip-throughput] [--skip-e2e] [--cpu-prof-dir DIR] [--json]');
+  process.exit(0);
+}
+
+function intArg(name: string, raw: string, min: number, max: number): number {
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${name} must be an integer in [${min}, ${max}], got "${raw}"`);
+    process.exit(2);
+  }
+  return n;
+}
+
+// Bounded load: at most 1000 streams in flight, 60 s measured per phase, 2000 devices.
+const concurrency = intArg('concurrency', args.concurrency, 1, 1000);
+const devices = intArg('devices', args.devices, 1, 2000);
+const rounds = intArg('rounds', args.rounds, 1, 10);
+const seconds = Number(args.seconds);
+const warmup = Number(args.warmup);
+if (!(seconds > 0 && seconds <= 60) || !(warmup >= 0 && warmup <= 30)) {
+  console.error('--seconds must be in (0, 60] and --warmup in [0, 30]');
+  process.exit(2);
+}
+const synchronous = args.synchronous.toUpperCase();
+if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
+  console.error(`--synchronous must be FULL or NORMAL, got "${args.synchronous}"`);
+  process.exit(2);
+}
+/** push.collapseWindowMs for the e2e server; unset = the server's default. */
+const collapseWindowMs = args['collapse-window-ms'] === undefined ? undefined : intArg('collapse-window-ms', args['collapse-window-ms'], 0, 60_000);
+const cpuProfDir = args['cpu-prof-dir'];
+if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+
+const children = new Set<ChildHandle>();
+// Hard bound on the whole run: every throughput phase plus drain, the e2e phase, start-up slack.
+const hardLimitMs = (args['skip-throughput'] ? 0 : rounds * 2 * (warmup + seconds + REQUEST_TIMEOUT_MS / 1000 + 5) * 1000)
+  + (args['skip-e2e'] ? 0 : 60_000 + devices * 50) + 30_000;
+const watchdog = setTimeout(() => {
+  console.error(`bench/push: exceeded ${Math.round(hardLimitMs / 1000)} s, aborting`);
+  void Promise.all([...children].map((child) => child.stop(2000))).finally(() => process.exit(1));
+}, hardLimitMs);
+watchdog.unref();
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([promise, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(message())), ms); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** 64 hex digits, distinct per n (like test/helpers/push-env.ts apnsToken). */
+const tokenFor = (n: number) => n.toString(16).padStart(8, '0').repeat(8);
+
+function percentile(sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}
+
+interface Stats { p50: number; p99: number; max: number; n: number }
+function stats(samples: number[]): Stats {
+  const sorted = Float64Array.from(samples).sort();
+  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN, n: sorted.length };
+}
+
+const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
+const pct = (cpuSec: number | undefined, wallSec: number) => (cpuSec === undefined || wallSec <= 0 ? '-' : `${Math.round((cpuSec / wallSec) * 100)}%`);
+
+function printTable(rows: string[][]): void {
+  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
+  for (const row of rows) console.log(row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  '));
+}
+
+async function startChild(script: string, childArgs: string[], label: string, nodeArgs: string[] = []): Promise<ChildHandle> {
+  const child = await spawnTsChild(fileURLToPath(new URL(script, import.meta.url)), childArgs, { label, nodeArgs });
+  children.add(child);
+  return child;
+}
+
+async function stopChild(child: ChildHandle): Promise<void> {
+  await child.stop(2000);
+  children.delete(child);
+}
+
+async function getJson<T>(url: string, method = 'GET'): Promise<T> {
+  const res = await fetch(url, { method, signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`${method} ${url}: HTTP ${res.status}`);
+  return (await res.json()) as T;
+}
+
+/** In-process CPU profile of one phase (the sending side), via the inspector. */
+async function profiled<T>(name: string, run: () => Promise<T>): Promise<T> {
+  if (!cpuProfDir) return run();
+  const session = new InspectorSession();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 250 });
+  await session.post('Profiler.start');
+  try {
+    return await run();
+  } finally {
+    const { profile } = await session.post('Profiler.stop');
+    const file = join(cpuProfDir, `push-${name}-${process.pid}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    console.log(`  cpu profile of this process during ${name}: ${file}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials and the notification both throughput phases send
+
+const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+
+/** ES256 provider token as Apple specifies it: {alg, kid} . {iss, iat}, raw r||s signature. */
+function providerJwt(key: KeyObject, keyId: string, teamId: string): string {
+  const header = Buffer.from(JSON.stringify({ alg: 'ES256', kid: keyId })).toString('base64url');
+  const claims = Buffer.from(JSON.stringify({ iss: teamId, iat: Math.floor(Date.now() / 1000) })).toString('base64url');
+  const signature = sign('sha256', Buffer.from(`${header}.${claims}`), { key, dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  return `${header}.${claims}.${signature}`;
+}
+
+/** What the dispatcher hands the provider for a peer text message (push/decide.ts), minus the id. */
+function templateMessage(): Omit<PushMessage, 'id'> {
+  return {
+    kind: 'alert', priority: 'high', expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+    title: 'New message', body: 'You have a new message',
+    data: {
+      sender: 'bench-sender', receiver: 'bench-d1', messageId: 'V1StGXR8_Z5jdHi6B-myT', eventId: '1208',
+      conversationType: 'peer', conversation: 'p:bench-d1:bench-sender',
+    },
+  };
+}
+
+const targetFor = (n: number): PushTarget => ({ provider: 'apns', token: tokenFor(n % TOKENS), credential: CREDENTIAL, environment: 'development' });
+
+function apnsCredential(host: string, port: number, ca: string): ApnsCredentialConfig {
+  return {
+    type: 'apns', topic: TOPIC, auth: { kind: 'token', key: privatePem, keyId: KEY_ID, teamId: TEAM_ID },
+    endpoints: { development: { host, port } }, ca,
+  };
+}
+
+interface FakeReady { host: string; port: number; ca: string; controlUrl: string }
+
+function fakeConfig(record: boolean): string {
+  return JSON.stringify({ publicKey: publicPem, keyId: KEY_ID, teamId: TEAM_ID, topic: TOPIC, environment: 'development', record });
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) and (b): closed loop with `concurrency` requests in flight
+
+/** Sends one push; resolves null on success or a short error label. */
+type SendOne = (n: number) => Promise<string | null>;
+
+interface LoadResult {
+  completed: number;
+  errors: Map<string, number>;
+  latencies: number[];
+  wallSec: number;
+  clientCpuSec: number;
+  fakeCpuSec: number | undefined;
+}
+
+function newLoad(): LoadResult {
+  return { completed: 0, errors: new Map(), latencies: [], wallSec: 0, clientCpuSec: 0, fakeCpuSec: 0 };
+}
+
+async function closedLoop(sendOne: SendOne, fakePid: number, into: LoadResult): Promise<void> {
+  const start = performance.now();
+  const from = start + warmup * 1000;
+  const to = from + seconds * 1000;
+  let cpuStart = process.cpuUsage();
+  let fakeCpuStart: number | undefined;
+  let wallStart = start;
+  const markStart = setTimeout(() => {
+    cpuStart = process.cpuUsage();
+    fakeCpuStart = cpuSecondsOf(fakePid);
+    wallStart = performance.now();
+  }, warmup * 1000);
+  // Sample CPU exactly over the measured window, not the drain after it.
+  const markEnd = new Promise<void>((resolve) => setTimeout(() => {
+    const cpu = process.cpuUsage(cpuStart);
+    const fakeCpuEnd = cpuSecondsOf(fakePid);
+    into.wallSec += (performance.now() - wallStart) / 1000;
+    into.clientCpuSec += (cpu.user + cpu.system) / 1e6;
+    into.fakeCpuSec = into.fakeCpuSec !== undefined && fakeCpuStart !== undefined && fakeCpuEnd !== undefined
+      ? into.fakeCpuSec + fakeCpuEnd - fakeCpuStart : undefined;
+    resolve();
+  }, to - start));
+
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < to) {
+      const n = next++;
+      const t0 = performance.now();
+      let failure: string | null;
+      try {
+        failure = await sendOne(n);
+      } catch (error) {
+        failure = `threw: ${errorText(error)}`;
+      }
+      const t1 = performance.now();
+      if (t1 < from || t1 >= to) continue;
+      if (failure === null) {
+        into.completed += 1;
+        into.latencies.push(t1 - t0);
+      } else {
+        into.errors.set(failure, (into.errors.get(failure) ?? 0) + 1);
+        // Do not spin on a dead endpoint.
+        if (failure.startsWith('connect') || failure.startsWith('retry: network')) await sleep(10);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  clearTimeout(markStart);
+  await markEnd;
+}
+
+/** (a) A minimal APNs client: one HTTP/2 session, pre-built body, one JWT, fresh apns-id. */
+async function runCeiling(fake: FakeReady, fakePid: number, into: LoadResult, round: number): Promise<void> {
+  const built = buildApnsRequest(targetFor(0), { ...templateMessage(), id: randomUUID() }, TOPIC);
+  if (!built.ok) throw new Error('bench notification does not fit');
+  const body = JSON.stringify(built.request.payload);
+  const { 'apns-id': _ignored, ...fixedHeaders } = built.request.headers;
+  const authorization = `bearer ${providerJwt(privateKey, KEY_ID, TEAM_ID)}`;
+  const authority = `${fake.host}:${fake.port}`;
+  let session: http2.ClientHttp2Session | undefined;
+  const connect = (): http2.ClientHttp2Session => {
+    if (session && !session.closed && !session.destroyed) return session;
+    const s = http2.connect(`https://${authority}`, { ca: fake.ca });
+    s.on('error', () => undefined);
+    s.on('goaway', () => s.close());
+    session = s;
+    return s;
+  };
+
+  const sendOne: SendOne = (n) => new Promise((resolve) => {
+    let req: http2.ClientHttp2Stream;
+    try {
+      req = connect().request({
+        ':method': 'POST', ':scheme': 'https', ':authority': authority, ':path': `/3/device/${tokenFor(n % TOKENS)}`,
+        ...fixedHeaders, 'apns-id': randomUUID(), authorization,
+      });
+    } catch (error) {
+      resolve(`connect: ${errorText(error)}`);
+      return;
+    }
+    let status = 0;
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('response', (headers) => {
+      status = Number(headers[':status']);
+    });
+    req.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    req.on('end', () => resolve(status === 200 ? null : `HTTP ${status} ${text}`));
+    req.on('error', (error) => resolve(`stream error: ${errorText(error)}`));
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => {
+      req.close(http2.constants.NGHTTP2_CANCEL);
+      resolve('timeout');
+    });
+    req.end(body);
+  });
+
+  try {
+    await profiled(`ceiling-r${round}`, () => closedLoop(sendOne, fakePid, into));
+  } finally {
+    session?.close();
+  }
+}
+
+/** (b) The real client: ApnsProvider.send (payload build + node-apn) per push. */
+async function runProvider(fake: FakeReady, fakePid: number, into: LoadResult, round: number): Promise<void> {
+  const provider = new ApnsProvider(CREDENTIAL, apnsCredential(fake.host, fake.port, fake.ca), { requestTimeoutMs: REQUEST_TIMEOUT_MS });
+  const template = templateMessage();
+  const sendOne: SendOne = async (n) => {
+    const outcome = await provider.send(targetFor(n), { ...template, id: randomUUID() });
+    if (outcome.status === 'delivered') return null;
+    return `${outcome.status}: ${'reason' in outcome ? outcome.reason : ''}`;
+  };
+  try {
+    await profiled(`node-apn-r${round}`, () => closedLoop(sendOne, fakePid, into));
+  } finally {
+    await provider.close();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) heartbeat timeout → push, end to end
+
+type Frame = Record<string, unknown>;
+
+/** A lean protocol client on `ws` (the reference is test/helpers/client.ts). */
+class WsClient {
+  readonly socket: WebSocket;
+  readonly label: string;
+  closedAt: number | undefined;
+  onFrame: ((frame: Frame) => void) | undefined;
+  readonly #waiters = new Map<string, (frame: Frame) => void>();
+  #nextRef = 0;
+
+  private constructor(socket: WebSocket, label: string) {
+    this.socket = socket;
+    this.label = label;
+    socket.on('message', (data: Buffer) => this.#onMessage(data.toString()));
+    socket.on('error', () => undefined);
+    socket.on('close', (code) => {
+      this.closedAt = Date.now();
+      for (const [ref, waiter] of this.#waiters) {
+        this.#waiters.delete(ref);
+        waiter({ type: 'closed', code });
+      }
+    });
+  }
+
+  static connect(url: string, label: string): Promise<WsClient> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(url, { perMessageDeflate: false });
+      const timer = setTimeout(() => {
+        socket.terminate();
+        reject(new Error(`${label}: connect timed out`));
+      }, 10_000);
+      socket.once('open', () => {
+        clearTimeout(timer);
+        resolve(new WsClient(socket, label));
+      });
+      socket.once('error', (error) => {
+        clearTimeout(timer);
+        reject(error);
+      });
+    });
+  }
+
+  /** Send a frame with a fresh ref; resolve with the reply of `type`, reject on anything else. */
+  request(frame: Frame, type: string, timeoutMs = 10_000): Promise<Frame> {
+    const ref = `q${this.#nextRef++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(ref);
+        reject(new Error(`${this.label}: timed out waiting for ${type}`));
+      }, timeoutMs);
+      this.#waiters.set(ref, (reply) => {
+        clearTimeout(timer);
+        if (reply.type === type) resolve(reply);
+        else if (reply.type === 'closed') reject(new Error(`${this.label}: socket closed (${String(reply.code)}) while waiting for ${type}; dropped by the heartbeat check during setup?`));
+        else reject(new Error(`${this.label}: expected ${type}, got ${JSON.stringify(reply)}`));
+      });
+      this.socket.send(JSON.stringify({ ...frame, ref }));
+    });
+  }
+
+  /** Fire-and-forget frame; returns Date.now() taken right before handing it to the socket. */
+  send(text: string): number {
+    const at = Date.now();
+    this.socket.send(text);
+    return at;
+  }
+
+  async login(user: string, deviceId: string): Promise<void> {
+    await this.request({ type: 'login', token: mintToken(SECRET, user, 3600), deviceId, platform: 'ios' }, 'login_ok');
+  }
+
+  #onMessage(text: string): void {
+    const frame = JSON.parse(text) as Frame;
+    const ref = frame.ref;
+    if (typeof ref === 'string') {
+      const waiter = this.#waiters.get(ref);
+      if (waiter) {
+        this.#waiters.delete(ref);
+        waiter(frame);
+        return;
+      }
+    }
+    this.onFrame?.(frame);
+  }
+
+  close(): void {
+    this.socket.terminate();
+  }
+}
+
+interface Device {
+  index: number;
+  user: string;
+  token: string;
+  client: WsClient;
+  messageAt: number | undefined;
+  gotMessage: Promise<void>;
+  lastSentAt: number;
+}
+
+interface E2eResult {
+  devices: number;
+  /** Devices still connected at T, the ones measured; `excluded` were dropped between their message and T. */
+  measured: number;
+  excluded: number;
+  /** Devices re-connected because the server dropped them during setup (before any message). */
+  setupRetries: number;
+  pushed: number;
+  missing: number;
+  rejected: number;
+  /** retry/failed/cancelled decisions in the server's push trace, by reason. */
+  traceProblems: Record<string, number>;
+  deadlineToPush: Stats;
+  deadlineToDetect: Stats;
+  detectToQueued: Stats;
+  queuedToDue: Stats;
+  dueToPush: Stats;
+  /** The server's effective push.collapseWindowMs (undefined if it has none). */
+  collapseWindowMs: number | undefined;
+  setupSec: number;
+}
+
+async function connectDevice(url: string, index: number): Promise<Device> {
+  const user = `bench-d${index}`;
+  const token = tokenFor(0x100000 + index);
+  const client = await WsClient.connect(url, user);
+  let resolveMessage!: () => void;
+  const device: Device = {
+    index, user, token, client, messageAt: undefined, lastSentAt: Date.now(),
+    gotMessage: new Promise<void>((resolve) => { resolveMessage = resolve; }),
+  };
+  client.onFrame = (frame) => {
+    if (frame.type !== 'events' || device.messageAt !== undefined) return;
+    const events = frame.events as Array<{ kind?: string; from?: string }>;
+    if (events.some((e) => e.kind === 'message' && e.from === 'bench-sender')) {
+      device.messageAt = Date.now(); // received over the socket; deliberately never acked
+      resolveMessage();
+    }
+  };
+  return device;
+}
+
+async function runE2e(): Promise<E2eResult> {
+  const setupStart = Date.now();
+  const profArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+  const fake = await startChild('./lib/fake-apns-process.ts', ['--config', fakeConfig(true)], 'fake APNs (recording)', profArgs);
+  const ready = fake.ready as unknown as FakeReady;
+  const serverConfig = {
+    host: '127.0.0.1', port: 0, logLevel: 'silent',
+    auth: { secrets: [SECRET] }, admin: { secret: ADMIN_SECRET },
+    heartbeat: HEARTBEAT,
+    limits: { framesPerSecond: 1_000_000, frameBurst: 1_000_000 },
+    push: {
+      credentials: { [CREDENTIAL]: apnsCredential(ready.host, ready.port, ready.ca) }, pollMs: PUSH_POLL_MS,
+      ...(collapseWindowMs !== undefined ? { collapseWindowMs } : {}),
+    },
+    storage: { synchronous },
+  };
+  // The effective push settings (server defaults filled in), to print what was measured.
+  const effectivePush = validateConfig(serverConfig).push as unknown as Record<string, unknown>;
+  const collapseWindow = typeof effectivePush.collapseWindowMs === 'number' ? effectivePush.collapseWindowMs : undefined;
+  const server = await startChild('./lib/server-process.ts', ['--config', JSON.stringify(serverConfig)], 'tidings server', profArgs);
+  if (cpuProfDir) console.log(`  cpu profiles of the tidings server (pid ${server.pid}) and fake (pid ${fake.pid}): ${cpuProfDir}/CPU.*.cpuprofile`);
+  const url = String(server.ready.url);
+
+  const pool: Device[] = [];
+  let sender: WsClient | undefined;
+  // Every client keeps its heartbeat until T; one timer for all of them.
+  const live = new Set<WsClient>();
+  const beat = setInterval(() => {
+    for (const c of live) if (c.socket.readyState === WebSocket.OPEN) c.send('{"type":"ping"}');
+  }, HEARTBEAT.intervalMs);
+  // A server whose event loop stalls past the 500 ms timeout (sqlite commits on a busy machine)
+  // drops devices that did ping; before their message exists that costs nothing, so retry them.
+  let setupRetries = 0;
+  const setUp = async (index: number): Promise<Device> => {
+    for (let attempt = 1; ; attempt++) {
+      const d = await connectDevice(url, index);
+      live.add(d.client);
+      try {
+        await d.client.login(d.user, `${d.user}-phone`);
+        await d.client.request({ type: 'push_register', provider: 'apns', token: d.token, credential: CREDENTIAL, environment: 'development' }, 'push_registered');
+        await d.client.request({ type: 'sync' }, 'sync_done');
+        return d;
+      } catch (error) {
+        const dropped = d.client.closedAt !== undefined;
+        live.delete(d.client);
+        d.client.close();
+        if (!dropped || attempt >= 3) throw error;
+        setupRetries += 1;
+      }
+    }
+  };
+  try {
+    // Devices: connect, log in, register the APNs token, sync; in batches so accept is not the test.
+    for (let i = 0; i < devices; i += 50) {
+      pool.push(...await Promise.all(Array.from({ length: Math.min(50, devices - i) }, (_, k) => setUp(i + k))));
+    }
+    // One message to every device, delivered live over its socket.
+    sender = await WsClient.connect(url, 'bench-sender');
+    live.add(sender);
+    await sender.login('bench-sender', 'bench-sender-desktop');
+    await Promise.all(pool.map((d) => sender!.request(
+      { type: 'send', clientMsgId: `m${d.index}`, to: { user: d.user }, content: { type: 'text', text: `hello ${d.user}` } }, 'send_ack', 15_000)));
+    live.delete(sender);
+    sender.close();
+    await withTimeout(Promise.all(pool.map((d) => d.gotMessage)), 15_000,
+      () => `only ${pool.filter((d) => d.messageAt !== undefined).length}/${devices} devices got their message`);
+    // Let the server finish its "online, suppressed" bookkeeping for those messages before T.
+    await sleep(2 * HEARTBEAT.intervalMs);
+    // A device dropped from here on already had its push triggered: it cannot be measured.
+    const measured = pool.filter((d) => d.client.closedAt === undefined);
+    const excluded = pool.length - measured.length;
+    if (measured.length === 0) throw new Error(`all ${pool.length} devices were dropped before going silent (server stalled past the ${HEARTBEAT.timeoutMs} ms timeout?)`);
+    const setupSec = (Date.now() - setupStart) / 1000;
+
+    // T: every device sends its last frame now and then nothing more; sockets stay open.
+    clearInterval(beat);
+    live.clear();
+    for (const d of measured) d.lastSentAt = d.client.send('{"type":"ping"}');
+
+    // Wait for the server to drop them and the fake to receive a push for each.
+    const waitUntil = Date.now() + HEARTBEAT.timeoutMs + 20_000;
+    let seen: { received: Array<{ token: string; receivedAt: number }>; rejected: unknown[] } = { received: [], rejected: [] };
+    while (Date.now() < waitUntil) {
+      await sleep(100);
+      seen = await getJson<typeof seen>(`${ready.controlUrl}/received`);
+      const tokens = new Set(seen.received.map((p) => p.token));
+      if (measured.every((d) => tokens.has(d.token) && d.client.closedAt !== undefined)) break;
+    }
+    const rejectedCount = seen.rejected.length;
+    const firstPush = new Map<string, number>();
+    for (const p of seen.received) if (!firstPush.has(p.token)) firstPush.set(p.token, p.receivedAt);
+
+    // When the server queued each replay push: its decision trace (`tidings why`), read after the fact.
+    const queuedAt = new Map<string, number>();
+    const traceProblems = new Map<string, number>();
+    const dueAt = new Map<string, number>();
+    const adminBase = url.replace(/^ws/, 'http');
+    for (let i = 0; i < measured.length; i += 20) {
+      await Promise.all(measured.slice(i, i + 20).map(async (d) => {
+        const res = await fetch(`${adminBase}/admin/trace?user=${d.user}`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` }, signal: AbortSignal.timeout(5000) });
+        if (!res.ok) return;
+        const body = (await res.json()) as { trace: Array<{ decision: string; reason: string; detail: string | null; at: number }> };
+        const queued = body.trace.find((row) => row.decision === 'queued' && row.reason.startsWith('offline:'));
+        if (queued) queuedAt.set(d.user, queued.at);
+        // The job's due time (nextAttemptAt): later than queued by the collapse window, if any.
+        const jobs = await fetch(`${adminBase}/admin/push-jobs?user=${d.user}`, { headers: { authorization: `Bearer ${ADMIN_SECRET}` }, signal: AbortSignal.timeout(5000) });
+        if (jobs.ok) {
+          const job = ((await jobs.json()) as { jobs: Array<{ nextAttemptAt: number; attempts: number }> }).jobs[0];
+          if (job) dueAt.set(d.user, job.nextAttemptAt);
+        }
+        for (const row of body.trace) {
+          if (row.decision === 'retry' || row.decision === 'failed' || row.decision === 'cancelled') {
+            const key = `${row.decision}: ${row.reason}${row.detail ? ` (${row.detail.slice(0, 120)})` : ''}`;
+            traceProblems.set(key, (traceProblems.get(key) ?? 0) + 1);
+          }
+        }
+      }));
+    }
+
+    const deadlineToPush: number[] = [];
+    const deadlineToDetect: number[] = [];
+    const detectToQueued: number[] = [];
+    const queuedToDue: number[] = [];
+    const dueToPush: number[] = [];
+    let missing = 0;
+    for (const d of measured) {
+      const deadline = d.lastSentAt + HEARTBEAT.timeoutMs;
+      const pushedAt = firstPush.get(d.token);
+      const queued = queuedAt.get(d.user);
+      const due = dueAt.get(d.user);
+      if (queued !== undefined && due !== undefined) queuedToDue.push(due - queued);
+      if (d.client.closedAt !== undefined) deadlineToDetect.push(d.client.closedAt - deadline);
+      if (d.client.closedAt !== undefined && queued !== undefined) detectToQueued.push(queued - d.client.closedAt);
+      if (pushedAt === undefined) {
+        missing += 1;
+        continue;
+      }
+      deadlineToPush.push(pushedAt - deadline);
+      if (due !== undefined) dueToPush.push(pushedAt - due);
+    }
+    return {
+      devices, measured: measured.length, excluded, setupRetries, pushed: measured.filter((d) => firstPush.has(d.token)).length, missing, rejected: rejectedCount, setupSec, traceProblems: Object.fromEntries(traceProblems),
+      deadlineToPush: stats(deadlineToPush), deadlineToDetect: stats(deadlineToDetect),
+      detectToQueued: stats(detectToQueued), queuedToDue: stats(queuedToDue), dueToPush: stats(dueToPush), collapseWindowMs: collapseWindow,
+    };
+  } finally {
+    clearInterval(beat);
+    sender?.close();
+    for (const d of pool) d.client.close();
+    await stopChild(server);
+    await stopChild(fake);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<void> {
+  console.log(`bench/push: ${concurrency} streams in flight, ${warmup} s warm-up + ${seconds} s measured`
+    + `${rounds > 1 ? ` × ${rounds} rounds (ceiling and node-apn alternate)` : ''}; fake APNs in a child process`);
+
+  const throughput = args['skip-throughput'] ? undefined : await runThroughput();
+  let e2e: E2eResult | undefined;
+  if (!args['skip-e2e']) {
+    console.log(`\ntimeout → push: ${devices} devices, heartbeat ${HEARTBEAT.intervalMs}/${HEARTBEAT.timeoutMs} ms, push.pollMs ${PUSH_POLL_MS}, storage.synchronous ${synchronous}; all go silent at once`);
+    e2e = await runE2e();
+    printTable([
+      ['', 'p50 ms', 'p99 ms', 'max ms', 'n'],
+      ['deadline → fake received push', fmt(e2e.deadlineToPush.p50, 0), fmt(e2e.deadlineToPush.p99, 0), fmt(e2e.deadlineToPush.max, 0), String(e2e.deadlineToPush.n)],
+      ['  deadline → server dropped socket', fmt(e2e.deadlineToDetect.p50, 0), fmt(e2e.deadlineToDetect.p99, 0), fmt(e2e.deadlineToDetect.max, 0), String(e2e.deadlineToDetect.n)],
+      ['  dropped socket → push queued (trace)', fmt(e2e.detectToQueued.p50, 0), fmt(e2e.detectToQueued.p99, 0), fmt(e2e.detectToQueued.max, 0), String(e2e.detectToQueued.n)],
+      ['  push queued → due (collapse window)', fmt(e2e.queuedToDue.p50, 0), fmt(e2e.queuedToDue.p99, 0), fmt(e2e.queuedToDue.max, 0), String(e2e.queuedToDue.n)],
+      ['  due → fake received', fmt(e2e.dueToPush.p50, 0), fmt(e2e.dueToPush.p99, 0), fmt(e2e.dueToPush.max, 0), String(e2e.dueToPush.n)],
+    ]);
+    console.log(`detection granularity: the heartbeat scan runs every ${SCAN_EVERY_MS} ms (min(1000, timeoutMs/4)), so 0–${SCAN_EVERY_MS} ms`
+      + ` (~${SCAN_EVERY_MS / 2} ms on average) of "deadline → dropped" is waiting for the next scan`);
+    console.log(`collapse window: push.collapseWindowMs = ${e2e.collapseWindowMs ?? 'n/a'}; message pushes are held that long on purpose (PAY-4)`
+      + `, which is "queued → due"; --collapse-window-ms 0 measures without it`);
+    console.log(`pushed ${e2e.pushed}/${e2e.measured} measured devices${e2e.missing > 0 ? `, MISSING ${e2e.missing}` : ''}`
+      + `${e2e.rejected > 0 ? `, rejected by the fake ${e2e.rejected}` : ''}; setup ${e2e.setupSec.toFixed(1)} s`
+      + `${e2e.excluded > 0 ? `; ${e2e.excluded} devices EXCLUDED (dropped by the server after their message, before T)` : ''}`
+      + `${e2e.setupRetries > 0 ? `; ${e2e.setupRetries} devices re-connected during setup (dropped by the heartbeat check)` : ''}`);
+    if (Object.keys(e2e.traceProblems).length > 0) console.log(`push trace (retries/failures): ${JSON.stringify(e2e.traceProblems)}`);
+  }
+
+  if (args.json) {
+    console.log(JSON.stringify({
+      bench: 'push', concurrency, seconds, warmup, rounds,
+      ...(throughput ?? {}),
+      ...(e2e ? {
+        timeoutToPush: {
+          devices: e2e.devices, heartbeat: HEARTBEAT, scanEveryMs: SCAN_EVERY_MS, pushPollMs: PUSH_POLL_MS, synchronous,
+          measured: e2e.measured, excluded: e2e.excluded, setupRetries: e2e.setupRetries, pushed: e2e.pushed, missing: e2e.missing, rejected: e2e.rejected, traceProblems: e2e.traceProblems,
+          deadlineToPushMs: e2e.deadlineToPush, deadlineToDetectMs: e2e.deadlineToDetect,
+          collapseWindowMs: e2e.collapseWindowMs ?? null,
+          detectToQueuedMs: e2e.detectToQueued, queuedToDueMs: e2e.queuedToDue, dueToPushMs: e2e.dueToPush,
+        },
+      } : {}),
+    }));
+  }
+}
+
+/** (a) and (b), printed; returns their figures for --json. */
+async function runThroughput(): Promise<Record<string, unknown>> {
+  const fakeNodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+  const fake = await startChild('./lib/fake-apns-process.ts', ['--config', fakeConfig(false)], 'fake APNs', fakeNodeArgs);
+  const ready = fake.ready as unknown as FakeReady;
+  const ceiling = newLoad();
+  const client = newLoad();
+  try {
+    for (let round = 0; round < rounds; round++) {
+      await runCeiling(ready, fake.pid, ceiling, round);
+      await runProvider(ready, fake.pid, client, round);
+    }
+    const fakeCounts = await getJson<{ accepted: number; rejected: number; dropped: number }>(`${ready.controlUrl}/counts`);
+    if (fakeCounts.rejected > 0 || fakeCounts.dropped > 0) console.log(`fake APNs counts: ${JSON.stringify(fakeCounts)}`);
+  } finally {
+    await stopChild(fake);
+  }
+  if (cpuProfDir) console.log(`  cpu profile of the fake APNs child: ${cpuProfDir}/CPU.*.cpuprofile`);
+
+  const measured = seconds * rounds;
+  const ceilingRate = ceiling.completed / measured;
+  const clientRate = client.completed / measured;
+  const ratio = ceilingRate > 0 ? clientRate / ceilingRate : 0;
+  const ceilingLat = stats(ceiling.latencies);
+  const clientLat = stats(client.latencies);
+  const errorCount = (r: LoadResult) => [...r.errors.values()].reduce((a, b) => a + b, 0);
+
+  // CPU per push (over the measured windows) is steadier than pushes/s on a machine with other load.
+  const usPer = (cpuSec: number | undefined, r: LoadResult) => (cpuSec === undefined || r.completed === 0 ? Number.NaN : (cpuSec * 1e6) / r.completed);
+  const ceilingUs = usPer(ceiling.clientCpuSec, ceiling);
+  const clientUs = usPer(client.clientCpuSec, client);
+  console.log('');
+  printTable([
+    ['', 'pushes/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'client cpu', 'fake cpu', 'client µs/push', 'fake µs/push'],
+    ['raw http2 → fake (ceiling)', fmt(ceilingRate, 0), fmt(ceilingLat.p50, 2), fmt(ceilingLat.p99, 2), fmt(ceilingLat.max, 1), String(errorCount(ceiling)),
+      pct(ceiling.clientCpuSec, ceiling.wallSec), pct(ceiling.fakeCpuSec, ceiling.wallSec), fmt(ceilingUs, 0), fmt(usPer(ceiling.fakeCpuSec, ceiling), 0)],
+    ['ApnsProvider (node-apn) → fake', fmt(clientRate, 0), fmt(clientLat.p50, 2), fmt(clientLat.p99, 2), fmt(clientLat.max, 1), String(errorCount(client)),
+      pct(client.clientCpuSec, client.wallSec), pct(client.fakeCpuSec, client.wallSec), fmt(clientUs, 0), fmt(usPer(client.fakeCpuSec, client), 0)],
+  ]);
+  console.log(`ratio node-apn/ceiling: ${ratio.toFixed(3)}× pushes/s; client CPU per push ${fmt(clientUs / ceilingUs, 2)}× the raw client's`);
+  for (const [name, r] of [['ceiling', ceiling], ['node-apn', client]] as const) {
+    if (r.errors.size > 0) console.log(`${name} errors: ${JSON.stringify(Object.fromEntries([...r.errors].slice(0, 5)))}`);
+  }
+
+  return {
+    ceiling: { pushesPerSec: Math.round(ceilingRate), latencyMs: ceilingLat, errors: Object.fromEntries(ceiling.errors) },
+    nodeApn: { pushesPerSec: Math.round(clientRate), latencyMs: clientLat, errors: Object.fromEntries(client.errors) },
+    ratio, clientCpuUsPerPush: { ceiling: ceilingUs, nodeApn: clientUs },
+  };
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench/push failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  for (const child of children) await child.stop(2000);
+  clearTimeout(watchdog);
+}
