@@ -175,7 +175,8 @@ function renderMessageText(body: MessageBody, settings: UserSettings, input: Dec
   }
   const sender = input.senderName ?? body.from;
   const title = input.groupName !== undefined ? input.groupName : sender;
-  if (count > 1) return { title, body: `${count} new messages from ${sender}` };
+  // A collapsed group chat may have several senders: name the group, not one of them.
+  if (count > 1) return { title, body: input.groupName !== undefined ? `${count} new messages` : `${count} new messages from ${sender}` };
   const text = body.content.type === 'text' ? body.content.text : (body.content.description ?? defaults.defaultBody);
   return { title, body: input.groupName !== undefined ? `${sender}: ${text}` : text };
 }

@@ -66,8 +66,8 @@ export class PushDispatcher {
     if (free <= 0) return;
     const claimed = await this.#deps.store.claimDue(Date.now(), free);
     const jobs = await this.#collapse(claimed);
-    for (const [job, count] of jobs) {
-      const run: Promise<void> = this.#run(job, count)
+    for (const [job, folded] of jobs) {
+      const run: Promise<void> = this.#run(job, folded)
         .catch((error: unknown) => this.#deps.logger.error({ err: error, jobId: job.id }, 'push job crashed'))
         .finally(() => {
           this.#inFlight.delete(run);
@@ -83,11 +83,11 @@ export class PushDispatcher {
    * the newest event and counting all of them; the badge stays exact because it is the unread
    * count at send time. The others end as `collapsed` in the trace, naming the job they joined.
    */
-  async #collapse(claimed: PushJob[]): Promise<Map<PushJob, number>> {
-    const out = new Map<PushJob, number>();
+  async #collapse(claimed: PushJob[]): Promise<Map<PushJob, PushJob[]>> {
+    const out = new Map<PushJob, PushJob[]>();
     const groups = new Map<string, PushJob[]>();
     for (const job of claimed) {
-      if (job.kind !== 'message' || this.#options.collapseWindowMs === 0) out.set(job, 1);
+      if (job.kind !== 'message' || this.#options.collapseWindowMs === 0) out.set(job, []);
       else groups.set(`${job.pushId}\u0000${job.conversation}`, [...(groups.get(`${job.pushId}\u0000${job.conversation}`) ?? []), job]);
     }
     for (const group of groups.values()) {
@@ -97,9 +97,9 @@ export class PushDispatcher {
       for (const job of others) await this.#deps.store.finish(job.id, 'cancelled', reason);
       const pending = await this.#deps.store.collapsePending(keep.pushId, keep.conversation, keep.id, reason);
       for (const job of [...others, ...pending]) await this.#trace(job, null, 'cancelled', reason, `into ${keep.jobKey}`);
-      // Jobs still inside their window are folded in too; with a count above one the text is the
-      // generic "N new messages", so it does not matter which event the notification carries.
-      out.set(keep, 1 + others.length + pending.length);
+      // Jobs still inside their window are folded in too. With a count above one the text is the
+      // generic "N new messages"; the notification's click-through points at the oldest event.
+      out.set(keep, [...others, ...pending]);
     }
     return out;
   }
@@ -124,7 +124,18 @@ export class PushDispatcher {
     await this.#trace(job, messageId, 'cancelled', reason);
   }
 
-  async #run(job: PushJob, collapsedCount = 1): Promise<void> {
+  /**
+   * A folded group whose kept message turns out not to be pushable by itself (no-push option,
+   * custom without text, blocked sender) must not swallow the others: they go back to the queue.
+   */
+  async #unfold(folded: readonly PushJob[]): Promise<void> {
+    const now = Date.now();
+    for (const job of folded) await this.#deps.store.retryLater(job.id, job.attempts, now, 'unfolded');
+    if (folded.length > 0) this.wake();
+  }
+
+  async #run(job: PushJob, folded: readonly PushJob[] = []): Promise<void> {
+    const collapsedCount = 1 + folded.length;
     const { store, log, readModels, providers, logger } = this.#deps;
     const binding = await store.bindingByPushId(job.pushId);
     if (!binding) return this.#cancel(job, 'unregistered');
@@ -149,6 +160,7 @@ export class PushDispatcher {
     }, this.#options.payload);
     if (!decision.push) {
       await store.finish(job.id, 'cancelled', decision.reason);
+      await this.#unfold(folded);
       return this.#trace(job, event.messageId, 'suppressed', decision.reason);
     }
     const target: PushTarget = {

@@ -25,6 +25,8 @@ export function nextCallState(call: CallRecord | undefined, action: CallAction, 
       return { ...call, invitees, state: 'cancelled' };
     }
     case 'timeout': {
+      // Nothing left ringing (everyone answered): the deadline changes nothing and logs nothing.
+      if (!Object.values(invitees).includes('ringing')) throw new ProtocolError('call_ended', 'Nobody is ringing.');
       for (const user of Object.keys(invitees)) if (invitees[user] === 'ringing') invitees[user] = 'timed_out';
       break;
     }

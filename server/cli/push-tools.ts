@@ -57,6 +57,9 @@ export function pushToolCommands(program: Command): void {
       const res = await fetch(`${url}/admin/push/test`, {
         method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
         body: JSON.stringify({ ...(options.user ? { userId: options.user } : {}), ...(options.pushId ? { pushId: options.pushId } : {}), title: options.title, body: options.body }),
+      }).catch((error: unknown) => {
+        process.stderr.write(`cannot reach the server at ${url}: ${(error as Error).message} (start it, or pass --url)\n`);
+        process.exit(2);
       });
       process.stdout.write(`${JSON.stringify(await res.json(), null, 2)}\n`);
       if (!res.ok) process.exitCode = 1;

@@ -30,7 +30,8 @@ export function settingsFeature(ctx: ServerContext): FrameHandlers {
     async mute(session, frame) {
       let conversation: string;
       if ('group' in frame.to) {
-        if (!store.readModels.isMember(frame.to.group, session.userId)) throw new ProtocolError('not_group_member');
+        // Unmuting stays possible after leaving, so the entry can be cleared.
+        if (frame.muted && !store.readModels.isMember(frame.to.group, session.userId)) throw new ProtocolError('not_group_member');
         conversation = groupConversation(frame.to.group);
       } else {
         conversation = peerConversation(session.userId, frame.to.user);

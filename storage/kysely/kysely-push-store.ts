@@ -209,7 +209,9 @@ export class KyselyPushStore implements PushStore {
     if (filter.messageId) query = query.where('message_id', '=', filter.messageId);
     if (filter.eventId !== undefined) query = query.where('event_id', '=', filter.eventId);
     if (filter.userId) query = query.where('user_id', '=', filter.userId);
-    const rows = await query.orderBy('id').limit(limit).execute();
+    // By user the newest rows matter most; by message or event the whole story is small.
+    const newestFirst = !filter.messageId && filter.eventId === undefined;
+    const rows = await query.orderBy('id', newestFirst ? 'desc' : 'asc').limit(limit).execute();
     return rows.map((r) => ({
       eventId: r.event_id, messageId: r.message_id, userId: r.user_id, deviceId: r.device_id, pushId: r.push_id,
       decision: r.decision as TraceRow['decision'], reason: r.reason, detail: r.detail, at: r.at,

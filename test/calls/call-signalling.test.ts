@@ -55,6 +55,7 @@ test('CALL-1/MSG-3: an online invitee rings, an offline iOS invitee gets a VoIP 
       assert.equal(state.byDevice, 'bob-phone', 'the tablet learns another device answered and stops ringing');
     }
     const again = await bobTablet.request({ type: 'call_accept', callId: created.callId });
+    assert.equal(callEvents(alice, created.callId).filter((e) => e.kind === 'call_state' && e.action === 'timeout').length, 0);
     assert.equal(again.type === 'error' && again.code, 'call_ended');
     await alice.expect({ type: 'call_end', callId: created.callId }, 'ok');
     const ended = await eventually(() => callEvents(bobTablet, created.callId).find((e) => e.kind === 'call_state' && e.state === 'ended'), 3000, 'ended');
@@ -115,6 +116,23 @@ test('MSG-3: a call cancelled before the invitee reconnects: no ring at login, a
     assert.deepEqual(seen.map((e) => e.kind === 'call_state' ? e.state : e.kind), ['cancelled']);
   } finally {
     env.apnsDev.control.reset();
+    await t.stop();
+  }
+});
+
+test('CALL-1: the deadline of a call everyone answered passes without a stray timeout event', async () => {
+  const t = await startTestServer();
+  try {
+    const alice = await t.connect('alice');
+    const bob = await t.connect('bob');
+    await Promise.all([alice.sync(), bob.sync()]);
+    const created = await alice.expect({ type: 'call_invite', invitees: ['bob'], timeoutSec: 1 }, 'call_created');
+    await bob.expect({ type: 'call_accept', callId: created.callId }, 'ok');
+    await sleep(1400);
+    const states = callEvents(alice, created.callId).filter((e) => e.kind === 'call_state').map((e) => e.kind === 'call_state' ? e.action : '');
+    assert.deepEqual(states, ['accept']);
+    assert.equal((await t.server.ctx.store.readModels.callsByIds([created.callId])).get(created.callId)?.state, 'accepted');
+  } finally {
     await t.stop();
   }
 });

@@ -217,3 +217,18 @@ test('PAY-4: twenty queued messages collapse into one notification per conversat
     await t.stop();
   }
 });
+
+test('PAY-4: a folded group whose newest message is a no-push message still pushes the others', async () => {
+  const t = await startTestServer({ push: pushTestConfig(env, { collapseWindowMs: 400 }) });
+  try {
+    const { token } = await offlineBob(t, 9);
+    const alice = await t.connect('alice');
+    const important = await alice.sendText({ user: 'bob' }, 'important', 'c1');
+    await alice.request({ type: 'send', clientMsgId: 'c2', to: { user: 'bob' }, content: { type: 'text', text: 'never mind' }, push: { noPush: true } });
+    const [push] = await waitForPushes(() => apnsTo(env.apnsDev, token), 1, 5000);
+    assert.equal((push!.payload as { messageId: string }).messageId, important.type === 'send_ack' ? important.messageId : '');
+    assert.deepEqual(await pushOutcomes(t, important, 'bob'), ['pushed:delivered']);
+  } finally {
+    await t.stop();
+  }
+});
