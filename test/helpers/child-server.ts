@@ -16,7 +16,7 @@ export function writeChildConfig(dataDir: string, config: Record<string, unknown
   const file = join(dataDir, 'config.json');
   writeFileSync(file, JSON.stringify({
     host: '127.0.0.1', port: 0, dataDir, logLevel: 'warn',
-    auth: { secrets: [TEST_SECRET] }, admin: { secret: ADMIN_SECRET }, ...config,
+    auth: { secrets: [TEST_SECRET] }, admin: { secret: ADMIN_SECRET }, transport: (process.env.TIDINGS_TEST_TRANSPORT ?? 'ws'), ...config,
   }));
   return file;
 }

@@ -42,7 +42,7 @@ export async function startTestServer(overrides: DeepPartial<Config> = {}): Prom
   const config = validateConfig(deepMerge({
     host: '127.0.0.1', port: 0, dataDir, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     auth: { secrets: [TEST_SECRET] }, admin: { secret: ADMIN_SECRET },
-    storage: { synchronous: 'NORMAL' },
+    storage: { synchronous: 'NORMAL' }, transport: (process.env.TIDINGS_TEST_TRANSPORT ?? 'ws'),
   }, overrides as Record<string, unknown>));
   const clients: TestClient[] = [];
   let server = await startServer(config);
