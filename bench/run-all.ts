@@ -19,6 +19,8 @@ const SELF = basename(fileURLToPath(import.meta.url));
 /** Modest sizes per bench; benches without an entry run with their own defaults. */
 const SIZES: Record<string, string[]> = {
   core: ['--clients', '50', '--inflight', '10', '--seconds', '5'],
+  fanout: ['--members', '100', '--senders', '5', '--inflight', '10', '--seconds', '3'],
+  socketio: ['--clients', '50', '--inflight', '10', '--seconds', '3'],
 };
 
 const { values } = parseArgs({

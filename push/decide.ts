@@ -100,7 +100,9 @@ export function decidePush(input: DecideInput, defaults: PayloadDefaults, now = 
   const badge = input.badge !== undefined ? { badge: input.badge } : {};
   if (kind === 'call_ring' || kind === 'missed_call') {
     const body = JSON.parse(event.json) as CallInvitedBody | CallStateBody;
-    if (kind === 'call_ring' && (!call || call.invitees[recipient] !== 'ringing')) return { push: false, reason: 'call_over' };
+    // A ring past its deadline is dead even if the timeout has not been logged yet (e.g. the
+    // outbox resumed after a restart before the overdue call was timed out).
+    if (kind === 'call_ring' && (!call || call.invitees[recipient] !== 'ringing' || call.deadline <= now)) return { push: false, reason: 'call_over' };
     const invite = kind === 'call_ring' ? (body as CallInvitedBody) : undefined;
     const options: PushOptions = invite?.push ?? {};
     if (!options.force && inDnd(settings.dnd, now)) return { push: false, reason: 'dnd' };

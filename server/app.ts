@@ -104,8 +104,9 @@ export async function startServer(config: Config, options: CreateServerOptions =
   });
   const port = await transport.listen();
   registry.start();
-  await pushService.start();
+  // Calls first: overdue calls are timed out before the outbox resumes and considers their rings.
   await calls.start();
+  await pushService.start();
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = config.publicUrl ?? `ws://${host}:${port}`;
   logger.info({ url, transport: transport.name, db: storageFile(config) }, 'tidings listening');
