@@ -121,12 +121,15 @@ export async function startServer(config: Config, options: CreateServerOptions =
         const sessions = [...registry.presence.all()];
         for (const session of sessions) session.send({ type: 'reconnect', reason: 'server_shutdown', afterMs: config.shutdown.reconnectAfterMs });
         const flushed = store.log.flush();
-        await Promise.race([flushed, new Promise((resolve) => setTimeout(resolve, config.shutdown.graceMs).unref())]);
+        // One budget for the whole drain, so the process always exits within shutdown.graceMs.
+        const deadline = Date.now() + config.shutdown.graceMs;
+        const untilDeadline = () => new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref());
+        await Promise.race([flushed, untilDeadline()]);
         for (const session of sessions) registry.end(session, 'server_shutdown', 'server restarting');
         registry.stop();
         calls.stop();
         // Jobs in flight finish; pending ones stay in the outbox and resume at the next start.
-        await Promise.race([pushService.stop(), new Promise((resolve) => setTimeout(resolve, config.shutdown.graceMs).unref())]);
+        await Promise.race([pushService.stop(), untilDeadline()]);
         await providers.close();
         await transport.close();
         await store.close();
