@@ -32,7 +32,9 @@ export function parseClientFrame(text: string): ClientFrame {
   // Echo a usable ref even on a rejected frame, so the client can match the error to its request.
   const refOption = typeof ref === 'string' && ref.length <= 64 ? { ref } : {};
   const checker = typeof type === 'string' ? compiledClient.get(type) : undefined;
-  if (!checker) throw new ProtocolError('unknown_type', `Unknown frame type ${JSON.stringify(type)?.slice(0, 64)}.`, refOption);
+  // Never serialise an arbitrary `type`: a deeply nested one would overflow the stack.
+  const shown = typeof type === 'string' ? JSON.stringify(type.slice(0, 64)) : typeof type;
+  if (!checker) throw new ProtocolError('unknown_type', `Unknown frame type ${shown}.`, refOption);
   if (!checker.Check(value)) {
     const first = checker.Errors(value).First();
     throw new ProtocolError('bad_frame', `Invalid ${String(type)} frame: ${first ? `${first.path || '/'} ${first.message}` : 'schema mismatch'}.`, {

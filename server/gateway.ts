@@ -123,7 +123,9 @@ export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
         try {
           frame = parseClientFrame(text);
         } catch (error) {
-          return sendError(session, error);
+          // Anything the validator throws besides a ProtocolError (e.g. a RangeError from a `type`
+          // nested thousands of arrays deep) is still the client's malformed frame, not `internal`.
+          return sendError(session, error instanceof ProtocolError ? error : new ProtocolError('bad_frame', 'The frame could not be validated.'));
         }
         handle(frame);
       },

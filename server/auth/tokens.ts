@@ -29,6 +29,9 @@ export function verifyToken(token: string, secrets: readonly string[], clockSkew
   if (parts.length !== 3 || parts[0] !== PREFIX || !parts[1] || !parts[2]) throw new ProtocolError('token_invalid');
   const [, body, signature] = parts as [string, string, string];
   const given = Buffer.from(signature, 'base64url');
+  // Buffer decoding is lenient (padding, `+/`, junk characters): accept only the canonical form,
+  // so a token has exactly one spelling.
+  if (given.toString('base64url') !== signature) throw new ProtocolError('token_invalid');
   // Compare against every secret without stopping early, so timing says nothing about which matched.
   let valid = false;
   for (const secret of secrets) {
@@ -42,8 +45,10 @@ export function verifyToken(token: string, secrets: readonly string[], clockSkew
   } catch {
     throw new ProtocolError('token_invalid');
   }
-  if (typeof claims.sub !== 'string' || !/^[A-Za-z0-9_.@-]{1,64}$/.test(claims.sub)
-    || typeof claims.exp !== 'number' || typeof claims.iat !== 'number') {
+  // `null` or a non-object body would otherwise throw a TypeError here; `1e999` parses to Infinity.
+  if (typeof claims !== 'object' || claims === null
+    || typeof claims.sub !== 'string' || !/^[A-Za-z0-9_.@-]{1,64}$/.test(claims.sub)
+    || typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || !Number.isFinite(claims.exp) || !Number.isFinite(claims.iat)) {
     throw new ProtocolError('token_invalid');
   }
   const nowSec = now / 1000;

@@ -19,7 +19,9 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
   const { store, registry, config } = ctx;
   const presence = registry.presence;
   // Pages wait for the socket to drain below this, so a long backlog is never all in memory (SYNC-3).
-  const drainBelow = Math.max(64 * 1024, Math.floor(config.limits.maxBufferedBytes / 4));
+  const drainBelow = Math.floor(config.limits.maxBufferedBytes / 4);
+  // A page is also cut by size, so one page can never by itself pass the slow-reader bound.
+  const pageBytes = Math.max(1, Math.floor(config.limits.maxBufferedBytes / 4));
 
   async function waitForDrain(session: Session): Promise<void> {
     while (!session.closed && session.connection.bufferedBytes() > drainBelow) await sleep(5);
@@ -51,11 +53,22 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
       const page = await store.log.readInbox(session.userId, session.deliveredSeq, limit);
       if (session.closed || generation !== session.syncGeneration) return;
       if (page.length > 0) {
-        const visible = await withoutStaleRings(page);
+        const visible = new Set(await withoutStaleRings(page));
         if (session.closed || generation !== session.syncGeneration) return;
-        const parts = visible.map((entry) => withSeq(entry.seq, entry.event.json));
-        session.deliveredSeq = page[page.length - 1]!.seq;
-        const hasMore = page.length === limit;
+        const parts: string[] = [];
+        let bytes = 0;
+        let lastSeq = session.deliveredSeq;
+        for (const entry of page) {
+          if (parts.length > 0 && bytes + entry.event.json.length > pageBytes) break;
+          lastSeq = entry.seq;
+          if (!visible.has(entry)) continue;
+          const text = withSeq(entry.seq, entry.event.json);
+          bytes += text.length;
+          parts.push(text);
+        }
+        const cut = lastSeq !== page[page.length - 1]!.seq;
+        session.deliveredSeq = lastSeq;
+        const hasMore = cut || page.length === limit;
         if (framing.asSync || parts.length > 0) session.sendText(framing.asSync
           ? `{"type":"sync_page",${framing.ref !== undefined ? `"ref":${JSON.stringify(framing.ref)},` : ''}"events":[${parts.join(',')}],"hasMore":${hasMore}}`
           : eventsFrame(parts));
@@ -101,7 +114,21 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
       ctx.metrics.inboxRows.inc(result.seqs.size);
     }
     ctx.metrics.commitBatch.observe(results.length);
-    for (const [session, parts] of outgoing) session.sendText(eventsFrame(parts));
+    // A burst (a busy large group) is split into frames of bounded size, so a reader that keeps
+    // up is never dropped because one frame alone passed the slow-reader bound.
+    for (const [session, parts] of outgoing) {
+      let from = 0;
+      let bytes = 0;
+      for (let i = 0; i < parts.length; i++) {
+        if (i > from && bytes + parts[i]!.length > pageBytes) {
+          session.sendText(eventsFrame(parts.slice(from, i)));
+          from = i;
+          bytes = 0;
+        }
+        bytes += parts[i]!.length;
+      }
+      session.sendText(eventsFrame(from === 0 ? parts : parts.slice(from)));
+    }
   });
 
   return {

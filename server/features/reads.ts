@@ -11,6 +11,8 @@ export function readsFeature(ctx: ServerContext): FrameHandlers {
       if (!parsed) throw new ProtocolError('bad_conversation');
       if (parsed.kind === 'peer' && !parsed.users.includes(user)) throw new ProtocolError('bad_conversation');
       if (parsed.kind === 'group' && !store.readModels.isMember(parsed.groupId, user)) throw new ProtocolError('not_group_member');
+      // Calls carry no unread state; their conversations are not read-receipt targets.
+      if (parsed.kind === 'call') throw new ProtocolError('bad_conversation', 'Call conversations have no read receipts.');
       if (frame.upTo > store.log.lastEventId()) throw new ProtocolError('bad_cursor', 'upTo is beyond the newest event.');
       const current = await store.readModels.readCursor(user, frame.conversation);
       if (frame.upTo <= current) {
