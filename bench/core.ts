@@ -23,7 +23,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, printTable, SECRET,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET,
   userId, WsLoadClient, type LoadOptions, type Phase,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -57,22 +57,8 @@ if (args.help) {
 // Bounded load: at most 1000 connections, 1000 in flight each, 120 s measured.
 let clients = intArg('clients', args.clients, 2, 1000);
 if (clients % 2 === 1) clients += 1; // pairs
-const inflight = intArg('inflight', args.inflight, 1, 1000);
-const seconds = Number(args.seconds);
-const warmup = Number(args.warmup);
-if (!(seconds > 0 && seconds <= 120) || !(warmup >= 0 && warmup <= 30)) {
-  console.error('--seconds must be in (0, 120] and --warmup in [0, 30]');
-  process.exit(2);
-}
-const rounds = intArg('rounds', args.rounds, 1, 10);
-const textBytes = intArg('text-bytes', args['text-bytes'], 24, 8192);
-const synchronous = args.synchronous.toUpperCase();
-if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
-  console.error(`--synchronous must be FULL or NORMAL, got "${args.synchronous}"`);
-  process.exit(2);
-}
+const { inflight, seconds, warmup, rounds, textBytes, synchronous, load } = phaseFlags(args);
 const transports = parseTransports(args.transport, await uwsAvailable());
-const load: LoadOptions = { inflight, textBytes, warmup, seconds };
 
 const children = new Set<ChildHandle>();
 // Hard bound on the whole run: per transport two phases of warm-up + measure + drain, plus start-up slack.

@@ -19,7 +19,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, printTable, SECRET,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET,
   userId, WsLoadClient, type LoadOptions, type Phase,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -46,22 +46,8 @@ const { values: args } = parseArgs({
 
 const members = intArg('members', args.members, 2, 2000);
 const senders = intArg('senders', args.senders, 1, members);
-const inflight = intArg('inflight', args.inflight, 1, 1000);
-const seconds = Number(args.seconds);
-const warmup = Number(args.warmup);
-if (!(seconds > 0 && seconds <= 120) || !(warmup >= 0 && warmup <= 30)) {
-  console.error('--seconds must be in (0, 120] and --warmup in [0, 30]');
-  process.exit(2);
-}
-const rounds = intArg('rounds', args.rounds, 1, 10);
-const textBytes = intArg('text-bytes', args['text-bytes'], 24, 8192);
-const synchronous = args.synchronous.toUpperCase();
-if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
-  console.error(`--synchronous must be FULL or NORMAL, got "${args.synchronous}"`);
-  process.exit(2);
-}
+const { inflight, seconds, warmup, rounds, textBytes, synchronous, load } = phaseFlags(args);
 const transports = parseTransports(args.transport, await uwsAvailable());
-const load: LoadOptions = { inflight, textBytes, warmup, seconds };
 
 const children = new Set<ChildHandle>();
 const hardLimitMs = transports.length * (rounds * 2 * (warmup + seconds + 20) * 1000 + 40_000) + 20_000;

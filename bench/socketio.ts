@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, printTable, SECRET,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET,
   stampedText, userId, WsLoadClient, type LoadClient, type LoadOptions, type Phase, type Window,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -41,22 +41,8 @@ const { values: args } = parseArgs({
 });
 let clients = intArg('clients', args.clients, 2, 1000);
 if (clients % 2 === 1) clients += 1;
-const inflight = intArg('inflight', args.inflight, 1, 1000);
-const seconds = Number(args.seconds);
-const warmup = Number(args.warmup);
-if (!(seconds > 0 && seconds <= 120) || !(warmup >= 0 && warmup <= 30)) {
-  console.error('--seconds must be in (0, 120] and --warmup in [0, 30]');
-  process.exit(2);
-}
-const rounds = intArg('rounds', args.rounds, 1, 10);
-const textBytes = intArg('text-bytes', args['text-bytes'], 24, 8192);
-const synchronous = args.synchronous.toUpperCase();
-if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
-  console.error(`--synchronous must be FULL or NORMAL, got "${args.synchronous}"`);
-  process.exit(2);
-}
+const { inflight, seconds, warmup, rounds, textBytes, synchronous, load } = phaseFlags(args);
 const transports = parseTransports(args.transport, await uwsAvailable());
-const load: LoadOptions = { inflight, textBytes, warmup, seconds };
 
 const children = new Set<ChildHandle>();
 const hardLimitMs = rounds * (1 + transports.length) * (warmup + seconds + 15) * 1000 + 60_000;

@@ -363,3 +363,24 @@ export function intArg(name: string, raw: string, min: number, max: number): num
   }
   return n;
 }
+
+/** Flags every peer/fan-out bench shares, validated once: bounded window, duration and rounds. */
+export function phaseFlags(args: { inflight: string; seconds: string; warmup: string; rounds: string; 'text-bytes': string; synchronous: string }): {
+  inflight: number; seconds: number; warmup: number; rounds: number; textBytes: number; synchronous: 'FULL' | 'NORMAL'; load: LoadOptions;
+} {
+  const inflight = intArg('inflight', args.inflight, 1, 1000);
+  const seconds = Number(args.seconds);
+  const warmup = Number(args.warmup);
+  if (!(seconds > 0 && seconds <= 120) || !(warmup >= 0 && warmup <= 30)) {
+    console.error('--seconds must be in (0, 120] and --warmup in [0, 30]');
+    process.exit(2);
+  }
+  const rounds = intArg('rounds', args.rounds, 1, 10);
+  const textBytes = intArg('text-bytes', args['text-bytes'], 24, 8192);
+  const synchronous = args.synchronous.toUpperCase();
+  if (synchronous !== 'FULL' && synchronous !== 'NORMAL') {
+    console.error(`--synchronous must be FULL or NORMAL, got "${args.synchronous}"`);
+    process.exit(2);
+  }
+  return { inflight, seconds, warmup, rounds, textBytes, synchronous, load: { inflight, textBytes, warmup, seconds } };
+}
