@@ -6,6 +6,7 @@ import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
 import { rebuildCommand } from './rebuild.ts';
 import { pushToolCommands } from './push-tools.ts';
+import { loadCommand } from './load.ts';
 
 const program = new Command('tidings')
   .description('tidings: an event-sourced real-time IM server with offline push')
@@ -16,6 +17,7 @@ serveCommand(program);
 tokenCommand(program);
 rebuildCommand(program);
 pushToolCommands(program);
+loadCommand(program);
 
 try {
   await program.parseAsync(process.argv);

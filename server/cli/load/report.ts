@@ -1,0 +1,265 @@
+/** The end of a load run: the summary table on stdout, a JSON report and a self-contained HTML page. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { AccountingResult } from './accounting.ts';
+import { fmtMs, type HistogramBucket, type LatencySummary, type TimelineRow } from './stats.ts';
+import type { World } from './world.ts';
+
+export interface RunReport {
+  tool: 'tidings load';
+  startedAt: string;
+  runId: string;
+  options: Record<string, unknown>;
+  target: {
+    mode: 'own-server' | 'url';
+    url: string;
+    transport: string | null;
+    serverPid: number | null;
+    heartbeat: { intervalMs: number; timeoutMs: number };
+    serverConfig: Record<string, unknown> | null;
+    dataDir: string | null;
+    serverLog: string | null;
+  };
+  population: { users: number; devices: number; platforms: Record<string, number>; apnsDevices: number; fcmDevices: number; groups: number; groupSizes: { min: number; max: number; mean: number } };
+  phases: { setupMs: number; runMs: number; drainMs: number; accountingMs: number };
+  activity: World['stats'];
+  latency: {
+    sendToAck: LatencySummary; sendToDeliver: LatencySummary; timeoutToPush: LatencySummary; pingRtt: LatencySummary;
+    connect: LatencySummary; login: LatencySummary; sync: LatencySummary;
+  };
+  histograms: { sendToAck: HistogramBucket[]; sendToDeliver: HistogramBucket[]; timeoutToPush: HistogramBucket[] };
+  connections: { peakOpenSockets: number; peakLiveDevices: number; serverSessionsPeak: number | null; serverSessionsEnd: number | null };
+  server: { rssPeakBytes: number | null; rssEndBytes: number | null; cpuAvgPct: number | null };
+  client: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; rssPeakBytes: number };
+  errors: Record<string, number>;
+  closeCodes: Record<string, number>;
+  abandonedSocketCloseCodes: Record<string, number>;
+  sendRejected: Record<string, number>;
+  pushVendor: Record<string, unknown>;
+  accounting: Omit<AccountingResult, 'push'> & { push: Omit<AccountingResult['push'], 'timeoutToPushSamples'> };
+  timeline: TimelineRow[];
+  /** Timelines of the devices named in the problem lists (first 50), for investigation. */
+  problemDevices: Record<string, unknown>;
+  notes: string[];
+  verdict: string;
+}
+
+const n = (v: number) => v.toLocaleString('en-US');
+const mb = (bytes: number | null) => (bytes === null ? '-' : `${(bytes / 1024 / 1024).toFixed(0)} MB`);
+
+export function verdictLine(a: AccountingResult): string {
+  return a.verdict.pass ? 'VERDICT: zero loss, zero duplicates' : `VERDICT: FAILED (${a.verdict.lost} lost, ${a.verdict.duplicated} duplicated)`;
+}
+
+function latencyRow(label: string, s: LatencySummary): string {
+  return `  ${label.padEnd(16)}${n(s.n).padStart(9)}${fmtMs(s.p50).padStart(11)}${fmtMs(s.p95).padStart(11)}${fmtMs(s.p99).padStart(11)}${fmtMs(s.max).padStart(11)}`;
+}
+
+export function renderSummary(r: RunReport): string {
+  const a = r.accounting;
+  const act = r.activity;
+  const p = a.push;
+  const lines: string[] = [];
+  const o = r.options;
+  lines.push('');
+  lines.push(`tidings load ${r.runId}: ${n(r.population.devices)} devices (${n(r.population.users)} users, ${n(r.population.apnsDevices)} APNs + ${n(r.population.fcmDevices)} FCM tokens), `
+    + `${o.duration} + drain, seed ${o.seed}, ${o.rate} msgs/device/min, ${r.population.groups} groups (${r.population.groupSizes.min}–${r.population.groupSizes.max} members)`);
+  lines.push(`target: ${r.target.mode === 'own-server' ? `own server ${r.target.url} (pid ${r.target.serverPid}, transport ${r.target.transport})` : `${r.target.url} (--url)`}, `
+    + `heartbeat ${r.target.heartbeat.intervalMs}/${r.target.heartbeat.timeoutMs} ms${r.target.mode === 'own-server' ? ', push.collapseWindowMs 0 (one push per offline message)' : ''}`);
+  lines.push('');
+  lines.push('activity');
+  lines.push(`  messages       sent ${n(act.sent)}, acked ${n(act.acked)}, delivered ${n(act.delivered)} (live ${n(act.liveDelivered)}), resent ${n(act.resends)}, duplicate acks ${n(act.dupAcks)}`);
+  lines.push(`  calls          started ${n(act.callsStarted)}, answered ${n(act.callAnswers)}, hung up ${n(act.callEnds)}, over ${n(a.calls.finished)}/${n(a.calls.total)}`);
+  lines.push(`  churn          clean closes ${n(act.closes)}, silent ${n(act.silences)} (timed out by server ${n(act.silentTimeouts)}, came back before ${n(act.silentReplaced)}), `
+    + `logouts ${n(act.logouts)} (new token ${n(act.tokenRotations)}), unexpected closes ${n(act.unexpectedCloses)}`);
+  lines.push(`  other          logins ${n(act.logins)}, push registrations ${n(act.registrations)}, read receipts ${n(act.reads)}, group leaves ${n(act.groupLeaves)} / rejoins ${n(act.groupJoins)}`);
+  lines.push('');
+  lines.push(`latency                 n        p50        p95        p99        max`);
+  lines.push(latencyRow('send→ack', r.latency.sendToAck));
+  lines.push(latencyRow('send→deliver', r.latency.sendToDeliver));
+  lines.push(latencyRow('timeout→push', r.latency.timeoutToPush));
+  lines.push(latencyRow('ping→pong', r.latency.pingRtt));
+  lines.push(latencyRow('connect→open', r.latency.connect));
+  lines.push(latencyRow('login→login_ok', r.latency.login));
+  lines.push(latencyRow('sync→sync_done', r.latency.sync));
+  lines.push('');
+  lines.push(`connections held  peak ${n(r.connections.peakOpenSockets)} open sockets, ${n(r.connections.peakLiveDevices)} live devices`
+    + `${r.connections.serverSessionsPeak !== null ? `; server sessions peak ${n(r.connections.serverSessionsPeak)}, at end ${n(r.connections.serverSessionsEnd ?? 0)}` : ''}`);
+  lines.push(`server            RSS peak ${mb(r.server.rssPeakBytes)}, at end ${mb(r.server.rssEndBytes)}${r.server.cpuAvgPct !== null ? `, CPU ${r.server.cpuAvgPct.toFixed(0)}% of a core (run average)` : ''}`);
+  lines.push(`load generator    event-loop delay p99 ${fmtMs(r.client.eventLoopDelayP99Ms)}, max ${fmtMs(r.client.eventLoopDelayMaxMs)}, RSS peak ${mb(r.client.rssPeakBytes)}`);
+  lines.push('');
+  lines.push('accounting');
+  const s = a.socket;
+  lines.push(`  socket   ${n(s.messagesCommitted)} messages committed (${n(s.messagesAcked)} acked to the sender, ${n(s.committedNotAcked)} only seen in inboxes); `
+    + `${n(s.expectedDeliveries)} (device, message) deliveries expected, ${n(s.deliveredOnce)} exactly once; lost ${n(s.lostCount)}, duplicated ${n(s.duplicateCount)} events (${n(s.duplicateMessages)} messages)`
+    + `${s.inboxConflicts.length ? `, ${s.inboxConflicts.length} messages at two inbox seqs` : ''}`);
+  if (s.lostOnUnsyncedDevices) lines.push(`           of the lost: ${n(s.lostOnUnsyncedDevices)} are on ${n(s.devicesNotFinalSynced.length)} devices that never completed the final resync (could not reconnect in time), so they are unverified rather than proven lost`);
+  if (s.unackedSends) lines.push(`           ${n(s.unackedSends)} sends never acknowledged`);
+  if (s.unexpectedRecipients) lines.push(`           ${n(s.unexpectedRecipients)} messages reached a user who was not a recipient`);
+  if (s.unknownMembership) lines.push(`           ${n(s.unknownMembership)} group messages whose membership is unknown (not checked)`);
+  if (s.devicesNotFinalSynced.length) lines.push(`           ${n(s.devicesNotFinalSynced.length)} devices did not finish the final resync (e.g. ${s.devicesNotFinalSynced.slice(0, 3).join(', ')})`);
+  lines.push(`  calls    ${n(a.calls.total)} calls, ${n(a.calls.finished)} over; ${n(a.calls.expectedTerminalDeliveries)} terminal call_state deliveries expected, lost ${n(a.calls.lostCount)}`
+    + `${a.calls.unfinished.length ? `; ${a.calls.unfinished.length} calls never ended` : ''}`);
+  const extra = Object.entries(p.allowedExtra).map(([k, v]) => `${k} ${n(v)}`).join(', ');
+  lines.push(`  push     source: ${p.source === 'fake-vendors' ? 'fake APNs/FCM (every accepted push)' : p.source === 'admin-sandbox' ? 'GET /admin/pushes (sandbox) + /admin/push-jobs' : 'GET /admin/push-jobs only'}; `
+    + `${n(p.devicesWithTokens)} devices with tokens`);
+  lines.push(`           received ${n(p.received)} (${n(p.messagePushes)} message, ${n(p.callPushes.ring)} call ring, ${n(p.callPushes.missed)} missed call)`);
+  lines.push(`           expected ${n(p.expected)} message pushes (device offline, message after its ack cursor): received ${n(p.matched)}, `
+    + `device back first (outbox: cancelled at login) ${n(p.cancelledByReconnect)}${p.confirmedByOutbox ? `, delivered per outbox ${n(p.confirmedByOutbox)}` : ''}`
+    + `${p.triggerLate ? `, device back before the offline replay ran ${n(p.triggerLate)}` : ''}, lost ${n(p.lostCount)}`);
+  lines.push(`           also allowed: ${extra || 'none'}`);
+  lines.push(`           duplicates ${n(p.duplicateCount)} (same device+message, different apns-id), same-id retransmits ${n(p.retransmits)}, `
+    + `pushes to online/logged-out devices and other violations ${n(p.violationsCount)}${p.violationsCount ? ` ${JSON.stringify(p.violationClasses)}` : ''}`);
+  for (const note of p.note) lines.push(`           note: ${note}`);
+  if (Object.keys(r.errors).length) lines.push(`errors            ${Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (Object.keys(r.sendRejected).length) lines.push(`sends refused     ${Object.entries(r.sendRejected).map(([k, v]) => `${k} ${v}`).join(', ')} (group churn: expected)`);
+  for (const note of r.notes) lines.push(`note: ${note}`);
+
+  const listed: string[] = [];
+  for (const l of s.lost.slice(0, 20)) listed.push(`  LOST      ${l.messageId} (${l.conversation}, event ${l.eventId}) → ${l.device}: ${l.reason}${l.seq !== null ? ` seq ${l.seq}` : ''}`);
+  for (const d of s.duplicates.slice(0, 20)) listed.push(`  DUPLICATE ${d.kind} ${d.messageId ?? `event ${d.eventId}`} seq ${d.seq} → ${d.device}`);
+  for (const c of s.inboxConflicts.slice(0, 10)) listed.push(`  DUPLICATE ${c.key} at seqs ${c.seqs.join(', ')} in ${c.user}'s inbox`);
+  for (const l of a.calls.lost.slice(0, 10)) listed.push(`  LOST      call ${l.callId} terminal event ${l.terminalEventId} → ${l.device}: ${l.reason}`);
+  for (const l of p.lost.slice(0, 20)) listed.push(`  LOST push ${l.messageId} (event ${l.eventId}) → ${l.device}: ${l.reason}${l.detail ? ` (${l.detail})` : ''}`);
+  for (const d of p.duplicates.slice(0, 10)) listed.push(`  DUPLICATE push ${d.messageId} → ${d.device}: ${d.detail}`);
+  for (const v of p.violations.slice(0, 10)) listed.push(`  VIOLATION push ${v.messageId} → ${v.device}: ${v.reason} at ${v.receivedAt ? new Date(v.receivedAt).toISOString() : '?'}`);
+  if (listed.length) {
+    lines.push('');
+    lines.push('first problems (all of them in the JSON report):');
+    lines.push(...listed);
+  }
+  return lines.join('\n');
+}
+
+// ------------------------------------------------------------------------------------- HTML
+
+const esc = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+function svgHistogram(title: string, buckets: HistogramBucket[], color: string): string {
+  const first = buckets.findIndex((b) => b.count > 0);
+  const last = buckets.length - 1 - [...buckets].reverse().findIndex((b) => b.count > 0);
+  const W = 640;
+  const H = 240;
+  const pad = { l: 56, r: 12, t: 28, b: 52 };
+  if (first < 0) return `<svg width="${W}" height="60" xmlns="http://www.w3.org/2000/svg"><text x="10" y="30" font-size="13">${esc(title)}: no samples</text></svg>`;
+  const shown = buckets.slice(Math.max(0, first - 1), Math.min(buckets.length, last + 2));
+  const max = Math.max(...shown.map((b) => b.count));
+  const bw = (W - pad.l - pad.r) / shown.length;
+  const ih = H - pad.t - pad.b;
+  const bars = shown.map((b, i) => {
+    const h = max > 0 ? (b.count / max) * ih : 0;
+    const x = pad.l + i * bw;
+    const label = Number.isFinite(b.le) ? (b.le >= 1000 ? `${b.le / 1000}s` : `${b.le}`) : '∞';
+    return `<rect x="${(x + 1).toFixed(1)}" y="${(pad.t + ih - h).toFixed(1)}" width="${Math.max(1, bw - 2).toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"><title>≤ ${label} ms: ${b.count}</title></rect>`
+      + `<text x="${(x + bw / 2).toFixed(1)}" y="${H - pad.b + 14}" font-size="10" text-anchor="end" transform="rotate(-45 ${(x + bw / 2).toFixed(1)} ${H - pad.b + 14})">≤${label}</text>`;
+  }).join('');
+  return `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" role="img">
+<text x="${pad.l}" y="18" font-size="14" font-weight="bold">${esc(title)}</text>
+<line x1="${pad.l}" y1="${pad.t + ih}" x2="${W - pad.r}" y2="${pad.t + ih}" stroke="#333"/>
+<line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${pad.t + ih}" stroke="#333"/>
+<text x="${pad.l - 6}" y="${pad.t + 10}" font-size="10" text-anchor="end">${max}</text>
+<text x="${pad.l - 6}" y="${pad.t + ih}" font-size="10" text-anchor="end">0</text>
+<text x="${W - pad.r}" y="${H - 4}" font-size="10" text-anchor="end">latency bucket upper bound, ms (log scale)</text>
+${bars}</svg>`;
+}
+
+function svgLines(title: string, rows: TimelineRow[], series: Array<{ key: keyof TimelineRow; label: string; color: string; dashed?: boolean }>, yLabel: string, markAt?: { t: number; label: string }): string {
+  const W = 900;
+  const H = 280;
+  const pad = { l: 60, r: 150, t: 28, b: 36 };
+  const values = series.flatMap((s) => rows.map((r) => Number(r[s.key] ?? 0)));
+  const max = Math.max(1, ...values);
+  const tMax = Math.max(1, rows.length - 1);
+  const iw = W - pad.l - pad.r;
+  const ih = H - pad.t - pad.b;
+  const x = (t: number) => pad.l + (t / tMax) * iw;
+  const y = (v: number) => pad.t + ih - (v / max) * ih;
+  const paths = series.map((s, i) => {
+    const pts = rows.filter((r) => r[s.key] !== null).map((r) => `${x(r.t).toFixed(1)},${y(Number(r[s.key])).toFixed(1)}`).join(' ');
+    return `<polyline fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts}"/>`
+      + `<rect x="${W - pad.r + 12}" y="${pad.t + i * 18}" width="12" height="3" fill="${s.color}"/><text x="${W - pad.r + 30}" y="${pad.t + i * 18 + 5}" font-size="11">${esc(s.label)}</text>`;
+  }).join('');
+  const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${pad.l - 6}" y="${(pad.t + ih - f * ih + 4).toFixed(1)}" font-size="10" text-anchor="end">${Math.round(f * max)}</text>`
+    + `<line x1="${pad.l}" x2="${pad.l + iw}" y1="${(pad.t + ih - f * ih).toFixed(1)}" y2="${(pad.t + ih - f * ih).toFixed(1)}" stroke="#eee"/>`).join('');
+  const xt = Array.from({ length: 6 }, (_, i) => Math.round((i / 5) * tMax)).map((t) => `<text x="${x(t).toFixed(1)}" y="${H - pad.b + 16}" font-size="10" text-anchor="middle">${t}s</text>`).join('')
+    + (markAt && markAt.t <= tMax ? `<line x1="${x(markAt.t).toFixed(1)}" x2="${x(markAt.t).toFixed(1)}" y1="${pad.t}" y2="${pad.t + ih}" stroke="#999" stroke-dasharray="4 3"/>`
+      + `<text x="${(x(markAt.t) + 4).toFixed(1)}" y="${pad.t + 10}" font-size="10" fill="#666">${esc(markAt.label)}</text>` : '');
+  return `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" role="img">
+<text x="${pad.l}" y="18" font-size="14" font-weight="bold">${esc(title)}</text>
+${ticks}
+<line x1="${pad.l}" y1="${pad.t + ih}" x2="${pad.l + iw}" y2="${pad.t + ih}" stroke="#333"/>
+<line x1="${pad.l}" y1="${pad.t}" x2="${pad.l}" y2="${pad.t + ih}" stroke="#333"/>
+<text x="14" y="${pad.t + ih / 2}" font-size="10" transform="rotate(-90 14 ${pad.t + ih / 2})" text-anchor="middle">${esc(yLabel)}</text>
+${xt}${paths}</svg>`;
+}
+
+function table(rows: Array<[string, string]>): string {
+  return `<table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
+}
+
+export function renderHtml(r: RunReport, summaryText: string): string {
+  const a = r.accounting;
+  const ok = a.verdict.pass;
+  const drainMark = { t: Math.round(r.phases.runMs / 1000), label: 'drain' };
+  const lat = (s: LatencySummary) => `n ${n(s.n)} · p50 ${fmtMs(s.p50)} · p95 ${fmtMs(s.p95)} · p99 ${fmtMs(s.p99)} · max ${fmtMs(s.max)}`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>tidings load ${esc(r.runId)} — ${esc(r.verdict)}</title>
+<style>
+body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:24px;color:#222;max-width:1100px}
+h1{font-size:20px} h2{font-size:16px;margin-top:28px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.verdict{font-size:18px;font-weight:bold;padding:10px 14px;border-radius:6px;display:inline-block;background:${ok ? '#e5f6e8' : '#fde8e8'};color:${ok ? '#1d6b2c' : '#9b1c1c'}}
+table{border-collapse:collapse;font-size:13px} th{text-align:left;padding:3px 14px 3px 0;color:#555;font-weight:normal} td{padding:3px 0}
+pre{background:#f6f6f6;padding:12px;font-size:12px;overflow-x:auto} svg{display:block;margin:12px 0}
+</style></head><body>
+<h1>tidings load — ${esc(r.runId)} — ${esc(r.startedAt)}</h1>
+<div class="verdict">${esc(r.verdict)}</div>
+<h2>Run</h2>
+${table([
+    ['target', r.target.mode === 'own-server' ? `own server (${r.target.url}, transport ${r.target.transport})` : `${r.target.url} (--url)`],
+    ['devices / users', `${n(r.population.devices)} / ${n(r.population.users)}`],
+    ['duration', `${String(r.options.duration)} (setup ${(r.phases.setupMs / 1000).toFixed(1)} s, run ${(r.phases.runMs / 1000).toFixed(1)} s, drain ${(r.phases.drainMs / 1000).toFixed(1)} s)`],
+    ['seed / rate / groups', `${String(r.options.seed)} / ${String(r.options.rate)} msgs per device per minute / ${r.population.groups}`],
+    ['heartbeat', `${r.target.heartbeat.intervalMs} / ${r.target.heartbeat.timeoutMs} ms`],
+    ['messages', `sent ${n(r.activity.sent)}, acked ${n(r.activity.acked)}, delivered ${n(r.activity.delivered)}`],
+    ['send→ack', lat(r.latency.sendToAck)],
+    ['send→deliver', lat(r.latency.sendToDeliver)],
+    ['timeout→push', lat(r.latency.timeoutToPush)],
+    ['ping→pong (server responsiveness)', lat(r.latency.pingRtt)],
+    ['connections held (peak)', `${n(r.connections.peakOpenSockets)} sockets${r.connections.serverSessionsPeak !== null ? `, server sessions ${n(r.connections.serverSessionsPeak)}` : ''}`],
+    ['server RSS', `peak ${mb(r.server.rssPeakBytes)}, end ${mb(r.server.rssEndBytes)}`],
+    ['socket accounting', `${n(a.socket.expectedDeliveries)} expected, ${n(a.socket.deliveredOnce)} exactly once, lost ${n(a.socket.lostCount)}, duplicated ${n(a.socket.duplicateCount)}`],
+    ['push accounting', `expected ${n(a.push.expected)}, received ${n(a.push.matched)}, cancelled by reconnect ${n(a.push.cancelledByReconnect)}, lost ${n(a.push.lostCount)}, duplicates ${n(a.push.duplicateCount)}, violations ${n(a.push.violationsCount)}`],
+  ])}
+<h2>Latency histograms</h2>
+${svgHistogram('send → send_ack (committed)', r.histograms.sendToAck, '#3b82f6')}
+${svgHistogram('send → delivered to a live recipient device', r.histograms.sendToDeliver, '#10b981')}
+${svgHistogram('heartbeat deadline → first push (silent devices)', r.histograms.timeoutToPush, '#f59e0b')}
+<h2>Throughput over time</h2>
+${svgLines('messages per second', r.timeline, [
+    { key: 'sent', label: 'sent', color: '#3b82f6' }, { key: 'acked', label: 'acked (committed)', color: '#a855f7', dashed: true },
+    { key: 'pushes', label: 'pushes received', color: '#f59e0b' }, { key: 'errors', label: 'errors', color: '#ef4444' },
+  ], 'per second', drainMark)}
+${svgLines('deliveries per second (message events received by devices)', r.timeline, [
+    { key: 'delivered', label: 'delivered', color: '#10b981' }, { key: 'logins', label: 'logins', color: '#64748b' },
+  ], 'per second', drainMark)}
+${svgLines('connections and server resources', r.timeline, [
+    { key: 'connected', label: 'live devices', color: '#0ea5e9' }, { key: 'serverRssMb', label: 'server RSS (MB)', color: '#a855f7' },
+    { key: 'serverCpuPct', label: 'server CPU %', color: '#64748b' },
+  ], 'count / MB / %', drainMark)}
+<h2>Summary</h2>
+<pre>${esc(summaryText)}</pre>
+<p>Full data: the JSON report next to this file.</p>
+</body></html>
+`;
+}
+
+export function writeReports(dir: string, r: RunReport, summaryText: string): { json: string; html: string } {
+  const out = resolve(dir);
+  mkdirSync(out, { recursive: true });
+  const stamp = r.startedAt.replace(/[:.]/g, '-');
+  const json = join(out, `load-${stamp}.json`);
+  const html = join(out, `load-${stamp}.html`);
+  writeFileSync(json, `${JSON.stringify(r, null, 2)}\n`);
+  writeFileSync(html, renderHtml(r, summaryText));
+  return { json, html };
+}
