@@ -23,7 +23,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET, startWatchdog,
   userId, WsLoadClient, type LoadOptions, type Phase,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -63,12 +63,7 @@ const transports = parseTransports(args.transport, await uwsAvailable());
 const children = new Set<ChildHandle>();
 // Hard bound on the whole run: per transport two phases of warm-up + measure + drain, plus start-up slack.
 const hardLimitMs = transports.length * (rounds * 2 * (warmup + seconds + 15) * 1000 + 40_000) + 20_000;
-const watchdog = setTimeout(() => {
-  console.error(`bench/core: exceeded ${Math.round(hardLimitMs / 1000)} s, aborting`);
-  // Children get SIGTERM (and SIGKILL after 2 s); the spawn helper also SIGKILLs any left on exit.
-  void Promise.all([...children].map((child) => child.stop(2000))).finally(() => process.exit(1));
-}, hardLimitMs);
-watchdog.unref();
+const watchdog = startWatchdog('core', hardLimitMs, children);
 
 async function runPhase(url: string, serverPid: number, echo: boolean, round: number, phase: Phase): Promise<void> {
   const pool = await connectAll(clients, (index) => WsLoadClient.connect({

@@ -19,7 +19,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET, startWatchdog,
   userId, WsLoadClient, type LoadOptions, type Phase,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -51,11 +51,7 @@ const transports = parseTransports(args.transport, await uwsAvailable());
 
 const children = new Set<ChildHandle>();
 const hardLimitMs = transports.length * (rounds * 2 * (warmup + seconds + 20) * 1000 + 40_000) + 20_000;
-const watchdog = setTimeout(() => {
-  console.error(`bench/fanout: exceeded ${Math.round(hardLimitMs / 1000)} s, aborting`);
-  void Promise.all([...children].map((child) => child.stop(2000))).finally(() => process.exit(1));
-}, hardLimitMs);
-watchdog.unref();
+const watchdog = startWatchdog('fanout', hardLimitMs, children);
 
 async function startChild(script: string, childArgs: string[], nodeArgs: string[], label: string): Promise<ChildHandle> {
   const child = await spawnTsChild(fileURLToPath(new URL(script, import.meta.url)), childArgs, { nodeArgs, label });

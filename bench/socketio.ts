@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET, startWatchdog,
   stampedText, userId, WsLoadClient, type LoadClient, type LoadOptions, type Phase, type Window,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -46,11 +46,7 @@ const transports = parseTransports(args.transport, await uwsAvailable());
 
 const children = new Set<ChildHandle>();
 const hardLimitMs = rounds * (1 + transports.length) * (warmup + seconds + 15) * 1000 + 60_000;
-const watchdog = setTimeout(() => {
-  console.error(`bench/socketio: exceeded ${Math.round(hardLimitMs / 1000)} s, aborting`);
-  void Promise.all([...children].map((child) => child.stop(2000))).finally(() => process.exit(1));
-}, hardLimitMs);
-watchdog.unref();
+const watchdog = startWatchdog('socketio', hardLimitMs, children);
 
 /** A Socket.IO client with a window of pipelined `send` emits, each completed by its ack callback. */
 class SocketIoClient implements LoadClient {

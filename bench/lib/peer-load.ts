@@ -384,3 +384,16 @@ export function phaseFlags(args: { inflight: string; seconds: string; warmup: st
   }
   return { inflight, seconds, warmup, rounds, textBytes, synchronous, load: { inflight, textBytes, warmup, seconds } };
 }
+
+/**
+ * Hard bound on a whole bench run: past `limitMs` the children get SIGTERM (SIGKILL after 2 s)
+ * and the bench exits 1. Returns the timer so a finished run can clear it.
+ */
+export function startWatchdog(name: string, limitMs: number, children: Set<{ stop(graceMs?: number): Promise<void> }>): NodeJS.Timeout {
+  const watchdog = setTimeout(() => {
+    console.error(`bench/${name}: exceeded ${Math.round(limitMs / 1000)} s, aborting`);
+    void Promise.all([...children].map((child) => child.stop(2000))).finally(() => process.exit(1));
+  }, limitMs);
+  watchdog.unref();
+  return watchdog;
+}
