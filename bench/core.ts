@@ -23,7 +23,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET, startWatchdog,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, PHASE_OPTIONS, phaseFlags, printTable, SECRET, startWatchdog,
   userId, WsLoadClient, type LoadOptions, type Phase,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -33,17 +33,10 @@ const TARGET_RATIO = 0.3;
 
 const { values: args } = parseArgs({
   options: {
-    transport: { type: 'string' },
+    ...PHASE_OPTIONS,
     clients: { type: 'string', default: '50' },
-    inflight: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '1' },
-    synchronous: { type: 'string', default: 'FULL' },
-    'text-bytes': { type: 'string', default: '64' },
     'cpu-prof-dir': { type: 'string' },
     'server-node-arg': { type: 'string', multiple: true },
-    json: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,

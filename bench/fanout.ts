@@ -19,7 +19,7 @@
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET, startWatchdog,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, PHASE_OPTIONS, phaseFlags, printTable, SECRET, startWatchdog,
   userId, WsLoadClient, type LoadOptions, type Phase,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -29,17 +29,10 @@ const GROUP = 'bench-fanout';
 
 const { values: args } = parseArgs({
   options: {
-    transport: { type: 'string' },
+    ...PHASE_OPTIONS,
     members: { type: 'string', default: '100' },
     senders: { type: 'string', default: '5' },
-    inflight: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '1' },
-    synchronous: { type: 'string', default: 'FULL' },
-    'text-bytes': { type: 'string', default: '64' },
     'cpu-prof-dir': { type: 'string' },
-    json: { type: 'boolean', default: false },
   },
   strict: true,
 });

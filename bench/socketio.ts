@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { io as ioClient, type Socket } from 'socket.io-client';
 import {
-  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, phaseFlags, printTable, SECRET, startWatchdog,
+  ADMIN_SECRET, connectAll, fmt, intArg, latencyStats, measurePhase, newPhase, parseTransports, pct, PHASE_OPTIONS, phaseFlags, printTable, SECRET, startWatchdog,
   stampedText, userId, WsLoadClient, type LoadClient, type LoadOptions, type Phase, type Window,
 } from './lib/peer-load.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
@@ -27,15 +27,8 @@ const TARGET = 3;
 
 const { values: args } = parseArgs({
   options: {
-    transport: { type: 'string' },
+    ...PHASE_OPTIONS,
     clients: { type: 'string', default: '50' },
-    inflight: { type: 'string', default: '10' },
-    seconds: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '1' },
-    rounds: { type: 'string', default: '1' },
-    synchronous: { type: 'string', default: 'FULL' },
-    'text-bytes': { type: 'string', default: '64' },
-    json: { type: 'boolean', default: false },
   },
   strict: true,
 });

@@ -364,6 +364,18 @@ export function intArg(name: string, raw: string, min: number, max: number): num
   return n;
 }
 
+/** parseArgs options for the flags phaseFlags() validates, shared by the peer/fan-out benches. */
+export const PHASE_OPTIONS = {
+  transport: { type: 'string' },
+  inflight: { type: 'string', default: '10' },
+  seconds: { type: 'string', default: '5' },
+  warmup: { type: 'string', default: '1' },
+  rounds: { type: 'string', default: '1' },
+  synchronous: { type: 'string', default: 'FULL' },
+  'text-bytes': { type: 'string', default: '64' },
+  json: { type: 'boolean', default: false },
+} as const;
+
 /** Flags every peer/fan-out bench shares, validated once: bounded window, duration and rounds. */
 export function phaseFlags(args: { inflight: string; seconds: string; warmup: string; rounds: string; 'text-bytes': string; synchronous: string }): {
   inflight: number; seconds: number; warmup: number; rounds: number; textBytes: number; synchronous: 'FULL' | 'NORMAL'; load: LoadOptions;

@@ -6,7 +6,7 @@
 import { createPublicKey, randomUUID, verify, type KeyObject } from 'node:crypto';
 import http2 from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import { serverTls } from './tls.ts';
+import { listenOnLoopback, serverTls } from './tls.ts';
 
 export type FakeApnsEnvironment = 'development' | 'production';
 
@@ -254,12 +254,7 @@ export async function startFakeApns(opts: FakeApnsOptions = {}): Promise<FakeApn
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = await listenOnLoopback(server, opts.port);
 
   return {
     host: '127.0.0.1',

@@ -5,7 +5,7 @@
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import { serverTls } from './tls.ts';
+import { listenOnLoopback, serverTls } from './tls.ts';
 
 export interface FakeFcmServiceAccount {
   clientEmail: string;
@@ -270,12 +270,7 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+  const port = await listenOnLoopback(server, opts.port);
 
   return {
     host: '127.0.0.1',

@@ -121,3 +121,13 @@ export function makeApnsClientCert(bundleId: string, passphrase = 'test-pass-phr
     return { key, cert, pfx, passphrase, fingerprint256: new X509Certificate(cert).fingerprint256 };
   });
 }
+
+/** Both fakes listen the same way: loopback only, a given or free port; resolves the bound port. */
+export async function listenOnLoopback(server: import('node:net').Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : 0;
+}
