@@ -44,7 +44,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   validateCredentials(config.push.credentials);
   const store: Store = await openStore(
     { dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous, cacheSizeMb: config.storage.cacheSizeMb },
-    { maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch },
+    { maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch, writer: config.storage.writer },
   );
   const events = new DomainEvents();
   const registry = new SessionRegistry(new InMemoryPresence(), events, {

@@ -1,4 +1,6 @@
 import { openDatabase, type StorageConfig } from './kysely/create-database.ts';
+import { InlineBatchWriter, type BatchWriter } from './kysely/append-writer.ts';
+import { ThreadedBatchWriter } from './kysely/threaded-writer.ts';
 import { KyselyEventLog } from './kysely/kysely-event-log.ts';
 import { KyselyReadModels } from './kysely/kysely-read-models.ts';
 import { KyselyPushStore } from './kysely/kysely-push-store.ts';
@@ -14,12 +16,15 @@ export * from './settings-store.ts';
 export { apnsIdFor } from './kysely/kysely-push-store.ts';
 export { rebuildReadModels, REBUILT_TABLES } from './kysely/rebuild.ts';
 export { KyselyEventLog } from './kysely/kysely-event-log.ts';
+export { InlineBatchWriter } from './kysely/append-writer.ts';
 export { KyselyReadModels } from './kysely/kysely-read-models.ts';
 
 export interface StoreOptions {
   maxGroupMembers: number;
   maxBatch: number;
   cursorFlushMs?: number;
+  /** `thread`: appends are written by a worker thread with its own connection; `inline`: on the caller's thread. */
+  writer?: 'thread' | 'inline';
 }
 
 export interface Store {
@@ -34,12 +39,20 @@ export interface Store {
 /** Open the database, run migrations, load the writer's state. */
 export async function openStore(config: StorageConfig, options: StoreOptions): Promise<Store> {
   const { db, close, hotPath } = await openDatabase(config);
-  const log = await KyselyEventLog.open(db, { cursorFlushMs: 200, ...options }, hotPath);
+  let writer: BatchWriter;
+  try {
+    // ':memory:' is a separate database per connection, so only the inline writer can serve it.
+    writer = options.writer === 'inline' || config.file === ':memory:' ? new InlineBatchWriter(db, hotPath) : await ThreadedBatchWriter.start(config);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  const log = await KyselyEventLog.open(db, { cursorFlushMs: 200, ...options }, writer);
   const readModels = new KyselyReadModels(db, log);
   return {
     db, log, readModels, push: new KyselyPushStore(db), settings: await KyselySettingsStore.open(db),
     async close() {
-      await log.flushCursors();
+      await log.close();
       await close();
     },
   };

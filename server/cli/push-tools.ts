@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { openDatabase } from '../../storage/kysely/create-database.ts';
 import { KyselyEventLog } from '../../storage/kysely/kysely-event-log.ts';
+import { InlineBatchWriter } from '../../storage/kysely/append-writer.ts';
 import { KyselyPushStore } from '../../storage/kysely/kysely-push-store.ts';
 import { explainMessage, type MessageExplanation } from '../../push/why.ts';
 import { resolveSecrets, storageFile } from '../runtime-config.ts';
@@ -26,9 +27,10 @@ export function pushToolCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (messageId: string, options: CommonOptions & { user?: string; json?: boolean }) => {
       const config = configFrom(options);
-      const { db, close } = await openDatabase({ dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous, cacheSizeMb: 8 });
+      const { db, close, hotPath } = await openDatabase({ dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous, cacheSizeMb: 8 });
       try {
-        const log = await KyselyEventLog.open(db, { maxBatch: 1, maxGroupMembers: config.limits.maxGroupMembers, cursorFlushMs: 1000 });
+        // Read-only use: the writer is never called.
+        const log = await KyselyEventLog.open(db, { maxBatch: 1, maxGroupMembers: config.limits.maxGroupMembers, cursorFlushMs: 1000 }, new InlineBatchWriter(db, hotPath));
         const explained = await explainMessage({ log, store: new KyselyPushStore(db) }, messageId,
           (g) => [...(log.projection.groups.get(g)?.members ?? [])], options.user);
         if (!explained) {

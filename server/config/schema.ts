@@ -21,6 +21,7 @@ export const ConfigSchema = Type.Object({
     file: Type.Optional(Type.String({ description: 'SQLite file; defaults to `<dataDir>/tidings.db`.' })),
     synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite `synchronous`: FULL survives power loss, NORMAL only process crashes.' }),
     maxBatch: int(1000, 'Most events committed in one group-commit transaction.', 1),
+    writer: Type.Union([Type.Literal('thread'), Type.Literal('inline')], { default: 'thread', description: 'Where appends are written: `thread` (a worker thread with its own SQLite connection, so commits and fsync do not stall sockets) or `inline` (on the event loop).' }),
     cacheSizeMb: int(64, 'SQLite page cache.', 1),
   }, { default: {} }),
   auth: Type.Object({

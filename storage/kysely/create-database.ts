@@ -75,6 +75,8 @@ function createDialect(config: StorageConfig): { dialect: Dialect; sqlite?: SQLi
       sqlite.pragma('journal_mode = WAL');
       sqlite.pragma(`synchronous = ${config.synchronous}`);
       sqlite.pragma('foreign_keys = ON');
+      // The writer thread and the server thread each hold a connection; a write that meets the
+      // other's transaction waits for it instead of failing.
       sqlite.pragma('busy_timeout = 5000');
       sqlite.pragma('wal_autocheckpoint = 10000');
       // A larger page cache keeps the inbox and index pages of active users in memory.
@@ -86,9 +88,24 @@ function createDialect(config: StorageConfig): { dialect: Dialect; sqlite?: SQLi
   }
 }
 
-export async function openDatabase(config: StorageConfig): Promise<OpenDatabase> {
+function connect(config: StorageConfig): { db: Kysely<Database>; sqlite?: SQLite.Database } {
   const { dialect, sqlite } = createDialect(config);
-  const db = new Kysely<Database>({ dialect });
+  return { db: new Kysely<Database>({ dialect }), sqlite };
+}
+
+// Prepared after migrations: the statements need the tables.
+function opened(db: Kysely<Database>, sqlite: SQLite.Database | undefined): OpenDatabase {
+  return { db, hotPath: sqlite ? sqliteHotPath(sqlite) : undefined, close: () => db.destroy() };
+}
+
+/** A connection to an already migrated database (the storage writer thread opens its own). */
+export function openSqlite(config: StorageConfig): OpenDatabase {
+  const { db, sqlite } = connect(config);
+  return opened(db, sqlite);
+}
+
+export async function openDatabase(config: StorageConfig): Promise<OpenDatabase> {
+  const { db, sqlite } = connect(config);
   const migrator = new Migrator({ db, provider: new CodeMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
@@ -96,6 +113,5 @@ export async function openDatabase(config: StorageConfig): Promise<OpenDatabase>
     await db.destroy();
     throw new Error(`Database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
   }
-  // Prepared after migrations: the statements need the tables.
-  return { db, hotPath: sqlite ? sqliteHotPath(sqlite) : undefined, close: () => db.destroy() };
+  return opened(db, sqlite);
 }

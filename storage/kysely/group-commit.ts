@@ -2,6 +2,8 @@
  * Group commit: callers submit work, a single loop drains the queue in batches and commits
  * each batch in one transaction. While one batch commits, the next accumulates, so fsync cost
  * is shared by everything that arrived meanwhile and throughput does not collapse under load.
+ * Up to `maxInFlight` batches may be committing at once (started in order; `commitBatch` must
+ * keep their outcomes in order itself).
  */
 export interface Pending<I, O> {
   input: I;
@@ -15,9 +17,12 @@ export class GroupCommitQueue<I, O> {
   readonly #maxBatch: number;
   readonly #commitBatch: (batch: Pending<I, O>[]) => Promise<void>;
 
-  constructor(maxBatch: number, commitBatch: (batch: Pending<I, O>[]) => Promise<void>) {
+  readonly #maxInFlight: number;
+
+  constructor(maxBatch: number, commitBatch: (batch: Pending<I, O>[]) => Promise<void>, maxInFlight = 1) {
     this.#maxBatch = maxBatch;
     this.#commitBatch = commitBatch;
+    this.#maxInFlight = maxInFlight;
   }
 
   submit(input: I): Promise<O> {
@@ -43,11 +48,19 @@ export class GroupCommitQueue<I, O> {
   }
 
   async #drain(): Promise<void> {
+    const inFlight: Promise<void>[] = [];
     try {
-      for (;;) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
-        await this.#commitBatch(batch);
-        if (this.#queue.length === 0) break;
+      // The first pass runs even when empty: kick() uses it to flush side writes.
+      for (let first = true; ; first = false) {
+        if (this.#queue.length === 0 && !first) {
+          if (inFlight.length === 0) break;
+          await inFlight.shift();
+          continue;
+        }
+        inFlight.push(this.#commitBatch(this.#queue.splice(0, this.#maxBatch)).catch(() => undefined));
+        if (inFlight.length >= this.#maxInFlight) await inFlight.shift();
+        // Give arrivals a turn to join the next batch, as one awaited commit would.
+        else await new Promise<void>((resolve) => setImmediate(resolve));
       }
     } finally {
       this.#running = undefined;

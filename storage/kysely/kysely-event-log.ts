@@ -1,21 +1,11 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import type { Kysely } from 'kysely';
 import { ProtocolError } from '../../protocol/index.ts';
 import type { Database } from './schema.ts';
 import type { AppendListener, AppendResult, EventDraft, EventLog, InboxEntry, StoredEvent } from '../types.ts';
 import { applyCallChange, applyGroupChange, project, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../projector.ts';
 import { GroupCommitQueue, type Pending } from './group-commit.ts';
 import { loadProjectionState } from './load-state.ts';
-import type { AppendHotPath } from './create-database.ts';
-import type { CallRecord } from '../types.ts';
-
-export async function upsertCall(trx: Transaction<Database>, call: CallRecord, eventId: number): Promise<void> {
-  await trx.insertInto('calls').values({
-    call_id: call.callId, inviter: call.inviter, state: call.state, invitees: JSON.stringify(call.invitees),
-    deadline: call.deadline, created_event_id: eventId, updated_event_id: eventId,
-  }).onConflict((oc) => oc.column('call_id').doUpdateSet({
-    state: call.state, invitees: JSON.stringify(call.invitees), updated_event_id: eventId,
-  })).execute();
-}
+import { chunk, writeItemOf, type BatchWriter, type WriteResult } from './append-writer.ts';
 
 export interface EventLogOptions extends ProjectionLimits {
   /** Most drafts committed in one transaction. */
@@ -27,15 +17,9 @@ export interface EventLogOptions extends ProjectionLimits {
 type Planned = { pending: Pending<EventDraft, AppendResult>; result: AppendResult; projected: ProjectedEvent };
 type InBatchDuplicate = { pending: Pending<EventDraft, AppendResult>; of: Planned };
 
-// SQLite caps bound parameters per statement; keep multi-row inserts well under it.
-const MAX_PARAMS = 30000;
-
-function chunk<T>(rows: T[], columns: number): T[][] {
-  const size = Math.max(1, Math.floor(MAX_PARAMS / columns));
-  const out: T[][] = [];
-  for (let i = 0; i < rows.length; i += size) out.push(rows.slice(i, i + size));
-  return out;
-}
+// One batch committing in the writer and one waiting behind it: the writer never waits for this
+// thread to resolve, deliver and plan between commits. More would only lengthen the queue.
+const WRITES_IN_FLIGHT = 2;
 
 function rowToStored(row: Database['events']): StoredEvent {
   return {
@@ -44,7 +28,10 @@ function rowToStored(row: Database['events']): StoredEvent {
   };
 }
 
-/** The append-only log with fan-out-on-write inboxes, written through a group-commit queue. */
+/**
+ * The append-only log with fan-out-on-write inboxes. Appends are validated and projected here, in
+ * log order, then written in group-commit batches by a BatchWriter (on this thread or its own).
+ */
 export class KyselyEventLog implements EventLog {
   readonly #db: Kysely<Database>;
   readonly #options: EventLogOptions;
@@ -53,24 +40,31 @@ export class KyselyEventLog implements EventLog {
   readonly #heads = new Map<string, number>();
   readonly #pendingCursors = new Map<string, { userId: string; deviceId: string; seq: number }>();
   #state: ProjectionState;
+  /** The newest event id handed out by planning. */
   #lastEventId: number;
+  #committedEventId: number;
   #cursorTimer: NodeJS.Timeout | undefined;
+  readonly #writer: BatchWriter;
+  /** Bumped by each failed batch: batches planned in an older epoch cannot succeed. */
+  #epoch = 0;
+  /** The outcome of the newest batch; the next one is applied after it. */
+  #finishing: Promise<void> = Promise.resolve();
 
-  readonly #hotPath: AppendHotPath | undefined;
-
-  private constructor(db: Kysely<Database>, options: EventLogOptions, state: ProjectionState, lastEventId: number, hotPath: AppendHotPath | undefined) {
+  private constructor(db: Kysely<Database>, options: EventLogOptions, state: ProjectionState, lastEventId: number, writer: BatchWriter) {
     this.#db = db;
-    this.#hotPath = hotPath;
+    this.#writer = writer;
     this.#options = options;
     this.#state = state;
     this.#lastEventId = lastEventId;
-    this.#queue = new GroupCommitQueue(options.maxBatch, (batch) => this.#commit(batch));
+    this.#committedEventId = lastEventId;
+    this.#queue = new GroupCommitQueue(options.maxBatch, (batch) => this.#commit(batch), WRITES_IN_FLIGHT);
   }
 
-  static async open(db: Kysely<Database>, options: EventLogOptions, hotPath?: AppendHotPath): Promise<KyselyEventLog> {
+  /** `db` serves reads; `writer` is the only writer of the log's tables. */
+  static async open(db: Kysely<Database>, options: EventLogOptions, writer: BatchWriter): Promise<KyselyEventLog> {
     const state = await loadProjectionState(db);
     const last = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
-    return new KyselyEventLog(db, options, state, Number(last?.id ?? 0), hotPath);
+    return new KyselyEventLog(db, options, state, Number(last?.id ?? 0), writer);
   }
 
   /** Read-only view of group membership, current as of the last commit. */
@@ -86,8 +80,9 @@ export class KyselyEventLog implements EventLog {
     this.#listeners.push(listener);
   }
 
+  /** The newest committed event id (planned ones may be higher). */
   lastEventId(): number {
-    return this.#lastEventId;
+    return this.#committedEventId;
   }
 
   get queueDepth(): number {
@@ -120,6 +115,12 @@ export class KyselyEventLog implements EventLog {
   async flushCursors(): Promise<void> {
     if (this.#pendingCursors.size > 0) this.#queue.kick();
     await this.#queue.flush();
+  }
+
+  /** Commit what is pending, then stop the writer. */
+  async close(): Promise<void> {
+    await this.flushCursors();
+    await this.#writer.close();
   }
 
   cachedHeadSeq(userId: string): number | undefined {
@@ -164,14 +165,19 @@ export class KyselyEventLog implements EventLog {
     return out;
   }
 
-  async #loadHeads(db: Kysely<Database> | Transaction<Database>, users: string[]): Promise<void> {
+  async #loadHeads(db: Kysely<Database>, users: string[]): Promise<void> {
     const missing = users.filter((u) => !this.#heads.has(u));
     for (const part of chunk(missing, 1)) {
       const rows = await db.selectFrom('inbox').select(['user_id', (eb) => eb.fn.max('seq').as('head')])
         .where('user_id', 'in', part).groupBy('user_id').execute();
-      for (const user of part) this.#heads.set(user, 0);
-      for (const row of rows) this.#heads.set(row.user_id, Number(row.head));
+      // A commit may have landed (and raised the head) while this read was queued.
+      for (const user of part) this.#raiseHead(user, 0);
+      for (const row of rows) this.#raiseHead(row.user_id, Number(row.head));
     }
+  }
+
+  #raiseHead(user: string, seq: number): void {
+    if ((this.#heads.get(user) ?? -1) < seq) this.#heads.set(user, seq);
   }
 
   /** LOG-2: the original of a resent message, with the sender's seq for it. */
@@ -185,150 +191,106 @@ export class KyselyEventLog implements EventLog {
     return { event, seqs: new Map([[event.sender, row?.seq ?? 0]]), duplicate: true };
   }
 
-  async #commit(batch: Pending<EventDraft, AppendResult>[]): Promise<void> {
+  /**
+   * Plan a batch now, in log order (validation, projection, event ids), hand it to the writer and
+   * return at once: the queue plans the next batch while this one commits. Outcomes are then
+   * applied strictly in batch order, so listeners see committed events in log order.
+   */
+  #commit(batch: Pending<EventDraft, AppendResult>[]): Promise<void> {
     const planned: Planned[] = [];
     const inBatchDuplicates: InBatchDuplicate[] = [];
     const plannedByKey = new Map<string, Planned>();
-    try {
-      let nextId = this.#lastEventId;
-      const at = Date.now();
-      for (const pending of batch) {
-        const draft = pending.input;
-        const key = draft.kind === 'message' ? `${draft.sender}\u0000${draft.clientMsgId}` : undefined;
-        const sameBatch = key ? plannedByKey.get(key) : undefined;
-        if (sameBatch) {
-          inBatchDuplicates.push({ pending, of: sameBatch });
-          continue;
-        }
-        try {
-          const projected = project(draft, nextId + 1, at, this.#state, this.#options);
-          nextId += 1;
-          if (projected.groupChange) applyGroupChange(this.#state, projected.groupChange);
-          if (projected.callChange) applyCallChange(this.#state, projected.callChange);
-          const event: StoredEvent = {
-            eventId: nextId, kind: projected.kind, conversation: projected.conversation, sender: projected.sender,
-            at, clientMsgId: projected.clientMsgId, messageId: projected.messageId, json: projected.json,
-          };
-          const result: AppendResult = { event, seqs: new Map(), duplicate: false };
-          const plan = { pending, result, projected };
-          planned.push(plan);
-          if (key) plannedByKey.set(key, plan);
-        } catch (error) {
-          pending.reject(error);
-        }
+    const at = Date.now();
+    for (const pending of batch) {
+      const draft = pending.input;
+      const key = draft.kind === 'message' ? `${draft.sender}\u0000${draft.clientMsgId}` : undefined;
+      const sameBatch = key ? plannedByKey.get(key) : undefined;
+      if (sameBatch) {
+        inBatchDuplicates.push({ pending, of: sameBatch });
+        continue;
       }
-      // Resends of messages committed earlier are found by the unique index at insert time, so the
-      // common path (no resend) costs no lookup at all.
-      const resent = await this.#write(planned);
-      this.#lastEventId = nextId;
-      for (const plan of resent) {
-        planned.splice(planned.indexOf(plan), 1);
-        const draft = plan.pending.input as Extract<EventDraft, { kind: 'message' }>;
-        plan.pending.resolve(await this.#duplicateResult(draft.sender, draft.clientMsgId));
+      try {
+        const projected = project(draft, this.#lastEventId + 1, at, this.#state, this.#options);
+        this.#lastEventId += 1;
+        if (projected.groupChange) applyGroupChange(this.#state, projected.groupChange);
+        if (projected.callChange) applyCallChange(this.#state, projected.callChange);
+        const event: StoredEvent = {
+          eventId: this.#lastEventId, kind: projected.kind, conversation: projected.conversation, sender: projected.sender,
+          at, clientMsgId: projected.clientMsgId, messageId: projected.messageId, json: projected.json,
+        };
+        const plan = { pending, result: { event, seqs: new Map(), duplicate: false }, projected };
+        planned.push(plan);
+        if (key) plannedByKey.set(key, plan);
+      } catch (error) {
+        pending.reject(error);
       }
-    } catch (error) {
-      // The transaction rolled back: group state may include changes that never committed.
-      this.#state = await loadProjectionState(this.#db).catch(() => this.#state);
-      this.#heads.clear();
-      const failure = error instanceof ProtocolError ? error : new ProtocolError('internal', String(error));
-      for (const p of [...planned, ...inBatchDuplicates]) p.pending.reject(failure);
+    }
+    const cursors = [...this.#pendingCursors.values()];
+    this.#pendingCursors.clear();
+    // Resends of messages committed earlier are found by the unique index at insert time, so the
+    // common path (no resend) costs no lookup at all.
+    const written: Promise<WriteResult> = planned.length === 0 && cursors.length === 0
+      ? Promise.resolve({ resent: [], seqs: [] })
+      : this.#writer.write({
+        items: planned.map(({ result: { event }, projected }) => writeItemOf({
+          id: event.eventId, kind: event.kind, conversation: event.conversation, sender: event.sender,
+          client_msg_id: event.clientMsgId, message_id: event.messageId, at: event.at, json: event.json,
+        }, projected)),
+        cursors,
+      });
+    const epoch = this.#epoch;
+    const previous = this.#finishing;
+    const finished = written.then(
+      async (outcome) => { await previous; await this.#finish(epoch, planned, inBatchDuplicates, outcome); },
+      async (error: unknown) => { await previous; await this.#fail(epoch, [...planned, ...inBatchDuplicates], error); },
+    );
+    this.#finishing = finished.catch(() => undefined);
+    return finished;
+  }
+
+  async #finish(epoch: number, plannedAll: Planned[], inBatchDuplicates: InBatchDuplicate[], { resent, seqs }: WriteResult): Promise<void> {
+    if (epoch !== this.#epoch) {
+      // Planned on state that a failed earlier batch invalidated; the writer refused it too.
+      await this.#fail(epoch, [...plannedAll, ...inBatchDuplicates], new Error('an earlier batch failed'));
       return;
     }
+    plannedAll.forEach(({ projected, result }, i) => projected.recipients.forEach(({ user }, r) => {
+      const seq = seqs[i]?.[r];
+      if (seq === undefined) return;
+      result.seqs.set(user, seq);
+      this.#raiseHead(user, seq);
+    }));
+    const resentSet = new Set(resent);
+    const planned = plannedAll.filter((_, i) => !resentSet.has(i));
     const results = planned.map((p) => p.result);
+    for (const r of results) this.#committedEventId = Math.max(this.#committedEventId, r.event.eventId);
     if (results.length > 0) for (const listener of this.#listeners) listener(results);
     for (const p of planned) p.pending.resolve(p.result);
+    for (const i of resent) {
+      const plan = plannedAll[i]!;
+      const draft = plan.pending.input as Extract<EventDraft, { kind: 'message' }>;
+      await this.#duplicateResult(draft.sender, draft.clientMsgId).then((r) => plan.pending.resolve(r), (e: unknown) => plan.pending.reject(e));
+    }
     for (const d of inBatchDuplicates) {
       const sender = d.of.result.event.sender;
       d.pending.resolve({ event: d.of.result.event, seqs: new Map([[sender, d.of.result.seqs.get(sender) ?? 0]]), duplicate: true });
     }
   }
 
-  /** Write a batch in one transaction; returns the plans the unique index showed to be resends. */
-  async #write(plannedAll: Planned[]): Promise<Planned[]> {
-    const cursors = [...this.#pendingCursors.values()];
-    this.#pendingCursors.clear();
-    if (plannedAll.length === 0 && cursors.length === 0) return [];
-    return this.#db.transaction().execute(async (trx) => {
-      const inserted = new Set<number>();
-      const eventRows = plannedAll.map(({ result: { event } }) => ({
-        id: event.eventId, kind: event.kind, conversation: event.conversation, sender: event.sender,
-        client_msg_id: event.clientMsgId, message_id: event.messageId, at: event.at, json: event.json,
-      }));
-      if (this.#hotPath) {
-        for (const row of eventRows) if (this.#hotPath.insertEvent(row)) inserted.add(row.id);
-      } else {
-        for (const part of chunk(eventRows, 8)) {
-          const rows = await trx.insertInto('events').values(part)
-            .onConflict((oc) => oc.columns(['sender', 'client_msg_id']).where('client_msg_id', 'is not', null).doNothing())
-            .returning('id').execute();
-          for (const row of rows) inserted.add(row.id);
-        }
-      }
-      const planned = plannedAll.filter((p) => inserted.has(p.result.event.eventId));
-      const recipients = new Set<string>();
-      for (const p of planned) for (const r of p.projected.recipients) recipients.add(r.user);
-      await this.#loadHeads(trx, [...recipients]);
-      const inboxRows: Database['inbox'][] = [];
-      const convRows = new Map<string, Database['conversation_state']>();
-      const heads = new Map<string, number>();
-      for (const { projected, result } of planned) {
-        for (const { user, countable } of projected.recipients) {
-          const seq = (heads.get(user) ?? this.#heads.get(user) ?? 0) + 1;
-          heads.set(user, seq);
-          result.seqs.set(user, seq);
-          inboxRows.push({ user_id: user, seq, event_id: result.event.eventId, conversation: result.event.conversation, countable: countable ? 1 : 0 });
-          const key = `${user}\u0000${result.event.conversation}`;
-          const row = convRows.get(key) ?? { user_id: user, conversation: result.event.conversation, read_event_id: 0, unread: 0, last_event_id: 0 };
-          row.unread += countable ? 1 : 0;
-          row.last_event_id = result.event.eventId;
-          convRows.set(key, row);
-        }
-      }
-      if (this.#hotPath) for (const row of inboxRows) this.#hotPath.insertInbox(row);
-      else for (const part of chunk(inboxRows, 5)) await trx.insertInto('inbox').values(part).execute();
-      for (const part of chunk([...convRows.values()], 5)) {
-        await trx.insertInto('conversation_state').values(part).onConflict((oc) => oc.columns(['user_id', 'conversation']).doUpdateSet({
-          unread: sql`unread + excluded.unread`,
-          last_event_id: sql`max(last_event_id, excluded.last_event_id)`,
-        })).execute();
-      }
-      for (const { projected, result } of planned) await this.#writeSideEffects(trx, projected, result.event.eventId);
-      for (const part of chunk(cursors, 4)) {
-        await trx.insertInto('device_cursors')
-          .values(part.map((c) => ({ user_id: c.userId, device_id: c.deviceId, acked_seq: c.seq, updated_at: Date.now() })))
-          .onConflict((oc) => oc.columns(['user_id', 'device_id']).doUpdateSet({
-            acked_seq: sql`max(acked_seq, excluded.acked_seq)`, updated_at: sql`excluded.updated_at`,
-          })).execute();
-      }
-      for (const [user, seq] of heads) this.#heads.set(user, seq);
-      return plannedAll.filter((p) => !inserted.has(p.result.event.eventId));
-    });
-  }
-
-  async #writeSideEffects(trx: Transaction<Database>, projected: ProjectedEvent, eventId: number): Promise<void> {
-    const change = projected.groupChange;
-    if (change?.create) {
-      await trx.insertInto('groups').values({ group_id: change.groupId, name: change.create.name, created_by: change.create.createdBy, created_event_id: eventId }).execute();
-    }
-    if (change?.add?.length) {
-      for (const part of chunk(change.add, 3)) {
-        await trx.insertInto('group_members').values(part.map((user_id) => ({ group_id: change.groupId, user_id, joined_event_id: eventId }))).execute();
-      }
-    }
-    if (change?.remove?.length) {
-      await trx.deleteFrom('group_members').where('group_id', '=', change.groupId).where('user_id', 'in', change.remove).execute();
-    }
-    if (projected.callChange) await upsertCall(trx, projected.callChange, eventId);
-    const read = projected.readCursor;
-    if (read) {
-      await trx.updateTable('conversation_state')
-        .set({
-          read_event_id: sql`max(read_event_id, ${read.upTo})`,
-          unread: sql`(SELECT count(*) FROM inbox WHERE inbox.user_id = conversation_state.user_id
-            AND inbox.conversation = conversation_state.conversation AND inbox.countable = 1
-            AND inbox.event_id > max(conversation_state.read_event_id, ${read.upTo}))`,
-        })
-        .where('user_id', '=', read.user).where('conversation', '=', projected.conversation).execute();
-    }
+  /**
+   * The batch rolled back. The first failure of an epoch reloads what planning assumed (group and
+   * call state, the last event id, cached heads) and lets the writer accept batches again; batches
+   * planned before that belong to the old epoch and fail with it.
+   */
+  async #fail(epoch: number, pendings: Array<{ pending: Pending<EventDraft, AppendResult> }>, error: unknown): Promise<void> {
+    const failure = error instanceof ProtocolError ? error : new ProtocolError('internal', String(error));
+    for (const p of pendings) p.pending.reject(failure);
+    if (epoch !== this.#epoch) return;
+    this.#epoch += 1;
+    this.#state = await loadProjectionState(this.#db).catch(() => this.#state);
+    const last = await this.#db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst().catch(() => undefined);
+    if (last) this.#lastEventId = this.#committedEventId = Number(last.id ?? 0);
+    this.#heads.clear();
+    this.#writer.reset();
   }
 }

@@ -2,7 +2,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
 import type { EventDraft } from '../types.ts';
 import { applyCallChange, applyGroupChange, project, type ProjectionState } from '../projector.ts';
-import { upsertCall } from './kysely-event-log.ts';
+import { upsertCall } from './append-writer.ts';
 import type { CallAction } from '../../protocol/index.ts';
 import { peerOf } from '../../protocol/index.ts';
 
