@@ -4,7 +4,7 @@
  * and payload.
  *
  *   node --import tsx bench/core.ts [--transport ws|uws|both] [--clients 50] [--inflight 10]
- *     [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--text-bytes 64]
+ *     [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes 64]
  *     [--json] [--cpu-prof-dir /tmp/x] [--server-node-arg=--some-node-flag ...]
  *
  * `--transport` (default `both` when uWebSockets.js loads, else `ws`) selects the server's
@@ -43,14 +43,14 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log('usage: node --import tsx bench/core.ts [--transport ws|uws|both] [--clients N] [--inflight W] [--seconds D] [--warmup S] [--rounds R] [--synchronous FULL|NORMAL] [--text-bytes B] [--cpu-prof-dir DIR] [--server-node-arg=ARG ...] [--json]');
+  console.log('usage: node --import tsx bench/core.ts [--transport ws|uws|both] [--clients N] [--inflight W] [--seconds D] [--warmup S] [--rounds R] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes B] [--cpu-prof-dir DIR] [--server-node-arg=ARG ...] [--json]');
   process.exit(0);
 }
 
 // Bounded load: at most 1000 connections, 1000 in flight each, 120 s measured.
 let clients = intArg('clients', args.clients, 2, 1000);
 if (clients % 2 === 1) clients += 1; // pairs
-const { inflight, seconds, warmup, rounds, textBytes, synchronous, load } = phaseFlags(args);
+const { inflight, seconds, warmup, rounds, textBytes, synchronous, writer, load } = phaseFlags(args);
 const transports = parseTransports(args.transport, await uwsAvailable());
 
 const children = new Set<ChildHandle>();
@@ -88,7 +88,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
     host: '127.0.0.1', port: 0, logLevel: 'silent', transport,
     auth: { secrets: [SECRET] }, admin: { secret: ADMIN_SECRET },
     limits: { framesPerSecond: 1_000_000, frameBurst: 1_000_000 },
-    storage: { synchronous },
+    storage: { synchronous, writer },
   };
   // Both children start up front and idle while the other is measured; phases never overlap.
   const echoServer = await startChild(transport === 'uws' ? './lib/uws-echo-server.ts' : './lib/echo-server.ts', [], [], `${transport} echo server`);
@@ -140,7 +140,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
 
 async function main(): Promise<void> {
   console.log(`bench/core: ${clients} clients (${clients / 2} pairs), ${inflight} in flight each, ${warmup} s warm-up + ${seconds} s measured`
-    + `${rounds > 1 ? ` × ${rounds} rounds (echo and tidings alternate)` : ''}, text ${textBytes} B, synchronous=${synchronous}, transports ${transports.join(', ')}`);
+    + `${rounds > 1 ? ` × ${rounds} rounds (echo and tidings alternate)` : ''}, text ${textBytes} B, synchronous=${synchronous}, writer=${writer}, transports ${transports.join(', ')}`);
   const results: Array<Record<string, unknown>> = [];
   for (const transport of transports) results.push(await measureTransport(transport));
   if (args['cpu-prof-dir']) console.log(`server CPU profiles written under ${args['cpu-prof-dir']}`);

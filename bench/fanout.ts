@@ -7,7 +7,7 @@
  * connection) with the same members, senders and window → broadcasts/s and deliveries/s.
  *
  *   node --import tsx bench/fanout.ts [--transport ws|uws|both] [--members 100] [--senders 5]
- *     [--inflight 10] [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL]
+ *     [--inflight 10] [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--writer thread|inline]
  *     [--text-bytes 64] [--cpu-prof-dir /tmp/x] [--json]
  *
  * A delivery is a message frame received by a member other than its sender (members − 1 per
@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
 
 const members = intArg('members', args.members, 2, 2000);
 const senders = intArg('senders', args.senders, 1, members);
-const { inflight, seconds, warmup, rounds, textBytes, synchronous, load } = phaseFlags(args);
+const { inflight, seconds, warmup, rounds, textBytes, synchronous, writer, load } = phaseFlags(args);
 const transports = parseTransports(args.transport, await uwsAvailable());
 
 const children = new Set<ChildHandle>();
@@ -77,7 +77,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
     host: '127.0.0.1', port: 0, logLevel: 'silent', transport,
     auth: { secrets: [SECRET] }, admin: { secret: ADMIN_SECRET },
     limits: { framesPerSecond: 1_000_000, frameBurst: 1_000_000, maxGroupMembers: Math.max(2000, members) },
-    storage: { synchronous },
+    storage: { synchronous, writer },
   };
   const rawServer = await startChild('./lib/broadcast-server.ts', ['--transport', transport], [], `${transport} broadcast server`);
   const tidingsServer = await startChild('./lib/server-process.ts', ['--config', JSON.stringify(serverConfig)],
@@ -127,7 +127,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
 
 try {
   console.log(`bench/fanout: 1 group of ${members} connected members, ${senders} senders × ${inflight} in flight, ${warmup} s warm-up + ${seconds} s measured`
-    + `${rounds > 1 ? ` × ${rounds} rounds (raw and tidings alternate)` : ''}, text ${textBytes} B, synchronous=${synchronous}, transports ${transports.join(', ')}`);
+    + `${rounds > 1 ? ` × ${rounds} rounds (raw and tidings alternate)` : ''}, text ${textBytes} B, synchronous=${synchronous}, writer=${writer}, transports ${transports.join(', ')}`);
   const results: Array<Record<string, unknown>> = [];
   for (const transport of transports) results.push(await measureTransport(transport));
   if (args.json) console.log(JSON.stringify({ bench: 'fanout', members, senders, inflight, seconds, warmup, rounds, textBytes, synchronous, transports: results }));

@@ -7,7 +7,7 @@
  * (no long-polling), which is Socket.IO's fastest setting.
  *
  *   node --import tsx bench/socketio.ts [--transport ws|uws|both] [--clients 50] [--inflight 10]
- *     [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--text-bytes 64] [--json]
+ *     [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes 64] [--json]
  *
  * msgs/s = acks/s (Socket.IO ack callbacks; tidings send_acks). `--rounds R` alternates the
  * servers' phases R times. Target (issue 6, reported only): tidings on uWS ≥ 3× Socket.IO.
@@ -34,7 +34,7 @@ const { values: args } = parseArgs({
 });
 let clients = intArg('clients', args.clients, 2, 1000);
 if (clients % 2 === 1) clients += 1;
-const { inflight, seconds, warmup, rounds, textBytes, synchronous, load } = phaseFlags(args);
+const { inflight, seconds, warmup, rounds, textBytes, synchronous, writer, load } = phaseFlags(args);
 const transports = parseTransports(args.transport, await uwsAvailable());
 
 const children = new Set<ChildHandle>();
@@ -156,14 +156,14 @@ async function tidingsPhase(server: ChildHandle, round: number, phase: Phase): P
 
 try {
   console.log(`bench/socketio: ${clients} clients (${clients / 2} pairs), ${inflight} in flight each, ${warmup} s warm-up + ${seconds} s measured`
-    + `${rounds > 1 ? ` × ${rounds} rounds (phases alternate)` : ''}, text ${textBytes} B, tidings synchronous=${synchronous}, tidings transports ${transports.join(', ')}`);
+    + `${rounds > 1 ? ` × ${rounds} rounds (phases alternate)` : ''}, text ${textBytes} B, tidings synchronous=${synchronous}, writer=${writer}, tidings transports ${transports.join(', ')}`);
   const sioServer = await startChild('./lib/socketio-chat-server.ts', [], 'socket.io chat server');
   const tidingsServers = new Map<string, ChildHandle>();
   for (const transport of transports) {
     tidingsServers.set(transport, await startChild('./lib/server-process.ts', ['--config', JSON.stringify({
       host: '127.0.0.1', port: 0, logLevel: 'silent', transport,
       auth: { secrets: [SECRET] }, admin: { secret: ADMIN_SECRET },
-      limits: { framesPerSecond: 1_000_000, frameBurst: 1_000_000 }, storage: { synchronous },
+      limits: { framesPerSecond: 1_000_000, frameBurst: 1_000_000 }, storage: { synchronous, writer },
     })], `tidings server (${transport})`));
   }
   const sio = newPhase();

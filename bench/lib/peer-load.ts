@@ -372,13 +372,14 @@ export const PHASE_OPTIONS = {
   warmup: { type: 'string', default: '1' },
   rounds: { type: 'string', default: '1' },
   synchronous: { type: 'string', default: 'FULL' },
+  writer: { type: 'string', default: 'thread' },
   'text-bytes': { type: 'string', default: '64' },
   json: { type: 'boolean', default: false },
 } as const;
 
 /** Flags every peer/fan-out bench shares, validated once: bounded window, duration and rounds. */
-export function phaseFlags(args: { inflight: string; seconds: string; warmup: string; rounds: string; 'text-bytes': string; synchronous: string }): {
-  inflight: number; seconds: number; warmup: number; rounds: number; textBytes: number; synchronous: 'FULL' | 'NORMAL'; load: LoadOptions;
+export function phaseFlags(args: { inflight: string; seconds: string; warmup: string; rounds: string; 'text-bytes': string; synchronous: string; writer: string }): {
+  inflight: number; seconds: number; warmup: number; rounds: number; textBytes: number; synchronous: 'FULL' | 'NORMAL'; writer: 'thread' | 'inline'; load: LoadOptions;
 } {
   const inflight = intArg('inflight', args.inflight, 1, 1000);
   const seconds = Number(args.seconds);
@@ -394,7 +395,12 @@ export function phaseFlags(args: { inflight: string; seconds: string; warmup: st
     console.error(`--synchronous must be FULL or NORMAL, got "${args.synchronous}"`);
     process.exit(2);
   }
-  return { inflight, seconds, warmup, rounds, textBytes, synchronous, load: { inflight, textBytes, warmup, seconds } };
+  const writer = args.writer;
+  if (writer !== 'thread' && writer !== 'inline') {
+    console.error(`--writer must be thread or inline, got "${args.writer}"`);
+    process.exit(2);
+  }
+  return { inflight, seconds, warmup, rounds, textBytes, synchronous, writer, load: { inflight, textBytes, warmup, seconds } };
 }
 
 /**

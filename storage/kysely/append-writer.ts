@@ -89,12 +89,19 @@ export class InlineBatchWriter implements BatchWriter {
   }
 
   async write(batch: WriteBatch): Promise<WriteResult> {
-    if (batch.items.length === 0 && batch.cursors.length === 0) return { resent: [], seqs: [] };
+    return (await this.writeMany([batch]))[0]!;
+  }
+
+  /** Several batches, in order, in one transaction (one commit): all are written or none. */
+  async writeMany(batches: WriteBatch[]): Promise<WriteResult[]> {
+    if (batches.every((b) => b.items.length === 0 && b.cursors.length === 0)) return batches.map(() => ({ resent: [], seqs: [] }));
     try {
-      return await this.#db.transaction().execute((trx) => {
+      return await this.#db.transaction().execute(async (trx) => {
         // Checked on the connection: a write queued behind a failing one must see its failure.
         if (this.#poisoned) throw new Error(`not written: an earlier batch failed (${this.#poisoned.message})`);
-        return this.#write(trx, batch);
+        const results: WriteResult[] = [];
+        for (const batch of batches) results.push(await this.#write(trx, batch));
+        return results;
       });
     } catch (error) {
       // Rolled back: cached heads may include seqs that never committed.

@@ -18,6 +18,9 @@ export class GroupCommitQueue<I, O> {
   readonly #commitBatch: (batch: Pending<I, O>[]) => Promise<void>;
 
   readonly #maxInFlight: number;
+  /** Work (or a flush) is waiting to be started. */
+  #kicked = false;
+  #wake: (() => void) | undefined;
 
   constructor(maxBatch: number, commitBatch: (batch: Pending<I, O>[]) => Promise<void>, maxInFlight = 1) {
     this.#maxBatch = maxBatch;
@@ -36,8 +39,10 @@ export class GroupCommitQueue<I, O> {
     return this.#queue.length;
   }
 
-  /** Start the drain loop if it is idle (also used to flush side writes with no submitted work). */
+  /** Start a pass even with nothing queued (used to flush side writes); starts the drain loop if idle. */
   kick(): void {
+    this.#kicked = true;
+    this.#wake?.();
     if (this.#running) return;
     this.#running = new Promise<void>((done) => setImmediate(() => void this.#drain().finally(done)));
   }
@@ -48,23 +53,28 @@ export class GroupCommitQueue<I, O> {
   }
 
   async #drain(): Promise<void> {
-    const inFlight: Promise<void>[] = [];
+    const inFlight = new Set<Promise<void>>();
     try {
-      // The first pass runs even when empty: kick() uses it to flush side writes.
-      for (let first = true; ; first = false) {
-        if (this.#queue.length === 0 && !first) {
-          if (inFlight.length === 0) break;
-          await inFlight.shift();
+      for (;;) {
+        if (this.#kicked && inFlight.size < this.#maxInFlight) {
+          this.#kicked = this.#queue.length > this.#maxBatch;
+          const committing: Promise<void> = this.#commitBatch(this.#queue.splice(0, this.#maxBatch))
+            .catch(() => undefined).finally(() => inFlight.delete(committing));
+          inFlight.add(committing);
+          // Give arrivals a turn to join the next batch, as one awaited commit would.
+          await new Promise<void>((resolve) => setImmediate(resolve));
           continue;
         }
-        inFlight.push(this.#commitBatch(this.#queue.splice(0, this.#maxBatch)).catch(() => undefined));
-        if (inFlight.length >= this.#maxInFlight) await inFlight.shift();
-        // Give arrivals a turn to join the next batch, as one awaited commit would.
-        else await new Promise<void>((resolve) => setImmediate(resolve));
+        if (!this.#kicked && inFlight.size === 0) break;
+        // Wait for a free slot, or (with one free) for new work.
+        const woken = new Promise<void>((resolve) => { this.#wake = resolve; });
+        await Promise.race([...inFlight, ...(this.#kicked ? [] : [woken])]);
+        this.#wake = undefined;
       }
     } finally {
       this.#running = undefined;
-      if (this.#queue.length > 0) this.kick();
+      this.#wake = undefined;
+      if (this.#kicked) this.kick();
     }
   }
 }

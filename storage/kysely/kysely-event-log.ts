@@ -49,6 +49,7 @@ export class KyselyEventLog implements EventLog {
   #epoch = 0;
   /** The outcome of the newest batch; the next one is applied after it. */
   #finishing: Promise<void> = Promise.resolve();
+  #recovering: Promise<void> | undefined;
 
   private constructor(db: Kysely<Database>, options: EventLogOptions, state: ProjectionState, lastEventId: number, writer: BatchWriter) {
     this.#db = db;
@@ -197,6 +198,8 @@ export class KyselyEventLog implements EventLog {
    * applied strictly in batch order, so listeners see committed events in log order.
    */
   #commit(batch: Pending<EventDraft, AppendResult>[]): Promise<void> {
+    // Never plan on state that is being reloaded after a failure.
+    if (this.#recovering) return this.#recovering.then(() => this.#commit(batch));
     const planned: Planned[] = [];
     const inBatchDuplicates: InBatchDuplicate[] = [];
     const plannedByKey = new Map<string, Planned>();
@@ -280,13 +283,21 @@ export class KyselyEventLog implements EventLog {
   /**
    * The batch rolled back. The first failure of an epoch reloads what planning assumed (group and
    * call state, the last event id, cached heads) and lets the writer accept batches again; batches
-   * planned before that belong to the old epoch and fail with it.
+   * planned before that belong to the old epoch and fail with it. Appenders hear of the failure
+   * only after the reload, so a retry is planned on the recovered state.
    */
   async #fail(epoch: number, pendings: Array<{ pending: Pending<EventDraft, AppendResult> }>, error: unknown): Promise<void> {
+    if (epoch === this.#epoch) {
+      this.#epoch += 1;
+      this.#recovering = this.#recover();
+      await this.#recovering;
+      this.#recovering = undefined;
+    }
     const failure = error instanceof ProtocolError ? error : new ProtocolError('internal', String(error));
     for (const p of pendings) p.pending.reject(failure);
-    if (epoch !== this.#epoch) return;
-    this.#epoch += 1;
+  }
+
+  async #recover(): Promise<void> {
     this.#state = await loadProjectionState(this.#db).catch(() => this.#state);
     const last = await this.#db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst().catch(() => undefined);
     if (last) this.#lastEventId = this.#committedEventId = Number(last.id ?? 0);

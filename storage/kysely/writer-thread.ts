@@ -1,34 +1,57 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { openSqlite, type StorageConfig } from './create-database.ts';
 import { InlineBatchWriter } from './append-writer.ts';
 import type { FromWriter, ToWriter } from './threaded-writer.ts';
 
-/** The storage writer thread: one connection, one batch at a time, replies in order. */
+/**
+ * The storage writer thread: one connection, messages handled strictly in arrival order. Batches
+ * that queued up while a commit was running are written together in one transaction, so the
+ * server thread may hand over small batches early without paying a commit for each.
+ */
 const port = parentPort!;
 const reply = (message: FromWriter) => port.postMessage(message);
 
 try {
   const { db, hotPath, close } = openSqlite(workerData as StorageConfig);
   const writer = new InlineBatchWriter(db, hotPath);
-  // Batches are written strictly one after another, in arrival order.
-  let chain = Promise.resolve();
-  port.on('message', (message: ToWriter) => {
-    chain = chain.then(async () => {
-      if ('close' in message) {
+  const inbox: ToWriter[] = [];
+  let running = false;
+
+  const writeBatches = async (batches: Array<Extract<ToWriter, { batch: unknown }>>) => {
+    try {
+      const results = await writer.writeMany(batches.map((m) => m.batch));
+      batches.forEach((m, i) => reply({ id: m.id, result: results[i]! }));
+    } catch (error) {
+      const text = error instanceof Error ? error.message : String(error);
+      for (const m of batches) reply({ id: m.id, error: text });
+    }
+  };
+
+  const run = async () => {
+    running = true;
+    while (inbox.length > 0) {
+      // Everything already posted joins this pass (synchronously: no event-loop turn needed).
+      for (let more = receiveMessageOnPort(port); more; more = receiveMessageOnPort(port)) inbox.push(more.message as ToWriter);
+      const batches: Array<Extract<ToWriter, { batch: unknown }>> = [];
+      while (inbox.length > 0 && 'batch' in inbox[0]!) batches.push(inbox.shift() as Extract<ToWriter, { batch: unknown }>);
+      if (batches.length > 0) {
+        await writeBatches(batches);
+        continue;
+      }
+      const control = inbox.shift()!;
+      if ('reset' in control) writer.reset();
+      else if ('close' in control) {
         await close();
         port.close();
         return;
       }
-      if ('reset' in message) {
-        writer.reset();
-        return;
-      }
-      try {
-        reply({ id: message.id, result: await writer.write(message.batch) });
-      } catch (error) {
-        reply({ id: message.id, error: error instanceof Error ? error.message : String(error) });
-      }
-    });
+    }
+    running = false;
+  };
+
+  port.on('message', (message: ToWriter) => {
+    inbox.push(message);
+    if (!running) void run();
   });
   reply({ ready: true });
 } catch (error) {
