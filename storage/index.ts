@@ -1,6 +1,7 @@
 import { openDatabase, type StorageConfig } from './kysely/create-database.ts';
 import { InlineBatchWriter, type BatchWriter } from './kysely/append-writer.ts';
 import { ThreadedBatchWriter } from './kysely/threaded-writer.ts';
+import { WriteGate } from './kysely/write-gate.ts';
 import { KyselyEventLog } from './kysely/kysely-event-log.ts';
 import { KyselyReadModels } from './kysely/kysely-read-models.ts';
 import { KyselyPushStore } from './kysely/kysely-push-store.ts';
@@ -38,11 +39,13 @@ export interface Store {
 
 /** Open the database, run migrations, load the writer's state. */
 export async function openStore(config: StorageConfig, options: StoreOptions): Promise<Store> {
-  const { db, close, hotPath } = await openDatabase(config);
+  // ':memory:' is a separate database per connection, so only the inline writer can serve it.
+  const threaded = options.writer !== 'inline' && config.file !== ':memory:';
+  const gate = threaded ? new WriteGate() : undefined;
+  const { db, close, hotPath } = await openDatabase(config, gate);
   let writer: BatchWriter;
   try {
-    // ':memory:' is a separate database per connection, so only the inline writer can serve it.
-    writer = options.writer === 'inline' || config.file === ':memory:' ? new InlineBatchWriter(db, hotPath) : await ThreadedBatchWriter.start(config);
+    writer = gate ? await ThreadedBatchWriter.start(config, gate) : new InlineBatchWriter(db, hotPath);
   } catch (error) {
     await close();
     throw error;

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Dialect, type SqliteDatabase } from 'kysely';
+import { Kysely, Migrator, SqliteDialect, type Dialect, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
+import { GatedDriver, type WriteGate } from './write-gate.ts';
 import type { Database } from './schema.ts';
 import { CodeMigrationProvider } from './migrations.ts';
 
@@ -66,8 +67,20 @@ function withStatementCache(sqlite: SQLite.Database, max = 512): SqliteDatabase 
   };
 }
 
+/** SQLite whose writes pass a WriteGate shared with the storage writer thread. */
+class GatedSqliteDialect extends SqliteDialect {
+  readonly #gate: WriteGate;
+  constructor(config: SqliteDialectConfig, gate: WriteGate) {
+    super(config);
+    this.#gate = gate;
+  }
+  override createDriver(): Driver {
+    return new GatedDriver(super.createDriver(), this.#gate);
+  }
+}
+
 /** The one place a dialect is chosen; callers only ever see Kysely<Database>. */
-function createDialect(config: StorageConfig): { dialect: Dialect; sqlite?: SQLite.Database } {
+function createDialect(config: StorageConfig, gate?: WriteGate): { dialect: Dialect; sqlite?: SQLite.Database } {
   switch (config.dialect) {
     case 'sqlite': {
       if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
@@ -81,15 +94,16 @@ function createDialect(config: StorageConfig): { dialect: Dialect; sqlite?: SQLi
       sqlite.pragma('wal_autocheckpoint = 10000');
       // A larger page cache keeps the inbox and index pages of active users in memory.
       sqlite.pragma(`cache_size = -${config.cacheSizeMb * 1024}`);
-      return { dialect: new SqliteDialect({ database: withStatementCache(sqlite) }), sqlite };
+      const dialectConfig = { database: withStatementCache(sqlite) };
+      return { dialect: gate ? new GatedSqliteDialect(dialectConfig, gate) : new SqliteDialect(dialectConfig), sqlite };
     }
     default:
       throw new Error(`Unsupported storage dialect ${String((config as { dialect: unknown }).dialect)}`);
   }
 }
 
-function connect(config: StorageConfig): { db: Kysely<Database>; sqlite?: SQLite.Database } {
-  const { dialect, sqlite } = createDialect(config);
+function connect(config: StorageConfig, gate?: WriteGate): { db: Kysely<Database>; sqlite?: SQLite.Database } {
+  const { dialect, sqlite } = createDialect(config, gate);
   return { db: new Kysely<Database>({ dialect }), sqlite };
 }
 
@@ -104,8 +118,9 @@ export function openSqlite(config: StorageConfig): OpenDatabase {
   return opened(db, sqlite);
 }
 
-export async function openDatabase(config: StorageConfig): Promise<OpenDatabase> {
-  const { db, sqlite } = connect(config);
+/** Open and migrate. With a gate, every write on this connection first passes it (writer-thread mode). */
+export async function openDatabase(config: StorageConfig, gate?: WriteGate): Promise<OpenDatabase> {
+  const { db, sqlite } = connect(config, gate);
   const migrator = new Migrator({ db, provider: new CodeMigrationProvider() });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');

@@ -1,6 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import type { BatchWriter, WriteBatch, WriteResult } from './append-writer.ts';
 import type { StorageConfig } from './create-database.ts';
+import type { WriteGate } from './write-gate.ts';
+
+export interface WriterThreadData {
+  config: StorageConfig;
+  /** The WriteGate's cells: the thread takes the gate around each transaction. */
+  gate: SharedArrayBuffer;
+}
 
 /** Messages between the server thread and the writer thread (structured clone). */
 export type ToWriter = { id: number; batch: WriteBatch } | { id: number; close: true } | { id: number; reset: true };
@@ -60,8 +67,9 @@ export class ThreadedBatchWriter implements BatchWriter {
   }
 
   /** Start the thread and wait until its connection is open (the schema must already be migrated). */
-  static async start(config: StorageConfig): Promise<ThreadedBatchWriter> {
-    const worker = new Worker(new URL('./writer-thread-entry.mjs', import.meta.url), { workerData: config, execArgv: threadExecArgv() });
+  static async start(config: StorageConfig, gate: WriteGate): Promise<ThreadedBatchWriter> {
+    const workerData: WriterThreadData = { config, gate: gate.buffer };
+    const worker = new Worker(new URL('./writer-thread-entry.mjs', import.meta.url), { workerData, execArgv: threadExecArgv() });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: FromWriter) => {
         if ('ready' in message) resolve();

@@ -1,7 +1,8 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { openSqlite, type StorageConfig } from './create-database.ts';
+import { openSqlite } from './create-database.ts';
 import { InlineBatchWriter } from './append-writer.ts';
-import type { FromWriter, ToWriter } from './threaded-writer.ts';
+import { WriteGate } from './write-gate.ts';
+import type { FromWriter, ToWriter, WriterThreadData } from './threaded-writer.ts';
 
 /**
  * The storage writer thread: one connection, messages handled strictly in arrival order. Batches
@@ -12,18 +13,23 @@ const port = parentPort!;
 const reply = (message: FromWriter) => port.postMessage(message);
 
 try {
-  const { db, hotPath, close } = openSqlite(workerData as StorageConfig);
+  const data = workerData as WriterThreadData;
+  const gate = new WriteGate(data.gate);
+  const { db, hotPath, close } = openSqlite(data.config);
   const writer = new InlineBatchWriter(db, hotPath);
   const inbox: ToWriter[] = [];
   let running = false;
 
   const writeBatches = async (batches: Array<Extract<ToWriter, { batch: unknown }>>) => {
+    gate.acquireBlocking();
     try {
       const results = await writer.writeMany(batches.map((m) => m.batch));
       batches.forEach((m, i) => reply({ id: m.id, result: results[i]! }));
     } catch (error) {
       const text = error instanceof Error ? error.message : String(error);
       for (const m of batches) reply({ id: m.id, error: text });
+    } finally {
+      gate.release();
     }
   };
 

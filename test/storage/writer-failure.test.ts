@@ -22,7 +22,7 @@ const settle = <T>(p: Promise<T>) => p.then((value) => ({ ok: true as const, val
 async function withStore(writer: 'thread' | 'inline', body: (store: Store & { file: string }) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-writer-'));
   const file = join(dir, 'tidings.db');
-  const store = await openStore({ dialect: 'sqlite', file, synchronous: 'NORMAL', cacheSizeMb: 8 }, { maxGroupMembers: 100, maxBatch: 1000, writer });
+  const store = await openStore({ dialect: 'sqlite', file, synchronous: 'NORMAL', cacheSizeMb: 8 }, { maxGroupMembers: 1000, maxBatch: 1000, writer });
   try {
     await body({ ...store, file });
   } finally {
