@@ -57,6 +57,18 @@ export function chunk<T>(rows: T[], columns: number): T[][] {
   return out;
 }
 
+/** Each user's newest inbox seq (0 for an empty inbox). */
+export async function inboxHeads(db: Kysely<Database> | Transaction<Database>, users: string[]): Promise<Map<string, number>> {
+  const heads = new Map<string, number>();
+  for (const part of chunk(users, 1)) {
+    const rows = await db.selectFrom('inbox').select(['user_id', (eb) => eb.fn.max('seq').as('head')])
+      .where('user_id', 'in', part).groupBy('user_id').execute();
+    for (const user of part) heads.set(user, 0);
+    for (const row of rows) heads.set(row.user_id, Number(row.head));
+  }
+  return heads;
+}
+
 export function writeItemOf(event: Database['events'], projected: ProjectedEvent): WriteItem {
   return {
     event,
@@ -118,13 +130,7 @@ export class InlineBatchWriter implements BatchWriter {
   async close(): Promise<void> {}
 
   async #loadHeads(trx: Transaction<Database>, users: string[]): Promise<void> {
-    const missing = users.filter((u) => !this.#heads.has(u));
-    for (const part of chunk(missing, 1)) {
-      const rows = await trx.selectFrom('inbox').select(['user_id', (eb) => eb.fn.max('seq').as('head')])
-        .where('user_id', 'in', part).groupBy('user_id').execute();
-      for (const user of part) this.#heads.set(user, 0);
-      for (const row of rows) this.#heads.set(row.user_id, Number(row.head));
-    }
+    for (const [user, head] of await inboxHeads(trx, users.filter((u) => !this.#heads.has(u)))) this.#heads.set(user, head);
   }
 
   async #write(trx: Transaction<Database>, { items, cursors }: WriteBatch): Promise<WriteResult> {

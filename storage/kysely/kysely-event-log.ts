@@ -4,8 +4,8 @@ import type { Database } from './schema.ts';
 import type { AppendListener, AppendResult, EventDraft, EventLog, InboxEntry, StoredEvent } from '../types.ts';
 import { applyCallChange, applyGroupChange, project, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../projector.ts';
 import { GroupCommitQueue, type Pending } from './group-commit.ts';
-import { loadProjectionState } from './load-state.ts';
-import { chunk, writeItemOf, type BatchWriter, type WriteResult } from './append-writer.ts';
+import { lastEventIdIn, loadProjectionState } from './load-state.ts';
+import { chunk, inboxHeads, writeItemOf, type BatchWriter, type WriteResult } from './append-writer.ts';
 
 export interface EventLogOptions extends ProjectionLimits {
   /** Most drafts committed in one transaction. */
@@ -64,8 +64,7 @@ export class KyselyEventLog implements EventLog {
   /** `db` serves reads; `writer` is the only writer of the log's tables. */
   static async open(db: Kysely<Database>, options: EventLogOptions, writer: BatchWriter): Promise<KyselyEventLog> {
     const state = await loadProjectionState(db);
-    const last = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
-    return new KyselyEventLog(db, options, state, Number(last?.id ?? 0), writer);
+    return new KyselyEventLog(db, options, state, await lastEventIdIn(db), writer);
   }
 
   /** Read-only view of group membership, current as of the last commit. */
@@ -167,14 +166,8 @@ export class KyselyEventLog implements EventLog {
   }
 
   async #loadHeads(db: Kysely<Database>, users: string[]): Promise<void> {
-    const missing = users.filter((u) => !this.#heads.has(u));
-    for (const part of chunk(missing, 1)) {
-      const rows = await db.selectFrom('inbox').select(['user_id', (eb) => eb.fn.max('seq').as('head')])
-        .where('user_id', 'in', part).groupBy('user_id').execute();
-      // A commit may have landed (and raised the head) while this read was queued.
-      for (const user of part) this.#raiseHead(user, 0);
-      for (const row of rows) this.#raiseHead(row.user_id, Number(row.head));
-    }
+    // A commit may have landed (and raised the head) while this read was queued.
+    for (const [user, head] of await inboxHeads(db, users.filter((u) => !this.#heads.has(u)))) this.#raiseHead(user, head);
   }
 
   #raiseHead(user: string, seq: number): void {
@@ -299,8 +292,8 @@ export class KyselyEventLog implements EventLog {
 
   async #recover(): Promise<void> {
     this.#state = await loadProjectionState(this.#db).catch(() => this.#state);
-    const last = await this.#db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst().catch(() => undefined);
-    if (last) this.#lastEventId = this.#committedEventId = Number(last.id ?? 0);
+    const last = await lastEventIdIn(this.#db).catch(() => undefined);
+    if (last !== undefined) this.#lastEventId = this.#committedEventId = last;
     this.#heads.clear();
     this.#writer.reset();
   }

@@ -18,6 +18,12 @@ export async function loadProjectionState(db: Kysely<Database>): Promise<Project
   return state;
 }
 
+/** The newest committed event id (0 for an empty log). */
+export async function lastEventIdIn(db: Kysely<Database>): Promise<number> {
+  const last = await db.selectFrom('events').select((eb) => eb.fn.max('id').as('id')).executeTakeFirst();
+  return Number(last?.id ?? 0);
+}
+
 export function callFromRow(row: Database['calls']): CallRecord {
   return {
     callId: row.call_id, inviter: row.inviter, state: row.state as CallRecord['state'],

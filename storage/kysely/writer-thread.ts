@@ -11,6 +11,7 @@ import type { FromWriter, ToWriter, WriterThreadData } from './threaded-writer.t
  */
 const port = parentPort!;
 const reply = (message: FromWriter) => port.postMessage(message);
+type BatchMessage = Extract<ToWriter, { batch: unknown }>;
 
 try {
   const data = workerData as WriterThreadData;
@@ -20,7 +21,7 @@ try {
   const inbox: ToWriter[] = [];
   let running = false;
 
-  const writeBatches = async (batches: Array<Extract<ToWriter, { batch: unknown }>>) => {
+  const writeBatches = async (batches: BatchMessage[]) => {
     gate.acquireBlocking();
     try {
       const results = await writer.writeMany(batches.map((m) => m.batch));
@@ -38,8 +39,8 @@ try {
     while (inbox.length > 0) {
       // Everything already posted joins this pass (synchronously: no event-loop turn needed).
       for (let more = receiveMessageOnPort(port); more; more = receiveMessageOnPort(port)) inbox.push(more.message as ToWriter);
-      const batches: Array<Extract<ToWriter, { batch: unknown }>> = [];
-      while (inbox.length > 0 && 'batch' in inbox[0]!) batches.push(inbox.shift() as Extract<ToWriter, { batch: unknown }>);
+      const batches: BatchMessage[] = [];
+      while (inbox.length > 0 && 'batch' in inbox[0]!) batches.push(inbox.shift() as BatchMessage);
       if (batches.length > 0) {
         await writeBatches(batches);
         continue;
