@@ -115,13 +115,16 @@ export class PushDispatcher {
     await this.drain();
   }
 
+  #row(job: PushJob, messageId: string | null, decision: TraceRow['decision'], reason: string, detail?: string | null): TraceRow {
+    return { eventId: job.eventId, messageId, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId, decision, reason, detail: detail ?? null };
+  }
+
   async #trace(job: PushJob, messageId: string | null, decision: TraceRow['decision'], reason: string, detail?: string): Promise<void> {
-    await this.#deps.store.trace([{ eventId: job.eventId, messageId, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId, decision, reason, detail: detail ?? null }]);
+    await this.#deps.store.trace([this.#row(job, messageId, decision, reason, detail)]);
   }
 
   async #cancel(job: PushJob, reason: string, messageId: string | null = null): Promise<void> {
-    await this.#deps.store.finish(job.id, 'cancelled', reason);
-    await this.#trace(job, messageId, 'cancelled', reason);
+    await this.#deps.store.finish(job.id, 'cancelled', reason, null, undefined, this.#row(job, messageId, 'cancelled', reason));
   }
 
   /**
@@ -159,9 +162,8 @@ export class PushDispatcher {
       ...(groupName !== undefined ? { groupName } : {}),
     }, this.#options.payload);
     if (!decision.push) {
-      await store.finish(job.id, 'cancelled', decision.reason);
-      await this.#unfold(folded);
-      return this.#trace(job, event.messageId, 'suppressed', decision.reason);
+      await store.finish(job.id, 'cancelled', decision.reason, null, undefined, this.#row(job, event.messageId, 'suppressed', decision.reason));
+      return this.#unfold(folded);
     }
     const target: PushTarget = {
       provider: binding.provider, token: binding.token, credential: binding.credential,
@@ -178,31 +180,26 @@ export class PushDispatcher {
     const attempts = job.attempts + 1;
     switch (outcome.status) {
       case 'delivered':
-        await store.finish(job.id, 'delivered', 'delivered', outcome.vendorId ?? null, attempts);
-        return this.#trace(job, event.messageId, 'pushed', 'delivered', outcome.vendorId);
+        return store.finish(job.id, 'delivered', 'delivered', outcome.vendorId ?? null, attempts, this.#row(job, event.messageId, 'pushed', 'delivered', outcome.vendorId));
       case 'retry': {
         if (attempts >= this.#options.maxAttempts) {
           logger.warn({ jobId: job.id, pushId: job.pushId, reason: outcome.reason }, 'push dead-lettered');
-          await store.finish(job.id, 'dead_letter', outcome.reason, null, attempts);
-          return this.#trace(job, event.messageId, 'failed', 'dead_letter', outcome.reason);
+          return store.finish(job.id, 'dead_letter', outcome.reason, null, attempts, this.#row(job, event.messageId, 'failed', 'dead_letter', outcome.reason));
         }
         const delay = retryDelayMs(attempts, this.#options, outcome.retryAfterMs);
-        await store.retryLater(job.id, attempts, Date.now() + delay, outcome.reason);
-        return this.#trace(job, event.messageId, 'retry', 'vendor_retry', `${outcome.reason}; attempt ${attempts}, next in ${delay} ms`);
+        return store.retryLater(job.id, attempts, Date.now() + delay, outcome.reason,
+          this.#row(job, event.messageId, 'retry', 'vendor_retry', `${outcome.reason}; attempt ${attempts}, next in ${delay} ms`));
       }
       case 'dead_token':
         // DEV-7: the vendor says the token is gone; remove the binding so nothing tries it again.
         await store.removeBinding(job.pushId);
         logger.info({ pushId: job.pushId, userId: job.userId, deviceId: job.deviceId, reason: outcome.reason }, 'dead push token pruned');
-        await store.finish(job.id, 'failed', 'dead_token');
-        return this.#trace(job, event.messageId, 'failed', 'dead_token', outcome.reason);
+        return store.finish(job.id, 'failed', 'dead_token', null, undefined, this.#row(job, event.messageId, 'failed', 'dead_token', outcome.reason));
       case 'config_error':
         logger.error({ pushId: job.pushId, credential: binding.credential, reason: outcome.reason }, 'push configuration error');
-        await store.finish(job.id, 'failed', 'config_error');
-        return this.#trace(job, event.messageId, 'failed', 'config_error', outcome.reason);
+        return store.finish(job.id, 'failed', 'config_error', null, undefined, this.#row(job, event.messageId, 'failed', 'config_error', outcome.reason));
       case 'rejected':
-        await store.finish(job.id, 'failed', 'vendor_rejected');
-        return this.#trace(job, event.messageId, 'failed', 'vendor_rejected', outcome.reason);
+        return store.finish(job.id, 'failed', 'vendor_rejected', null, undefined, this.#row(job, event.messageId, 'failed', 'vendor_rejected', outcome.reason));
     }
   }
 }

@@ -34,6 +34,8 @@ export class PushService {
   readonly #deps: PushDeps;
   readonly #options: PushOptions;
   #chain: Promise<void> = Promise.resolve();
+  /** Commits waiting at the end of the chain, not started yet: later commits join them. */
+  #tailCommitted: AppendResult[] | undefined;
   #startupTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
 
@@ -45,6 +47,7 @@ export class PushService {
 
   /** Work is serialised so a device's offline replay and its later online cancel apply in order. */
   #serial(label: string, work: () => Promise<void>): void {
+    this.#tailCommitted = undefined;
     this.#chain = this.#chain.then(work).catch((error: unknown) => this.#deps.logger.error({ err: error, work: label }, 'push trigger failed'));
   }
 
@@ -72,7 +75,19 @@ export class PushService {
 
   onCommitted(results: readonly AppendResult[]): void {
     const relevant = results.filter((r) => [...r.seqs.keys()].some((user) => isPushable(r.event, user)));
-    if (relevant.length > 0) this.#serial('committed', () => this.#enqueueForOffline(relevant));
+    if (relevant.length === 0) return;
+    // Under load the chain falls behind; one pass (one binding read, one outbox commit) for all
+    // commits queued back to back keeps it from falling further behind.
+    if (this.#tailCommitted) {
+      this.#tailCommitted.push(...relevant);
+      return;
+    }
+    const batch = [...relevant];
+    this.#serial('committed', () => {
+      if (this.#tailCommitted === batch) this.#tailCommitted = undefined;
+      return this.#enqueueForOffline(batch);
+    });
+    this.#tailCommitted = batch;
   }
 
   onDeviceOffline(e: { userId: string; deviceId: string; reason: string; ackedSeq: number }): void {
@@ -111,12 +126,10 @@ export class PushService {
     return { pushId: binding.pushId, userId, deviceId: binding.deviceId, eventId, seq, conversation, kind, ...(notBefore ? { notBefore } : {}) };
   }
 
-  async #enqueue(jobs: NewPushJob[], messageIds: Map<number, string | null>, reason: string, trace: TraceRow[]): Promise<void> {
-    const inserted = await this.#deps.store.enqueue(jobs, Date.now());
-    for (const job of inserted) {
-      trace.push({ eventId: job.eventId, messageId: messageIds.get(job.eventId) ?? null, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId, decision: 'queued', reason });
-    }
-    await this.#deps.store.trace(trace);
+  async #enqueue(jobs: NewPushJob[], messageIds: Map<number, string | null>, reason: string): Promise<void> {
+    const inserted = await this.#deps.store.enqueue(jobs, Date.now(), (job) => ({
+      eventId: job.eventId, messageId: messageIds.get(job.eventId) ?? null, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId, decision: 'queued', reason,
+    }));
     if (inserted.length > 0) this.dispatcher.wake();
   }
 
@@ -127,28 +140,22 @@ export class PushService {
     const byUser = new Map<string, PushBinding[]>();
     for (const b of bindings) byUser.set(b.userId, [...(byUser.get(b.userId) ?? []), b]);
     const jobs: NewPushJob[] = [];
-    const trace: TraceRow[] = [];
     const messageIds = new Map<number, string | null>();
     for (const r of results) {
       messageIds.set(r.event.eventId, r.event.messageId);
       for (const [user, seq] of r.seqs) {
         const kind = pushKindFor(r.event, user);
         if (!kind) continue;
-        // Recipients with no registration get no trace row: on a busy server that would double the
-        // write load. `why` reports them as no_binding from the absence of rows (docs/PUSH.md).
+        // Neither recipients with no registration nor online devices get a trace row: on a busy
+        // server those rows outnumbered the deliveries' own writes. `why` derives both from the
+        // absence of rows (no_binding; online = acked over the socket) (docs/PUSH.md).
         for (const [deviceId, deviceBindings] of byDevice(byUser.get(user) ?? [])) {
-          const online = this.#deps.isDeviceOnline(user, deviceId);
-          for (const binding of carriers(deviceBindings, kind)) {
-            if (online) {
-              trace.push({ eventId: r.event.eventId, messageId: r.event.messageId, userId: user, deviceId, pushId: binding.pushId, decision: 'suppressed', reason: 'online' });
-            } else {
-              jobs.push(this.#job(binding, user, r.event.eventId, seq, r.event.conversation, kind));
-            }
-          }
+          if (this.#deps.isDeviceOnline(user, deviceId)) continue;
+          for (const binding of carriers(deviceBindings, kind)) jobs.push(this.#job(binding, user, r.event.eventId, seq, r.event.conversation, kind));
         }
       }
     }
-    await this.#enqueue(jobs, messageIds, 'offline', trace);
+    await this.#enqueue(jobs, messageIds, 'offline');
   }
 
   /** MSG-4: everything after the device's acked cursor, pushed once per (device, event). */
@@ -167,7 +174,7 @@ export class PushService {
       messageIds.set(event.eventId, event.messageId);
       for (const binding of carriers(bindings, kind)) jobs.push(this.#job(binding, userId, event.eventId, seq, event.conversation, kind));
     }
-    await this.#enqueue(jobs, messageIds, reason, []);
+    await this.#enqueue(jobs, messageIds, reason);
   }
 
   async #recoverAfterStart(): Promise<void> {

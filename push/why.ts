@@ -1,5 +1,5 @@
 import { parseConversation } from '../protocol/index.ts';
-import type { EventLog, PushStore, StoredEvent } from '../storage/index.ts';
+import type { EventLog, PushStore, ReadModels, StoredEvent } from '../storage/index.ts';
 
 export interface DeviceDecision {
   deviceId: string | null;
@@ -23,13 +23,21 @@ export interface MessageExplanation {
   recipients: RecipientExplanation[];
 }
 
+export interface ExplainDeps {
+  log: Pick<EventLog, 'eventByMessageId' | 'recipientsAmong'>;
+  store: Pick<PushStore, 'traceFor' | 'bindingsForUsers'>;
+  readModels: Pick<ReadModels, 'ackedSeq'>;
+}
+
 /**
  * OPS-2 "why was (not) this pushed?": every trace row for the message, grouped by recipient and
- * device. Recipients with no row at all had no active push registration when it was appended
- * (those rows are not written, to keep the hot path light), or are the sender.
+ * device. Two outcomes are derived from the absence of rows, which are not written to keep the
+ * hot path light: a registered device with no row that has acked the event got it over its
+ * socket (`suppressed:online`); a recipient with no row and no registration had nothing to push
+ * to (`suppressed:no_binding`), or is the sender.
  */
 export async function explainMessage(
-  deps: { log: Pick<EventLog, 'eventByMessageId' | 'recipientsAmong'>; store: Pick<PushStore, 'traceFor'> },
+  deps: ExplainDeps,
   messageId: string,
   groupMembers: (groupId: string) => readonly string[] | undefined,
   onlyUser?: string,
@@ -43,6 +51,7 @@ export async function explainMessage(
   if (parsed?.kind === 'group') (groupMembers(parsed.groupId) ?? []).forEach((u) => candidates.add(u));
   if (onlyUser) for (const u of [...candidates]) if (u !== onlyUser) candidates.delete(u);
   const inInbox = await deps.log.recipientsAmong(event, [...candidates]);
+  const bindings = await deps.store.bindingsForUsers([...inInbox.keys()]);
   const recipients: RecipientExplanation[] = [];
   for (const userId of [...inInbox.keys()].sort()) {
     const mine = rows.filter((r) => r.userId === userId && r.deviceId !== null);
@@ -53,6 +62,14 @@ export async function explainMessage(
       entry.steps.push({ decision: r.decision, reason: r.reason, detail: r.detail, at: r.at });
       entry.outcome = `${r.decision}:${r.reason}`;
       byDevice.set(key, entry);
+    }
+    for (const b of bindings) {
+      if (b.userId !== userId || byDevice.has(b.deviceId) || userId === event.sender) continue;
+      const acked = (await deps.readModels.ackedSeq(userId, b.deviceId)) >= inInbox.get(userId)!;
+      byDevice.set(b.deviceId, {
+        deviceId: b.deviceId, pushId: b.pushId, outcome: acked ? 'suppressed:online' : 'none:not_acked',
+        steps: [{ decision: 'derived', reason: acked ? 'acked over the socket, no push wanted' : 'no job and not acked yet: on its socket now, or offline without replay', detail: null, at: event.at }],
+      });
     }
     const devices = [...byDevice.values()];
     if (devices.length === 0) {

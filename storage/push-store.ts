@@ -75,12 +75,13 @@ export interface PushStore {
   /** Logout or kick: this user's bindings on the device become inactive. */
   deactivateDevice(userId: string, deviceId: string): Promise<void>;
 
-  /** Insert jobs that do not exist yet (by job key); returns the keys actually inserted. */
-  enqueue(jobs: readonly NewPushJob[], now: number): Promise<NewPushJob[]>;
+  /** Insert jobs that do not exist yet (by job key); returns the jobs actually inserted, each traced by `traceOf` in the same commit. */
+  enqueue(jobs: readonly NewPushJob[], now: number, traceOf?: (job: NewPushJob) => TraceRow): Promise<NewPushJob[]>;
   /** Atomically move up to `limit` due pending jobs to `sending`. */
   claimDue(now: number, limit: number): Promise<PushJob[]>;
-  finish(id: number, state: PushJobState, reason: string, vendorId?: string | null, attempts?: number): Promise<void>;
-  retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string): Promise<void>;
+  /** Record a job's outcome, with its trace row in the same commit when given. */
+  finish(id: number, state: PushJobState, reason: string, vendorId?: string | null, attempts?: number, trace?: TraceRow): Promise<void>;
+  retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow): Promise<void>;
   cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[]): Promise<PushJob[]>;
   /** PAY-4: cancel the other pending message jobs of a binding in one conversation; returns them. */
   collapsePending(pushId: string, conversation: string, keepId: number, reason: string): Promise<PushJob[]>;

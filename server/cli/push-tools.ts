@@ -3,6 +3,7 @@ import { openDatabase } from '../../storage/kysely/create-database.ts';
 import { KyselyEventLog } from '../../storage/kysely/kysely-event-log.ts';
 import { InlineBatchWriter } from '../../storage/kysely/append-writer.ts';
 import { KyselyPushStore } from '../../storage/kysely/kysely-push-store.ts';
+import { KyselyReadModels } from '../../storage/kysely/kysely-read-models.ts';
 import { explainMessage, type MessageExplanation } from '../../push/why.ts';
 import { resolveSecrets, storageFile } from '../runtime-config.ts';
 import { configFrom, withCommonOptions, type CommonOptions } from './options.ts';
@@ -31,7 +32,7 @@ export function pushToolCommands(program: Command): void {
       try {
         // Read-only use: the writer is never called.
         const log = await KyselyEventLog.open(db, { maxBatch: 1, maxGroupMembers: config.limits.maxGroupMembers, cursorFlushMs: 1000 }, new InlineBatchWriter(db, hotPath));
-        const explained = await explainMessage({ log, store: new KyselyPushStore(db) }, messageId,
+        const explained = await explainMessage({ log, store: new KyselyPushStore(db), readModels: new KyselyReadModels(db, log) }, messageId,
           (g) => [...(log.projection.groups.get(g)?.members ?? [])], options.user);
         if (!explained) {
           process.stderr.write(`no message ${messageId}\n`);

@@ -63,7 +63,7 @@ export function pushAdminRoutes(ctx: ServerContext): Array<[string, AdminRoute]>
       const message = query.get('message') ?? undefined;
       const user = query.get('user') ?? undefined;
       if (message) {
-        const explained = await explainMessage({ log: ctx.store.log, store }, message, (g) => ctx.store.readModels.groupMembers(g), user);
+        const explained = await explainMessage({ log: ctx.store.log, store, readModels: ctx.store.readModels }, message, (g) => ctx.store.readModels.groupMembers(g), user);
         return explained ? json(200, explained) : json(404, { error: `no message ${message}` });
       }
       if (user) return json(200, { userId: user, trace: await store.traceFor({ userId: user }, Number(query.get('limit') ?? 200)) });

@@ -2,8 +2,9 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, SqliteDialect, type Dialect, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
-import { GatedDriver, type WriteGate } from './write-gate.ts';
+import { GatedDriver, type ReadConnection, type WriteGate } from './write-gate.ts';
 import type { Database } from './schema.ts';
+import { profiledStatement } from './sql-profile.ts';
 import { CodeMigrationProvider } from './migrations.ts';
 
 export interface StorageConfig {
@@ -62,21 +63,37 @@ function withStatementCache(sqlite: SQLite.Database, max = 512): SqliteDatabase 
         if (cache.size >= max) cache.delete(cache.keys().next().value!);
       }
       cache.set(text, statement);
-      return statement;
+      return profiledStatement(text, statement);
     },
   };
 }
 
-/** SQLite whose writes pass a WriteGate shared with the storage writer thread. */
+/** SQLite whose writes pass a WriteGate shared with the storage writer thread; plain reads use a second connection. */
 class GatedSqliteDialect extends SqliteDialect {
   readonly #gate: WriteGate;
-  constructor(config: SqliteDialectConfig, gate: WriteGate) {
+  readonly #reader: ReadConnection;
+  constructor(config: SqliteDialectConfig, gate: WriteGate, reader: ReadConnection) {
     super(config);
     this.#gate = gate;
+    this.#reader = reader;
   }
   override createDriver(): Driver {
-    return new GatedDriver(super.createDriver(), this.#gate);
+    return new GatedDriver(super.createDriver(), this.#gate, this.#reader);
   }
+}
+
+function openSqliteFile(config: StorageConfig): SQLite.Database {
+  const sqlite = new SQLite(config.file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${config.synchronous}`);
+  sqlite.pragma('foreign_keys = ON');
+  // The writer thread and the server thread each hold a connection; a write that meets the
+  // other's transaction waits for it instead of failing.
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('wal_autocheckpoint = 10000');
+  // A larger page cache keeps the inbox and index pages of active users in memory.
+  sqlite.pragma(`cache_size = -${config.cacheSizeMb * 1024}`);
+  return sqlite;
 }
 
 /** The one place a dialect is chosen; callers only ever see Kysely<Database>. */
@@ -84,18 +101,12 @@ function createDialect(config: StorageConfig, gate?: WriteGate): { dialect: Dial
   switch (config.dialect) {
     case 'sqlite': {
       if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
-      const sqlite = new SQLite(config.file);
-      sqlite.pragma('journal_mode = WAL');
-      sqlite.pragma(`synchronous = ${config.synchronous}`);
-      sqlite.pragma('foreign_keys = ON');
-      // The writer thread and the server thread each hold a connection; a write that meets the
-      // other's transaction waits for it instead of failing.
-      sqlite.pragma('busy_timeout = 5000');
-      sqlite.pragma('wal_autocheckpoint = 10000');
-      // A larger page cache keeps the inbox and index pages of active users in memory.
-      sqlite.pragma(`cache_size = -${config.cacheSizeMb * 1024}`);
+      const sqlite = openSqliteFile(config);
       const dialectConfig = { database: withStatementCache(sqlite) };
-      return { dialect: gate ? new GatedSqliteDialect(dialectConfig, gate) : new SqliteDialect(dialectConfig), sqlite };
+      if (!gate) return { dialect: new SqliteDialect(dialectConfig), sqlite };
+      const reader = openSqliteFile(config);
+      reader.pragma('query_only = ON');
+      return { dialect: new GatedSqliteDialect(dialectConfig, gate, withStatementCache(reader)), sqlite };
     }
     default:
       throw new Error(`Unsupported storage dialect ${String((config as { dialect: unknown }).dialect)}`);

@@ -133,10 +133,14 @@ export class KyselyEventLog implements EventLog {
   }
 
   async readInbox(userId: string, after: number, limit: number): Promise<InboxEntry[]> {
+    // Not beyond the head this thread knows: the writer thread may have committed rows whose
+    // outcome is not applied here yet, and a device that got one by sync would ack a seq the
+    // server does not know of (bad_cursor) before the live delivery path catches up.
+    const head = await this.headSeq(userId);
     const rows = await this.#db.selectFrom('inbox as i')
       .innerJoin('events as e', 'e.id', 'i.event_id')
       .select(['i.seq', 'e.id', 'e.kind', 'e.conversation', 'e.sender', 'e.client_msg_id', 'e.message_id', 'e.at', 'e.json'])
-      .where('i.user_id', '=', userId).where('i.seq', '>', after)
+      .where('i.user_id', '=', userId).where('i.seq', '>', after).where('i.seq', '<=', head)
       .orderBy('i.seq').limit(limit).execute();
     return rows.map((row) => ({ seq: row.seq, event: rowToStored(row) }));
   }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { Kysely, Selectable } from 'kysely';
+import type { Kysely, Selectable, Updateable } from 'kysely';
 import type { Database } from './schema.ts';
+import { WriteBatcher } from './write-batcher.ts';
 import type { NewPushJob, PushBinding, PushJob, PushJobState, PushStore, TraceRow } from '../push-store.ts';
 
 type BindingRow = Selectable<Database['push_bindings']>;
@@ -35,16 +36,25 @@ export function apnsIdFor(key: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`.toUpperCase();
 }
 
+function traceValues(rows: readonly TraceRow[], now: number) {
+  return rows.map((r) => ({
+    event_id: r.eventId, message_id: r.messageId, user_id: r.userId, device_id: r.deviceId, push_id: r.pushId,
+    decision: r.decision, reason: r.reason, detail: r.detail ?? null, at: r.at ?? now,
+  }));
+}
+
 export class KyselyPushStore implements PushStore {
   readonly #db: Kysely<Database>;
+  readonly #writes: WriteBatcher<Database>;
 
   constructor(db: Kysely<Database>) {
     this.#db = db;
+    this.#writes = new WriteBatcher(db);
   }
 
   async upsertBinding(b: PushBinding): Promise<void> {
     const now = Date.now();
-    await this.#db.transaction().execute(async (trx) => {
+    await this.#writes.run(async (trx) => {
       // A token belongs to one app install; registering it again from another device moves it.
       await trx.deleteFrom('push_bindings').where('provider', '=', b.provider).where('token', '=', b.token).where('push_id', '!=', b.pushId).execute();
       await trx.insertInto('push_bindings').values({
@@ -87,31 +97,38 @@ export class KyselyPushStore implements PushStore {
   }
 
   async removeBinding(pushId: string) {
-    await this.#db.deleteFrom('push_bindings').where('push_id', '=', pushId).execute();
+    await this.#writes.run((trx) => trx.deleteFrom('push_bindings').where('push_id', '=', pushId).execute());
   }
 
   async removeDeviceBindings(userId: string, deviceId: string, provider?: string) {
-    let query = this.#db.deleteFrom('push_bindings').where('user_id', '=', userId).where('device_id', '=', deviceId);
-    if (provider) query = query.where('provider', '=', provider);
-    return (await query.returningAll().execute()).map(toBinding);
+    return this.#writes.run(async (trx) => {
+      let query = trx.deleteFrom('push_bindings').where('user_id', '=', userId).where('device_id', '=', deviceId);
+      if (provider) query = query.where('provider', '=', provider);
+      return (await query.returningAll().execute()).map(toBinding);
+    });
   }
 
   async activateDevice(userId: string, deviceId: string) {
+    // Most logins change nothing; a plain read first keeps them off the write gate (and fsync).
+    const stale = await this.#db.selectFrom('push_bindings').select('push_id').where('device_id', '=', deviceId)
+      .where((eb) => eb.or([eb.and([eb('user_id', '!=', userId), eb('active', '=', 1)]), eb.and([eb('user_id', '=', userId), eb('active', '=', 0)])]))
+      .limit(1).executeTakeFirst();
+    if (!stale) return;
     const now = Date.now();
-    await this.#db.transaction().execute(async (trx) => {
+    await this.#writes.run(async (trx) => {
       await trx.updateTable('push_bindings').set({ active: 0, updated_at: now }).where('device_id', '=', deviceId).where('user_id', '!=', userId).where('active', '=', 1).execute();
-      await trx.updateTable('push_bindings').set({ active: 1, updated_at: now }).where('device_id', '=', deviceId).where('user_id', '=', userId).execute();
+      await trx.updateTable('push_bindings').set({ active: 1, updated_at: now }).where('device_id', '=', deviceId).where('user_id', '=', userId).where('active', '=', 0).execute();
     });
   }
 
   async deactivateDevice(userId: string, deviceId: string) {
-    await this.#db.updateTable('push_bindings').set({ active: 0, updated_at: Date.now() }).where('device_id', '=', deviceId).where('user_id', '=', userId).execute();
+    await this.#writes.run((trx) => trx.updateTable('push_bindings').set({ active: 0, updated_at: Date.now() }).where('device_id', '=', deviceId).where('user_id', '=', userId).execute());
   }
 
-  async enqueue(jobs: readonly NewPushJob[], now: number) {
+  async enqueue(jobs: readonly NewPushJob[], now: number, traceOf?: (job: NewPushJob) => TraceRow) {
     if (jobs.length === 0) return [];
-    const inserted: NewPushJob[] = [];
-    await this.#db.transaction().execute(async (trx) => {
+    return this.#writes.run(async (trx) => {
+      const inserted: NewPushJob[] = [];
       for (const job of jobs) {
         const key = jobKey(job);
         const result = await trx.insertInto('push_jobs').values({
@@ -125,46 +142,55 @@ export class KyselyPushStore implements PushStore {
         }).where('push_jobs.state', '=', 'cancelled').where('push_jobs.last_reason', 'in', REOPENABLE)).executeTakeFirst();
         if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) inserted.push(job);
       }
+      if (traceOf && inserted.length > 0) {
+        for (let i = 0; i < inserted.length; i += 3000) await trx.insertInto('push_trace').values(traceValues(inserted.slice(i, i + 3000).map(traceOf), now)).execute();
+      }
+      return inserted;
     });
-    return inserted;
   }
 
   async claimDue(now: number, limit: number) {
     if (limit <= 0) return [];
-    return this.#db.transaction().execute(async (trx) => {
-      const rows = await trx.selectFrom('push_jobs').selectAll().where('state', '=', 'pending').where('next_attempt_at', '<=', now)
-        .orderBy('next_attempt_at').orderBy('id').limit(limit).execute();
-      if (rows.length === 0) return [];
-      await trx.updateTable('push_jobs').set({ state: 'sending', updated_at: now }).where('id', 'in', rows.map((r) => r.id)).execute();
-      return rows.map((r) => ({ ...toJob(r), state: 'sending' as const }));
+    // The dispatcher looks after every finished job; most looks find nothing, and a read needs no gate.
+    const due = await this.#db.selectFrom('push_jobs').select('id').where('state', '=', 'pending').where('next_attempt_at', '<=', now)
+      .orderBy('next_attempt_at').orderBy('id').limit(limit).execute();
+    if (due.length === 0) return [];
+    // One statement: only jobs still pending when it runs are claimed.
+    const rows = await this.#writes.run((trx) => trx.updateTable('push_jobs').set({ state: 'sending', updated_at: now })
+      .where('id', 'in', due.map((r) => r.id)).where('state', '=', 'pending').returningAll().execute());
+    return rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.id - b.id).map(toJob);
+  }
+
+  async finish(id: number, state: PushJobState, reason: string, vendorId: string | null = null, attempts?: number, trace?: TraceRow) {
+    await this.#updateJob(id, { state, last_reason: reason, vendor_id: vendorId, updated_at: Date.now(), ...(attempts !== undefined ? { attempts } : {}) }, trace);
+  }
+
+  async retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow) {
+    await this.#updateJob(id, { state: 'pending', attempts, next_attempt_at: nextAttemptAt, last_reason: reason, updated_at: Date.now() }, trace);
+  }
+
+  async #updateJob(id: number, set: Updateable<Database['push_jobs']>, trace: TraceRow | undefined) {
+    await this.#writes.run(async (trx) => {
+      await trx.updateTable('push_jobs').set(set).where('id', '=', id).execute();
+      if (trace) await trx.insertInto('push_trace').values(traceValues([trace], Date.now())).execute();
     });
   }
 
-  async finish(id: number, state: PushJobState, reason: string, vendorId: string | null = null, attempts?: number) {
-    await this.#db.updateTable('push_jobs').set({ state, last_reason: reason, vendor_id: vendorId, updated_at: Date.now(), ...(attempts !== undefined ? { attempts } : {}) })
-      .where('id', '=', id).execute();
-  }
-
-  async retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string) {
-    await this.#db.updateTable('push_jobs').set({ state: 'pending', attempts, next_attempt_at: nextAttemptAt, last_reason: reason, updated_at: Date.now() })
-      .where('id', '=', id).execute();
-  }
-
   async cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[]) {
-    return this.#db.transaction().execute(async (trx) => {
-      let query = trx.selectFrom('push_jobs').selectAll().where('device_id', '=', deviceId).where('state', '=', 'pending');
-      if (pushIds) query = query.where('push_id', 'in', pushIds.length > 0 ? [...pushIds] : ['']);
-      const rows = await query.execute();
-      if (rows.length > 0) {
-        await trx.updateTable('push_jobs').set({ state: 'cancelled', last_reason: reason, updated_at: Date.now() })
-          .where('id', 'in', rows.map((r) => r.id)).execute();
-      }
-      return rows.map(toJob);
+    // Called at every login; nearly always there is nothing pending, and a read needs no gate.
+    let probe = this.#db.selectFrom('push_jobs').select('id').where('device_id', '=', deviceId).where('state', '=', 'pending');
+    if (pushIds) probe = probe.where('push_id', 'in', pushIds.length > 0 ? [...pushIds] : ['']);
+    if (!(await probe.limit(1).executeTakeFirst())) return [];
+    return this.#writes.run(async (trx) => {
+      let update = trx.updateTable('push_jobs').set({ state: 'cancelled', last_reason: reason, updated_at: Date.now() })
+        .where('device_id', '=', deviceId).where('state', '=', 'pending');
+      if (pushIds) update = update.where('push_id', 'in', pushIds.length > 0 ? [...pushIds] : ['']);
+      return (await update.returningAll().execute()).sort((a, b) => a.id - b.id).map(toJob);
     });
   }
 
   async collapsePending(pushId: string, conversation: string, keepId: number, reason: string) {
-    return this.#db.transaction().execute(async (trx) => {
+    return this.#writes.run(async (trx) => {
       const rows = await trx.selectFrom('push_jobs').selectAll().where('push_id', '=', pushId).where('conversation', '=', conversation)
         .where('kind', '=', 'message').where('state', '=', 'pending').where('id', '!=', keepId).execute();
       if (rows.length > 0) {
@@ -196,12 +222,9 @@ export class KyselyPushStore implements PushStore {
   async trace(rows: readonly TraceRow[]) {
     if (rows.length === 0) return;
     const now = Date.now();
-    for (let i = 0; i < rows.length; i += 3000) {
-      await this.#db.insertInto('push_trace').values(rows.slice(i, i + 3000).map((r) => ({
-        event_id: r.eventId, message_id: r.messageId, user_id: r.userId, device_id: r.deviceId, push_id: r.pushId,
-        decision: r.decision, reason: r.reason, detail: r.detail ?? null, at: r.at ?? now,
-      }))).execute();
-    }
+    await this.#writes.run(async (trx) => {
+      for (let i = 0; i < rows.length; i += 3000) await trx.insertInto('push_trace').values(traceValues(rows.slice(i, i + 3000), now)).execute();
+    });
   }
 
   async traceFor(filter: { messageId?: string; eventId?: number; userId?: string }, limit: number) {
@@ -219,7 +242,7 @@ export class KyselyPushStore implements PushStore {
   }
 
   async pruneTrace(olderThan: number) {
-    const result = await this.#db.deleteFrom('push_trace').where('at', '<', olderThan).executeTakeFirst();
+    const result = await this.#writes.run((trx) => trx.deleteFrom('push_trace').where('at', '<', olderThan).executeTakeFirst());
     return Number(result.numDeletedRows);
   }
 }

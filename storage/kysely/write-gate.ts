@@ -65,39 +65,65 @@ function isPlainRead(query: CompiledQuery): boolean {
   return query.query.kind === 'SelectQueryNode' || /^\s*select\b/i.test(query.sql);
 }
 
+/** A second, read-only SQLite connection of the server thread (better-sqlite3 style). */
+export interface ReadConnection {
+  prepare(sql: string): { all(parameters: readonly unknown[]): unknown[] };
+  close(): void;
+}
+
+/**
+ * Kysely runs every query of a dialect on one connection behind a mutex, so a read used to queue
+ * behind any write or transaction waiting at the gate (tens of ms while the writer thread
+ * commits): under load the push dispatcher's and sync's reads waited seconds. A plain read
+ * outside a transaction therefore runs on its own read connection at once; the write connection
+ * (and its mutex) is taken only by the first write or `begin`.
+ */
 class GatedConnection implements DatabaseConnection {
-  held = false;
-  constructor(readonly inner: DatabaseConnection, readonly gate: WriteGate) {}
+  #writer: DatabaseConnection | undefined;
+  #holdsGate = false;
+  constructor(readonly driver: GatedDriver) {}
 
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    if (!this.held && !isPlainRead(query)) {
-      await this.gate.acquire();
-      this.held = true;
+    if (!this.#writer && isPlainRead(query)) {
+      return { rows: this.driver.reader.prepare(query.sql).all(query.parameters) as R[] };
     }
-    return this.inner.executeQuery<R>(query);
+    this.#writer ??= await this.driver.inner.acquireConnection();
+    if (!this.#holdsGate && !isPlainRead(query)) {
+      await this.driver.gate.acquire();
+      this.#holdsGate = true;
+    }
+    return this.#writer.executeQuery<R>(query);
   }
 
-  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
-    return this.inner.streamQuery<R>(query, chunkSize);
+  async *streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    this.#writer ??= await this.driver.inner.acquireConnection();
+    yield* this.#writer.streamQuery<R>(query, chunkSize);
+  }
+
+  async release(): Promise<void> {
+    if (this.#holdsGate) {
+      this.#holdsGate = false;
+      this.driver.gate.release();
+    }
+    const writer = this.#writer;
+    this.#writer = undefined;
+    if (writer) await this.driver.inner.releaseConnection(writer);
   }
 }
 
 /** The server thread's driver when a writer thread exists: every write passes the gate. */
 export class GatedDriver implements Driver {
-  #connection: GatedConnection | undefined;
-
-  constructor(readonly inner: Driver, readonly gate: WriteGate) {}
+  constructor(readonly inner: Driver, readonly gate: WriteGate, readonly reader: ReadConnection) {}
 
   init(): Promise<void> {
     return this.inner.init();
   }
 
   async acquireConnection(): Promise<DatabaseConnection> {
-    const connection = await this.inner.acquireConnection();
-    if (this.#connection?.inner !== connection) this.#connection = new GatedConnection(connection, this.gate);
-    return this.#connection;
+    return new GatedConnection(this);
   }
 
+  // `begin` runs through the gated connection, so it takes the write connection and the gate.
   beginTransaction(connection: DatabaseConnection, settings: TransactionSettings): Promise<void> {
     return this.inner.beginTransaction(connection, settings);
   }
@@ -111,15 +137,11 @@ export class GatedDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    const gated = connection as GatedConnection;
-    if (gated.held) {
-      gated.held = false;
-      this.gate.release();
-    }
-    await this.inner.releaseConnection(gated.inner);
+    await (connection as GatedConnection).release();
   }
 
-  destroy(): Promise<void> {
-    return this.inner.destroy();
+  async destroy(): Promise<void> {
+    await this.inner.destroy();
+    this.reader.close();
   }
 }

@@ -90,6 +90,6 @@ export async function pushOutcomes(t: TestServer, ack: ServerFrame, user: string
   if (ack.type !== 'send_ack') throw new Error(`not a send_ack: ${JSON.stringify(ack)}`);
   await settlePush(t);
   const ctx = t.server.ctx;
-  const explained = await explainMessage({ log: ctx.store.log, store: ctx.store.push }, ack.messageId, (g) => ctx.store.readModels.groupMembers(g), user);
+  const explained = await explainMessage({ log: ctx.store.log, store: ctx.store.push, readModels: ctx.store.readModels }, ack.messageId, (g) => ctx.store.readModels.groupMembers(g), user);
   return explained?.recipients.find((r) => r.userId === user)?.devices.map((d) => d.outcome) ?? [];
 }

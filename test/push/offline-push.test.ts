@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { apnsTo, apnsToken, fcmToken, pushTestConfig, registerApns, registerFcm, startPushEnv, waitForPushes, type PushEnv } from '../helpers/push-env.ts';
+import { apnsTo, apnsToken, fcmToken, pushOutcomes, pushTestConfig, registerApns, registerFcm, startPushEnv, waitForPushes, type PushEnv } from '../helpers/push-env.ts';
 import { eventually, sleep, startTestServer } from '../helpers/server.ts';
 
 let env: PushEnv;
@@ -22,7 +22,7 @@ test('MSG-1/ON-3: a peer message is pushed once to an offline device and never t
     const alice = await t.connect('alice');
     const ack = await alice.request({ type: 'send', clientMsgId: 'c1', to: { user: 'bob' }, content: { type: 'text', text: 'hi bob' }, push: { title: 'Alice', content: 'hi bob', payload: 'open:chat' } });
     assert.equal(ack.type, 'send_ack');
-    await alice.sendText({ user: 'carol' }, 'hi carol', 'c2');
+    const toCarol = await alice.request({ type: 'send', clientMsgId: 'c2', to: { user: 'carol' }, content: { type: 'text', text: 'hi carol' } });
     const [push] = await waitForPushes(() => apnsTo(env.apnsDev, bobToken), 1);
     assert.equal(push!.headers['apns-push-type'], 'alert');
     assert.equal(push!.headers['apns-topic'], 'com.example.tidings');
@@ -33,9 +33,13 @@ test('MSG-1/ON-3: a peer message is pushed once to an offline device and never t
     assert.equal(payload.conversationType, 'peer');
     assert.equal(payload.payload, 'open:chat');
     assert.equal(ack.type === 'send_ack' && payload.messageId, ack.type === 'send_ack' && ack.messageId);
-    // Carol was online: her decision is recorded as "online" and nothing reached Apple for her.
-    const carolTrace = await eventually(async () => (await t.server.ctx.store.push.traceFor({ userId: 'carol' }, 10)).find((r) => r.reason === 'online'), 3000, 'online trace');
-    assert.equal(carolTrace.decision, 'suppressed');
+    // Carol was online: she acked it over the socket, `why` says "online", nothing reached Apple for her.
+    await carol.waitForEvents(1);
+    assert.deepEqual(await pushOutcomes(t, toCarol, 'carol'), ['none:not_acked'], 'delivered on her socket, not acked yet');
+    carol.ackAll();
+    await eventually(async () => (await pushOutcomes(t, toCarol, 'carol')).includes('suppressed:online') || undefined, 3000, 'carol online outcome');
+    assert.deepEqual(await pushOutcomes(t, toCarol, 'carol'), ['suppressed:online']);
+    assert.deepEqual(await t.server.ctx.store.push.traceFor({ userId: 'carol' }, 10), [], 'online deliveries write no trace rows');
     await sleep(200);
     assert.equal(apnsTo(env.apnsDev, carolToken).length, 0);
     assert.equal(apnsTo(env.apnsDev, bobToken).length, 1, 'exactly once');
