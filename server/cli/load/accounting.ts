@@ -32,7 +32,7 @@ import type { Msg, User, World } from './world.ts';
  * when it went offline) should be pushed — unless the device is back first: the server cancels
  * pending pushes at login (ON-3) and skips an offline replay that runs after the device is back
  * (its trigger work is serialised, docs/PUSH.md). A missing push is therefore looked up in the
- * outbox: "cancelled: online/acked" or "never queued" are accepted only if the device was back
+ * outbox: "cancelled: online/acked/logged_out/kicked" or "never queued" are accepted only if the device was back
  * within this long of the moment the push became due; longer, it counts as lost.
  */
 export const BACK_ONLINE_ALLOWANCE_MS = 10_000;
@@ -152,8 +152,25 @@ export interface AccountingInput {
   finalTime: number;
 }
 
+/**
+ * The devices stay connected while the tool accounts (their outbox rows must not move under it),
+ * so the accounting loops give the event loop back regularly: a stall past the server's heartbeat
+ * timeout would drop every device and replay pushes mid-accounting.
+ */
+function breather(budgetMs = 20): () => Promise<void> | undefined {
+  let since = Date.now();
+  return () => {
+    if (Date.now() - since < budgetMs) return undefined;
+    return new Promise<void>((resolve) => setImmediate(() => {
+      since = Date.now();
+      resolve();
+    }));
+  };
+}
+
 export async function account(input: AccountingInput): Promise<AccountingResult> {
   const { world } = input;
+  const breathe = breather();
   const recipientsCache = new Map<string, Set<string> | undefined>();
   let unknownMembership = 0;
   const recipientsOf = (m: Msg): Set<string> | undefined => {
@@ -176,6 +193,7 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
   let deliveredOnce = 0;
   let committedNotAcked = 0;
   for (const m of world.msgs.values()) {
+    await breathe();
     if (!m.acked) committedNotAcked += 1;
     const recipients = recipientsOf(m);
     if (!recipients) continue;
@@ -201,6 +219,7 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
   let unexpectedRecipients = 0;
   const unexpectedExamples: Array<{ messageId: string; user: string }> = [];
   for (const user of world.users) {
+    await breathe();
     for (const id of user.inbox.keys()) {
       const m = world.msgs.get(id);
       if (!m) continue;
@@ -221,6 +240,7 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
   const unfinished: string[] = [];
   let finished = 0;
   for (const call of world.calls.values()) {
+    await breathe();
     if (call.terminalEventId === undefined) {
       unfinished.push(call.callId);
       continue;
@@ -241,7 +261,7 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
   }
 
   // ------------------------------------------------------------------ push
-  const pushResult = await accountPushes(input, recipientsOf);
+  const pushResult = await accountPushes(input, recipientsOf, breathe);
 
   const socketDuplicates = world.duplicateCount + world.inboxConflicts.length;
   const verdictLost = lostCount + lostCallCount + pushResult.lostCount;
@@ -275,7 +295,7 @@ interface UserMsg {
   msg: Msg;
 }
 
-async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => Set<string> | undefined): Promise<AccountingResult['push']> {
+async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => Set<string> | undefined, breathe: () => Promise<void> | undefined): Promise<AccountingResult['push']> {
   const { world, source, outbox, finalTime } = input;
   const note: string[] = [];
   if (source.note) note.push(source.note);
@@ -313,6 +333,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   interface Expected { device: Device; msg: Msg; seq: number; span: Span; end: number }
   const expected = new Map<string, Expected>();
   for (const device of devices) {
+    await breathe();
     const spans = device.spans;
     for (let i = 0; i < spans.length; i++) {
       const span = spans[i]!;
@@ -347,6 +368,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
     });
   };
   for (const r of source.records) {
+    await breathe();
     const device = world.tokenToDevice.get(r.token);
     if (!device) {
       unknownTokens += 1;
@@ -419,6 +441,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   let retransmits = 0;
   const duplicates: PushProblem[] = [];
   for (const [key, list] of byKey) {
+    await breathe();
     if (list.length < 2) continue;
     const ids = new Set(list.map((r) => r.apnsId));
     retransmits += list.length - ids.size;
@@ -486,7 +509,8 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
         } else if (job.state === 'delivered') {
           if (!source.complete) confirmedByOutbox += 1;
           else lose(e, 'delivered_per_outbox_but_not_received', `job ${job.jobKey} apnsId ${job.apnsId}; ${where}`);
-        } else if (job.state === 'cancelled' && (reason === 'online' || reason === 'acked' || reason === 'collapsed')) {
+        } else if (job.state === 'cancelled' && ['online', 'acked', 'collapsed', 'logged_out', 'kicked'].includes(reason)) {
+          // logged_out/kicked: the device came back and logged out, or another user logged in on it.
           if (backSoon || reason === 'collapsed') cancelledByReconnect += 1;
           else lose(e, `cancelled_${reason}_while_offline`, `job ${job.jobKey}; ${where}`);
         } else {
@@ -503,6 +527,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   const timeoutToPush = new Latencies();
   let silentTimeoutsWithPush = 0;
   for (const device of devices) {
+    await breathe();
     const pushes = (byDevice.get(device) ?? []).slice().sort((a, b) => a.receivedAt - b.receivedAt);
     if (pushes.length === 0) continue;
     const spans = device.spans;

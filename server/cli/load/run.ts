@@ -358,7 +358,8 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
     }
     if (stable < 2) notes.push('drain: the push outbox did not settle in time');
     phases.drainMs = Date.now() - drainStart;
-    clearInterval(ticker);
+    // The ticker keeps the devices' heartbeats going while the tool accounts: without them the
+    // server drops every device after heartbeat.timeoutMs and replays pushes under the accounting.
     clearInterval(churner);
     clearInterval(sampler);
     clearInterval(progressTimer);
@@ -393,6 +394,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
     phases.accountingMs = Date.now() - accountingStart;
 
     world.phase = 'done';
+    clearInterval(ticker);
     for (const device of world.devices) device.conn?.ws.terminate();
     for (const conn of world.abandoned) conn.ws.terminate();
     let vendorSummary: Record<string, unknown> = {};
