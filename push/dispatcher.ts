@@ -4,6 +4,11 @@ import { parseConversation } from '../protocol/index.ts';
 import type { PushDeps, PushOptions } from './options.ts';
 import { UnknownCredentialError, type PushOutcome, type PushTarget } from './providers/types.ts';
 
+interface VendorCall {
+  provider: string;
+  startedAt: number;
+}
+
 /**
  * Exponential backoff with "equal jitter" (a random delay between half the ceiling and the
  * ceiling), capped at retryMaxMs; a vendor's Retry-After wins when it is longer.
@@ -115,7 +120,9 @@ export class PushDispatcher {
     await this.drain();
   }
 
-  #row(job: PushJob, messageId: string | null, decision: TraceRow['decision'], reason: string, detail?: string | null): TraceRow {
+  /** The trace row that ends (or reschedules) a job; also what the observer hears of it. */
+  #row(job: PushJob, messageId: string | null, decision: TraceRow['decision'], reason: string, detail?: string | null, call?: VendorCall): TraceRow {
+    this.#deps.observer?.jobDone(`${decision}:${reason}`, call?.provider, (call?.startedAt ?? Date.now()) - job.nextAttemptAt, call ? Date.now() - call.startedAt : undefined);
     return { eventId: job.eventId, messageId, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId, decision, reason, detail: detail ?? null };
   }
 
@@ -170,6 +177,7 @@ export class PushDispatcher {
       ...(binding.environment ? { environment: binding.environment } : {}), ...(binding.topic ? { topic: binding.topic } : {}),
     };
     let outcome: PushOutcome;
+    const vendorCall: VendorCall = { provider: binding.provider, startedAt: Date.now() };
     try {
       outcome = await providers.forTarget(target).send(target, { ...decision.message, id: job.apnsId });
     } catch (error) {
@@ -180,26 +188,26 @@ export class PushDispatcher {
     const attempts = job.attempts + 1;
     switch (outcome.status) {
       case 'delivered':
-        return store.finish(job.id, 'delivered', 'delivered', outcome.vendorId ?? null, attempts, this.#row(job, event.messageId, 'pushed', 'delivered', outcome.vendorId));
+        return store.finish(job.id, 'delivered', 'delivered', outcome.vendorId ?? null, attempts, this.#row(job, event.messageId, 'pushed', 'delivered', outcome.vendorId, vendorCall));
       case 'retry': {
         if (attempts >= this.#options.maxAttempts) {
           logger.warn({ jobId: job.id, pushId: job.pushId, reason: outcome.reason }, 'push dead-lettered');
-          return store.finish(job.id, 'dead_letter', outcome.reason, null, attempts, this.#row(job, event.messageId, 'failed', 'dead_letter', outcome.reason));
+          return store.finish(job.id, 'dead_letter', outcome.reason, null, attempts, this.#row(job, event.messageId, 'failed', 'dead_letter', outcome.reason, vendorCall));
         }
         const delay = retryDelayMs(attempts, this.#options, outcome.retryAfterMs);
         return store.retryLater(job.id, attempts, Date.now() + delay, outcome.reason,
-          this.#row(job, event.messageId, 'retry', 'vendor_retry', `${outcome.reason}; attempt ${attempts}, next in ${delay} ms`));
+          this.#row(job, event.messageId, 'retry', 'vendor_retry', `${outcome.reason}; attempt ${attempts}, next in ${delay} ms`, vendorCall));
       }
       case 'dead_token':
         // DEV-7: the vendor says the token is gone; remove the binding so nothing tries it again.
         await store.removeBinding(job.pushId);
         logger.info({ pushId: job.pushId, userId: job.userId, deviceId: job.deviceId, reason: outcome.reason }, 'dead push token pruned');
-        return store.finish(job.id, 'failed', 'dead_token', null, undefined, this.#row(job, event.messageId, 'failed', 'dead_token', outcome.reason));
+        return store.finish(job.id, 'failed', 'dead_token', null, undefined, this.#row(job, event.messageId, 'failed', 'dead_token', outcome.reason, vendorCall));
       case 'config_error':
         logger.error({ pushId: job.pushId, credential: binding.credential, reason: outcome.reason }, 'push configuration error');
-        return store.finish(job.id, 'failed', 'config_error', null, undefined, this.#row(job, event.messageId, 'failed', 'config_error', outcome.reason));
+        return store.finish(job.id, 'failed', 'config_error', null, undefined, this.#row(job, event.messageId, 'failed', 'config_error', outcome.reason, vendorCall));
       case 'rejected':
-        return store.finish(job.id, 'failed', 'vendor_rejected', null, undefined, this.#row(job, event.messageId, 'failed', 'vendor_rejected', outcome.reason));
+        return store.finish(job.id, 'failed', 'vendor_rejected', null, undefined, this.#row(job, event.messageId, 'failed', 'vendor_rejected', outcome.reason, vendorCall));
     }
   }
 }

@@ -22,6 +22,15 @@ export interface PushOptions {
   payload: PayloadDefaults;
 }
 
+/** What the dispatcher reports for each job it ends or reschedules (Prometheus in the server). */
+export interface PushObserver {
+  /**
+   * `outcome` is the job's trace decision:reason; `waitedMs` runs from the moment the job was due
+   * to the end of the dispatcher's checks (outbox lag); `vendorMs` is the vendor call, when made.
+   */
+  jobDone(outcome: string, provider: string | undefined, waitedMs: number, vendorMs: number | undefined): void;
+}
+
 /** What the push module needs from the rest of the server, as plain functions and interfaces. */
 export interface PushDeps {
   log: EventLog;
@@ -31,4 +40,5 @@ export interface PushDeps {
   providers: ProviderRegistry;
   isDeviceOnline(userId: string, deviceId: string): boolean;
   logger: Logger;
+  observer?: PushObserver;
 }

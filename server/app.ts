@@ -56,9 +56,17 @@ export async function startServer(config: Config, options: CreateServerOptions =
     sandbox: sandboxMode, sandboxProvider: sandbox,
     log: (entry) => logger.info(entry, 'push provider'),
   });
+  const metrics = createMetrics();
   const pushService = new PushService({
     log: store.log, readModels: store.readModels, store: store.push, settings: store.settings, providers, logger,
     isDeviceOnline: (userId, deviceId) => registry.presence.isDeviceOnline(userId, deviceId),
+    observer: {
+      jobDone(outcome, provider, waitedMs, vendorMs) {
+        metrics.pushJobs.inc({ outcome });
+        metrics.pushWait.observe(Math.max(0, waitedMs) / 1000);
+        if (provider && vendorMs !== undefined) metrics.pushVendor.observe({ provider }, vendorMs / 1000);
+      },
+    },
   }, {
     concurrency: config.push.concurrency, maxAttempts: config.push.maxAttempts, retryBaseMs: config.push.retryBaseMs,
     retryMaxMs: config.push.retryMaxMs, replayLimit: config.push.replayLimit, pollMs: config.push.pollMs,
@@ -69,7 +77,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   if (sandboxMode) logger.warn('no push credentials configured: pushes go to the sandbox (GET /admin/pushes)');
   const ctx: ServerContext = {
     config, secrets: resolveSecrets(config, logger), store, registry, events, logger,
-    metrics: createMetrics(), state: { draining: false },
+    metrics, state: { draining: false },
     push: { service: pushService, providers, sandbox: sandboxMode ? sandbox : undefined },
   };
   // The push module hears presence and the log as domain events; it never sees a socket.

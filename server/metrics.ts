@@ -14,6 +14,15 @@ export function createMetrics() {
     connections: new Gauge({ name: 'tidings_connections', help: 'Open WebSocket connections', registers: [registry] }),
     sessions: new Gauge({ name: 'tidings_sessions', help: 'Authenticated sessions (online devices)', registers: [registry] }),
     deviceOffline: new Counter({ name: 'tidings_device_offline_total', help: 'Devices that went offline, by reason', labelNames: ['reason'], registers: [registry] }),
+    pushJobs: new Counter({ name: 'tidings_push_jobs_total', help: 'Push jobs ended or rescheduled, by trace decision:reason', labelNames: ['outcome'], registers: [registry] }),
+    pushWait: new Histogram({
+      name: 'tidings_push_wait_seconds', help: 'Push jobs: from due to the vendor call (or to the cancel), i.e. outbox lag',
+      buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60], registers: [registry],
+    }),
+    pushVendor: new Histogram({
+      name: 'tidings_push_vendor_seconds', help: 'Push vendor call duration, by provider', labelNames: ['provider'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10], registers: [registry],
+    }),
   };
 }
 

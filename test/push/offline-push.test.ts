@@ -43,6 +43,9 @@ test('MSG-1/ON-3: a peer message is pushed once to an offline device and never t
     await sleep(200);
     assert.equal(apnsTo(env.apnsDev, carolToken).length, 0);
     assert.equal(apnsTo(env.apnsDev, bobToken).length, 1, 'exactly once');
+    const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text();
+    assert.match(metrics, /tidings_push_jobs_total\{outcome="pushed:delivered"\} 1\b/);
+    assert.match(metrics, /tidings_push_vendor_seconds_count\{provider="apns"\} 1\b/);
     // On login bob gets the message over the socket too.
     const bobAgain = await t.connect('bob', 'bob-iphone');
     await bobAgain.sync();
