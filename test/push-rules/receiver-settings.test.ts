@@ -92,9 +92,11 @@ test('SET-3/OPT-3: inside a do-not-disturb window that wraps midnight (Asia/Kolk
     const { token, laptop } = await offlineBob(t, 4);
     const zone = 'Asia/Kolkata';
     const now = localMinutes(Date.now(), zone);
-    // A 23-hour window that contains now and always wraps past local midnight.
-    const start = (now - 5 + 1440) % 1440;
-    const end = (start - 60 + 1440) % 1440;
+    // A 23-hour window that wraps past local midnight and contains now: its one-hour gap
+    // [end, start) is placed at noon, or at 01:00 when now is near noon (a fixed offset from
+    // now did not wrap in the hour after local midnight).
+    const end = now >= 660 && now < 840 ? 60 : 720;
+    const start = end + 60;
     assert.ok(start > end, 'the window wraps midnight');
     await laptop.expect({ type: 'settings_update', dnd: { start, end, timeZone: zone } }, 'settings');
     const badZone = await laptop.request({ type: 'settings_update', dnd: { start: 0, end: 60, timeZone: 'Mars/Olympus' } });
