@@ -26,7 +26,10 @@ export function retryDelayMs(attempt: number, options: Pick<PushOptions, 'retryB
 export class PushDispatcher {
   readonly #deps: PushDeps;
   readonly #options: PushOptions;
+  /** Jobs holding a concurrency slot: being checked or at the vendor. */
   #inFlight = new Set<Promise<void>>();
+  /** Every job not finished yet, including those only recording their outcome. */
+  #running = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
   #again = false;
@@ -72,13 +75,23 @@ export class PushDispatcher {
     const claimed = await this.#deps.store.claimDue(Date.now(), free);
     const jobs = await this.#collapse(claimed);
     for (const [job, folded] of jobs) {
-      const run: Promise<void> = this.#run(job, folded)
+      // The slot is given back as soon as only the outcome's write is left: that write waits for
+      // the storage writer's commit, and holding vendor slots through it halved the push rate
+      // under load. The job stays `sending` in the outbox until then, so nothing claims it twice.
+      let freeSlot!: () => void;
+      const slot = new Promise<void>((resolve) => { freeSlot = resolve; });
+      const run: Promise<void> = this.#run(job, folded, freeSlot)
         .catch((error: unknown) => this.#deps.logger.error({ err: error, jobId: job.id }, 'push job crashed'))
         .finally(() => {
-          this.#inFlight.delete(run);
-          this.wake();
+          freeSlot();
+          this.#running.delete(run);
         });
-      this.#inFlight.add(run);
+      this.#running.add(run);
+      const held: Promise<void> = slot.then(() => {
+        this.#inFlight.delete(held);
+        this.wake();
+      });
+      this.#inFlight.add(held);
     }
     if (claimed.length === free) this.#again = true;
   }
@@ -111,7 +124,7 @@ export class PushDispatcher {
 
   /** Wait for every job in flight (shutdown), bounded by the caller. */
   async drain(): Promise<void> {
-    while (this.#inFlight.size > 0 || this.#ticking) await Promise.race([...this.#inFlight, new Promise((r) => setTimeout(r, 10))]);
+    while (this.#running.size > 0 || this.#inFlight.size > 0 || this.#ticking) await Promise.race([...this.#running, new Promise((r) => setTimeout(r, 10))]);
   }
 
   async stop(): Promise<void> {
@@ -130,7 +143,8 @@ export class PushDispatcher {
     await this.#deps.store.trace([this.#row(job, messageId, decision, reason, detail)]);
   }
 
-  async #cancel(job: PushJob, reason: string, messageId: string | null = null): Promise<void> {
+  async #cancel(job: PushJob, reason: string, freeSlot: () => void, messageId: string | null = null): Promise<void> {
+    freeSlot();
     await this.#deps.store.finish(job.id, 'cancelled', reason, null, undefined, this.#row(job, messageId, 'cancelled', reason));
   }
 
@@ -144,16 +158,16 @@ export class PushDispatcher {
     if (folded.length > 0) this.wake();
   }
 
-  async #run(job: PushJob, folded: readonly PushJob[] = []): Promise<void> {
+  async #run(job: PushJob, folded: readonly PushJob[], freeSlot: () => void): Promise<void> {
     const collapsedCount = 1 + folded.length;
     const { store, log, readModels, providers, logger } = this.#deps;
     const binding = await store.bindingByPushId(job.pushId);
-    if (!binding) return this.#cancel(job, 'unregistered');
-    if (binding.userId !== job.userId || !binding.active) return this.#cancel(job, 'logged_out');
-    if (this.#deps.isDeviceOnline(job.userId, job.deviceId)) return this.#cancel(job, 'online');
-    if (job.seq <= await readModels.ackedSeq(job.userId, job.deviceId)) return this.#cancel(job, 'acked');
+    if (!binding) return this.#cancel(job, 'unregistered', freeSlot);
+    if (binding.userId !== job.userId || !binding.active) return this.#cancel(job, 'logged_out', freeSlot);
+    if (this.#deps.isDeviceOnline(job.userId, job.deviceId)) return this.#cancel(job, 'online', freeSlot);
+    if (job.seq <= await readModels.ackedSeq(job.userId, job.deviceId)) return this.#cancel(job, 'acked', freeSlot);
     const event = (await log.eventsByIds([job.eventId])).get(job.eventId);
-    if (!event) return this.#cancel(job, 'event_missing');
+    if (!event) return this.#cancel(job, 'event_missing', freeSlot);
     const call = event.kind === 'call_invited' || event.kind === 'call_state'
       ? (await readModels.callsByIds([event.conversation.slice(2)])).get(event.conversation.slice(2)) : undefined;
     const [settings, senderSettings, badge] = await Promise.all([
@@ -169,6 +183,7 @@ export class PushDispatcher {
       ...(groupName !== undefined ? { groupName } : {}),
     }, this.#options.payload);
     if (!decision.push) {
+      freeSlot();
       await store.finish(job.id, 'cancelled', decision.reason, null, undefined, this.#row(job, event.messageId, 'suppressed', decision.reason));
       return this.#unfold(folded);
     }
@@ -185,6 +200,7 @@ export class PushDispatcher {
         ? { status: 'config_error', reason: `unknown credential ${binding.credential}` }
         : { status: 'retry', reason: `provider error: ${(error as Error).message}` };
     }
+    freeSlot();
     const attempts = job.attempts + 1;
     switch (outcome.status) {
       case 'delivered':
