@@ -39,6 +39,8 @@ export class KyselyEventLog implements EventLog {
   readonly #listeners: AppendListener[] = [];
   readonly #heads = new Map<string, number>();
   readonly #pendingCursors = new Map<string, { userId: string; deviceId: string; seq: number }>();
+  /** Acked cursors not committed yet (pending or in a batch in flight), by user + device. */
+  readonly #unsavedCursors = new Map<string, number>();
   #state: ProjectionState;
   /** The newest event id handed out by planning. */
   #lastEventId: number;
@@ -102,6 +104,7 @@ export class KyselyEventLog implements EventLog {
     const key = `${userId}\u0000${deviceId}`;
     const prev = this.#pendingCursors.get(key);
     if (!prev || prev.seq < seq) this.#pendingCursors.set(key, { userId, deviceId, seq });
+    if ((this.#unsavedCursors.get(key) ?? -1) < seq) this.#unsavedCursors.set(key, seq);
     if (!this.#cursorTimer) {
       this.#cursorTimer = setTimeout(() => {
         this.#cursorTimer = undefined;
@@ -109,6 +112,14 @@ export class KyselyEventLog implements EventLog {
       }, this.#options.cursorFlushMs);
       this.#cursorTimer.unref();
     }
+  }
+
+  /**
+   * A device's acked cursor that is not in the database yet (it rides with the next commit), so
+   * readers such as the push dispatcher's "already acked?" check never act on an older one.
+   */
+  unsavedCursor(userId: string, deviceId: string): number | undefined {
+    return this.#unsavedCursors.get(`${userId}\u0000${deviceId}`);
   }
 
   /** Commit pending cursors now (shutdown). */
@@ -241,7 +252,14 @@ export class KyselyEventLog implements EventLog {
     const epoch = this.#epoch;
     const previous = this.#finishing;
     const finished = written.then(
-      async (outcome) => { await previous; await this.#finish(epoch, planned, inBatchDuplicates, outcome); },
+      async (outcome) => {
+        for (const c of cursors) {
+          const key = `${c.userId}\u0000${c.deviceId}`;
+          if (this.#unsavedCursors.get(key) === c.seq) this.#unsavedCursors.delete(key);
+        }
+        await previous;
+        await this.#finish(epoch, planned, inBatchDuplicates, outcome);
+      },
       async (error: unknown) => { await previous; await this.#fail(epoch, [...planned, ...inBatchDuplicates], error); },
     );
     this.#finishing = finished.catch(() => undefined);

@@ -71,7 +71,7 @@ export class KyselyReadModels implements ReadModels {
   async ackedSeq(userId: string, deviceId: string): Promise<number> {
     const row = await this.#db.selectFrom('device_cursors').select('acked_seq')
       .where('user_id', '=', userId).where('device_id', '=', deviceId).executeTakeFirst();
-    return row?.acked_seq ?? 0;
+    return Math.max(row?.acked_seq ?? 0, this.#log.unsavedCursor(userId, deviceId) ?? 0);
   }
 
   async saveAckedSeq(userId: string, deviceId: string, seq: number): Promise<void> {

@@ -1,0 +1,29 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openStore } from '../../storage/index.ts';
+
+test('an acked cursor is visible to readers before it rides a commit to the database', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tidings-cursor-'));
+  const store = await openStore({ dialect: 'sqlite', file: join(dir, 'tidings.db'), synchronous: 'NORMAL', cacheSizeMb: 8 },
+    { maxGroupMembers: 100, maxBatch: 100, cursorFlushMs: 60_000 });
+  try {
+    for (const n of [1, 2, 3]) {
+      await store.log.append({ kind: 'message', sender: 'alice', peer: 'bob', conversation: 'p:alice:bob', clientMsgId: `c${n}`, data: { text: `m${n}` } });
+    }
+    await store.readModels.saveAckedSeq('bob', 'bob-phone', 2);
+    // The push dispatcher asks this before sending: an older value would push an acked message.
+    assert.equal(await store.readModels.ackedSeq('bob', 'bob-phone'), 2);
+    const stored = await store.db.selectFrom('device_cursors').select('acked_seq').where('user_id', '=', 'bob').executeTakeFirst();
+    assert.equal(stored, undefined, 'not in the database yet (flushed with the next commit)');
+    await store.log.append({ kind: 'message', sender: 'alice', peer: 'bob', conversation: 'p:alice:bob', clientMsgId: 'c4', data: { text: 'm4' } });
+    const after = await store.db.selectFrom('device_cursors').select('acked_seq').where('user_id', '=', 'bob').executeTakeFirst();
+    assert.equal(after?.acked_seq, 2, 'committed with the next append');
+    assert.equal(await store.readModels.ackedSeq('bob', 'bob-phone'), 2);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
