@@ -22,7 +22,7 @@ import { pushRegistrationFeature } from './features/push-registration.ts';
 import { pushAdminRoutes } from './features/push-admin.ts';
 import { callsFeature } from './features/calls.ts';
 import { settingsFeature } from './features/settings.ts';
-import type { Transport, TransportFactory } from './transports/transport.ts';
+import { ListenError, type Transport, type TransportFactory } from './transports/transport.ts';
 import { loadTransportFactory } from './transports/index.ts';
 
 export interface TidingsServer {
@@ -110,7 +110,14 @@ export async function startServer(config: Config, options: CreateServerOptions =
     onConnection: gateway.onConnection,
     onHttp: createHttpHandler(ctx, adminRoutes),
   });
-  const port = await transport.listen();
+  let port: number;
+  try {
+    port = await transport.listen();
+  } catch (error) {
+    // Nothing else has started yet but the store (and its writer thread): close it so the process can end.
+    await store.close();
+    throw new ListenError(config.host, config.port, error as Error);
+  }
   registry.start();
   // Calls first: overdue calls are timed out before the outbox resumes and considers their rings.
   await calls.start();

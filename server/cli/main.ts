@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError } from '../config/load-config.ts';
 import { CredentialConfigError } from '../../push/providers/types.ts';
 import { configLeaves } from '../config/schema.ts';
+import { ListenError } from '../transports/transport.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
 import { rebuildCommand } from './rebuild.ts';
@@ -22,7 +23,7 @@ loadCommand(program);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {
-  if (error instanceof ConfigError || error instanceof CredentialConfigError) {
+  if (error instanceof ConfigError || error instanceof CredentialConfigError || error instanceof ListenError) {
     process.stderr.write(`${error.message}\n`);
     process.exit(2);
   }

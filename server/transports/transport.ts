@@ -56,3 +56,14 @@ export interface Transport {
 }
 
 export type TransportFactory = (options: TransportOptions) => Transport;
+
+/** The server could not bind its port (in use, not permitted): said in one line, not a stack. */
+export class ListenError extends Error {
+  constructor(host: string, port: number, cause: Error) {
+    const inUse = (cause as NodeJS.ErrnoException).code === 'EADDRINUSE' || /address in use/.test(cause.message);
+    super(inUse
+      ? `cannot listen on ${host}:${port}: the address is in use (another tidings running?); choose another port with --port or TIDINGS_PORT`
+      : `cannot listen on ${host}:${port}: ${cause.message}`);
+    this.name = 'ListenError';
+  }
+}
