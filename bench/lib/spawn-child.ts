@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { liveChildren, REPO_ROOT, trackChild } from '../../server/cli/load/children.ts';
 
-/** Repository root (bench/lib/ → ../..), used as cwd so `--import tsx` resolves. */
-export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** Repository root, used as cwd so `--import tsx` resolves; /proc readings shared with `tidings load`. */
+export { cpuSecondsOf, REPO_ROOT } from '../../server/cli/load/children.ts';
 
 export interface ChildHandle {
   readonly child: ChildProcess;
@@ -14,20 +13,16 @@ export interface ChildHandle {
   stop(graceMs?: number): Promise<void>;
 }
 
-const live = new Set<ChildProcess>();
-let hooked = false;
+let signalsHooked = false;
 
-/** Last-resort cleanup: children never outlive the bench, even when it throws or is interrupted. */
-function hookExit(): void {
-  if (hooked) return;
-  hooked = true;
-  process.on('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
+/** An interrupted bench stops its children with SIGTERM (servers clean up their temp data dirs) before exiting. */
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      // SIGTERM first so servers clean up their temp data dirs; the exit hook SIGKILLs stragglers.
-      const waits = [...live].map((child) => new Promise((resolve) => {
+      // The exit hook of trackChild() SIGKILLs stragglers.
+      const waits = [...liveChildren()].map((child) => new Promise((resolve) => {
         child.once('exit', resolve);
         child.kill('SIGTERM');
       }));
@@ -45,28 +40,18 @@ function hookExit(): void {
  * stdout. stdin stays piped: children exit when it closes, so they die with the parent.
  */
 export function spawnTsChild(script: string, args: string[], options: { nodeArgs?: string[]; timeoutMs?: number; label?: string } = {}): Promise<ChildHandle> {
-  hookExit();
+  hookSignals();
   const label = options.label ?? script;
   const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', script, ...args], {
     cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env },
   });
-  live.add(child);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => {
-    live.delete(child);
-    resolve();
-  }));
+  const tracked = trackChild(child);
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => {
     stderr = (stderr + chunk).slice(-4000);
   });
 
-  const stop = async (graceMs = 5000): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = (graceMs = 5000): Promise<void> => tracked.stop(graceMs);
 
   return new Promise<ChildHandle>((resolve, reject) => {
     let buffered = '';
@@ -100,17 +85,4 @@ export function spawnTsChild(script: string, args: string[], options: { nodeArgs
       resolve({ child, ready, pid: child.pid!, stop });
     });
   });
-}
-
-/** CPU seconds (user+system) a process has used so far, from /proc; undefined off Linux. */
-export function cpuSecondsOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the `(comm)` part; utime and stime are fields 14 and 15 (1-based).
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    return Number.isFinite(ticks) ? ticks / 100 : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -28,7 +28,16 @@ function hookExit(): void {
   });
 }
 
-function track(child: ChildProcess): Child {
+/** Children started through trackChild() that have not exited yet. */
+export function liveChildren(): ReadonlySet<ChildProcess> {
+  return live;
+}
+
+/**
+ * Follow a spawned child: it is SIGKILLed if this process exits first, and stop() asks with
+ * SIGTERM (so it can clean up and write --cpu-prof) and SIGKILLs it after `graceMs`.
+ */
+export function trackChild(child: ChildProcess): Child {
   hookExit();
   live.add(child);
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
@@ -95,7 +104,7 @@ export interface VendorsReady {
 export async function startVendors(): Promise<{ child: Child; ready: VendorsReady }> {
   const script = fileURLToPath(new URL('./vendors-child.ts', import.meta.url));
   const proc = spawn(process.execPath, ['--import', 'tsx', script], { cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  const child = track(proc);
+  const child = trackChild(proc);
   let stderr = '';
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => { stderr = (stderr + c).slice(-4000); });
   try {
@@ -114,7 +123,7 @@ export async function startServerChild(configFile: string, logFile: string, node
   const proc = spawn(process.execPath, [...nodeArgs, '--import', watch, 'bin/tidings.mjs', 'serve', '--config', configFile], {
     cwd: REPO_ROOT, stdio: ['pipe', 'pipe', 'pipe'],
   });
-  const child = track(proc);
+  const child = trackChild(proc);
   let stderr = '';
   const log = createWriteStream(logFile, { flags: 'a' });
   proc.stderr!.setEncoding('utf8').on('data', (c: string) => {
