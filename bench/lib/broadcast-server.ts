@@ -11,6 +11,7 @@
 import { parseArgs } from 'node:util';
 import { WebSocketServer, WebSocket } from 'ws';
 import { loadUws } from './uws-import.ts';
+import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
 
 const { values } = parseArgs({ options: { transport: { type: 'string', default: 'ws' } }, strict: true });
 
@@ -59,18 +60,10 @@ if (values.transport === 'uws') {
   process.exit(2);
 }
 
-let stopping = false;
-function shutdown(): void {
-  if (stopping) return;
-  stopping = true;
+stopWhenAsked(() => {
   setTimeout(() => process.exit(0), 500).unref();
   close();
   process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
+});
 
 process.stdout.write(`${JSON.stringify({ url: `ws://127.0.0.1:${port}`, pid: process.pid })}\n`);

@@ -4,6 +4,7 @@
  * stdout; exits on SIGTERM/SIGINT or when stdin closes.
  */
 import { WebSocketServer } from 'ws';
+import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
 wss.on('connection', (socket) => {
@@ -15,19 +16,11 @@ await new Promise<void>((resolve, reject) => {
   wss.once('error', reject);
 });
 
-let stopping = false;
-function shutdown(): void {
-  if (stopping) return;
-  stopping = true;
+stopWhenAsked(() => {
   setTimeout(() => process.exit(0), 1000).unref();
   for (const client of wss.clients) client.terminate();
   wss.close(() => process.exit(0));
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
+});
 
 const address = wss.address();
 const port = typeof address === 'object' && address ? address.port : 0;

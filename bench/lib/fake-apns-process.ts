@@ -19,6 +19,7 @@
 import http from 'node:http';
 import { parseArgs } from 'node:util';
 import { startFakeApns, type FakeApnsEnvironment } from '../../test/fakes/apns-server.ts';
+import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
 
 interface FakeApnsProcessConfig {
   publicKey: string;
@@ -76,21 +77,13 @@ await new Promise<void>((resolve, reject) => {
 const controlAddress = control.address();
 const controlPort = typeof controlAddress === 'object' && controlAddress ? controlAddress.port : 0;
 
-let stopping = false;
-function shutdown(): void {
-  if (stopping) return;
-  stopping = true;
+stopWhenAsked(() => {
   setTimeout(() => process.exit(0), 2000).unref();
   control.closeAllConnections();
   control.close();
   // A normal exit, so `--cpu-prof` writes its profile.
   void fake.close().finally(() => process.exit(0));
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
+});
 
 process.stdout.write(`${JSON.stringify({
   host: fake.host, port: fake.port, ca: fake.ca, controlUrl: `http://127.0.0.1:${controlPort}`, pid: process.pid,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startServer } from '../../server/app.ts';
 import { validateConfig } from '../../server/config/load-config.ts';
+import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
 
 const { values } = parseArgs({ options: { config: { type: 'string', default: '{}' } }, strict: true });
 const given = JSON.parse(values.config) as Record<string, unknown>;
@@ -26,10 +27,7 @@ try {
   throw error;
 }
 
-let stopping = false;
-async function shutdown(): Promise<void> {
-  if (stopping) return;
-  stopping = true;
+stopWhenAsked(async () => {
   // Bounded: whatever happens, leave within 5 s.
   setTimeout(() => {
     cleanup();
@@ -41,11 +39,6 @@ async function shutdown(): Promise<void> {
     cleanup();
     process.exit(0); // a normal exit, so `--cpu-prof` writes its profile
   }
-}
-process.on('SIGTERM', () => void shutdown());
-process.on('SIGINT', () => void shutdown());
-process.stdin.on('end', () => void shutdown());
-process.stdin.on('error', () => void shutdown());
-process.stdin.resume();
+});
 
 process.stdout.write(`${JSON.stringify({ url: server.url, dataDir, pid: process.pid })}\n`);

@@ -10,6 +10,7 @@
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
+import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
 
 interface SendPayload {
   to: { user?: string; group?: string };
@@ -42,18 +43,10 @@ await new Promise<void>((resolve, reject) => {
   http.listen(0, '127.0.0.1', resolve);
 });
 
-let stopping = false;
-function shutdown(): void {
-  if (stopping) return;
-  stopping = true;
+stopWhenAsked(() => {
   setTimeout(() => process.exit(0), 500).unref();
   io.close(() => process.exit(0));
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
+});
 
 const address = http.address();
 const port = typeof address === 'object' && address ? address.port : 0;

@@ -4,6 +4,7 @@
  * prints `{"url":...,"pid":...}` on stdout; exits on SIGTERM/SIGINT or when stdin closes.
  */
 import { loadUws } from './uws-import.ts';
+import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
 
 const uws = await loadUws();
 const app = uws.App();
@@ -20,19 +21,11 @@ const listenSocket = await new Promise<NonNullable<Parameters<Parameters<typeof 
   app.listen('127.0.0.1', 0, (token) => (token ? resolve(token) : reject(new Error('uws listen failed'))));
 });
 
-let stopping = false;
-function shutdown(): void {
-  if (stopping) return;
-  stopping = true;
+stopWhenAsked(() => {
   uws.us_listen_socket_close(listenSocket);
   app.close?.();
   process.exit(0);
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
+});
 
 const port = uws.us_socket_local_port(listenSocket as never);
 process.stdout.write(`${JSON.stringify({ url: `ws://127.0.0.1:${port}`, pid: process.pid })}\n`);

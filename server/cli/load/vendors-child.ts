@@ -23,6 +23,7 @@ import { startFakeApns } from '../../../test/fakes/apns-server.ts';
 import { startFakeFcm } from '../../../test/fakes/fcm-server.ts';
 import { makeServiceAccount } from '../../../test/fakes/fcm-service-account.ts';
 import type { PushRecord } from './push-source.ts';
+import { stopWhenAsked } from './child-entry.ts';
 
 const TOPIC = 'com.example.tidings.load';
 const KEY_ID = 'LOADKEY123';
@@ -110,10 +111,7 @@ await new Promise<void>((resolve, reject) => {
 const address = control.address();
 const controlPort = typeof address === 'object' && address ? address.port : 0;
 
-let stopping = false;
-function shutdown(): void {
-  if (stopping) return;
-  stopping = true;
+const shutdown = stopWhenAsked(() => {
   setTimeout(() => {
     cleanup();
     process.exit(0);
@@ -123,12 +121,7 @@ function shutdown(): void {
     cleanup();
     process.exit(0);
   });
-}
-process.on('SIGTERM', shutdown);
-process.on('SIGINT', shutdown);
-process.stdin.on('end', shutdown);
-process.stdin.on('error', shutdown);
-process.stdin.resume();
+});
 const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) shutdown();
