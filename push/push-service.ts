@@ -114,10 +114,9 @@ export class PushService {
   }
 
   async cancelPending(deviceId: string, reason: string, pushIds?: readonly string[]): Promise<void> {
-    const cancelled = await this.#deps.store.cancelPendingForDevice(deviceId, reason, pushIds);
-    await this.#deps.store.trace(cancelled.map((job) => ({
+    await this.#deps.store.cancelPendingForDevice(deviceId, reason, pushIds, (job) => ({
       eventId: job.eventId, messageId: null, userId: job.userId, deviceId, pushId: job.pushId, decision: 'cancelled', reason,
-    })));
+    }));
   }
 
   /** Message pushes wait out the collapse window (PAY-4); call pushes go at once. */

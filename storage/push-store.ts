@@ -82,7 +82,8 @@ export interface PushStore {
   /** Record a job's outcome, with its trace row in the same commit when given. */
   finish(id: number, state: PushJobState, reason: string, vendorId?: string | null, attempts?: number, trace?: TraceRow): Promise<void>;
   retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow): Promise<void>;
-  cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[]): Promise<PushJob[]>;
+  /** Cancel a device's pending jobs (optionally only these registrations); each traced by `traceOf` in the same commit. */
+  cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[], traceOf?: (job: PushJob) => TraceRow): Promise<PushJob[]>;
   /** PAY-4: cancel the other pending message jobs of a binding in one conversation; returns them. */
   collapsePending(pushId: string, conversation: string, keepId: number, reason: string): Promise<PushJob[]>;
   /** After a crash, jobs left `sending` go back to `pending` (at-least-once to the vendor). */

@@ -36,11 +36,14 @@ export function apnsIdFor(key: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`.toUpperCase();
 }
 
-function traceValues(rows: readonly TraceRow[], now: number) {
-  return rows.map((r) => ({
-    event_id: r.eventId, message_id: r.messageId, user_id: r.userId, device_id: r.deviceId, push_id: r.pushId,
-    decision: r.decision, reason: r.reason, detail: r.detail ?? null, at: r.at ?? now,
-  }));
+/** Insert trace rows inside a write, in statements small enough for SQLite's bound-parameter limit. */
+async function insertTrace(trx: Kysely<Database>, rows: readonly TraceRow[], now = Date.now()): Promise<void> {
+  for (let i = 0; i < rows.length; i += 3000) {
+    await trx.insertInto('push_trace').values(rows.slice(i, i + 3000).map((r) => ({
+      event_id: r.eventId, message_id: r.messageId, user_id: r.userId, device_id: r.deviceId, push_id: r.pushId,
+      decision: r.decision, reason: r.reason, detail: r.detail ?? null, at: r.at ?? now,
+    }))).execute();
+  }
 }
 
 export class KyselyPushStore implements PushStore {
@@ -142,9 +145,7 @@ export class KyselyPushStore implements PushStore {
         }).where('push_jobs.state', '=', 'cancelled').where('push_jobs.last_reason', 'in', REOPENABLE)).executeTakeFirst();
         if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) inserted.push(job);
       }
-      if (traceOf && inserted.length > 0) {
-        for (let i = 0; i < inserted.length; i += 3000) await trx.insertInto('push_trace').values(traceValues(inserted.slice(i, i + 3000).map(traceOf), now)).execute();
-      }
+      if (traceOf) await insertTrace(trx, inserted.map(traceOf), now);
       return inserted;
     });
   }
@@ -172,11 +173,11 @@ export class KyselyPushStore implements PushStore {
   async #updateJob(id: number, set: Updateable<Database['push_jobs']>, trace: TraceRow | undefined) {
     await this.#writes.run(async (trx) => {
       await trx.updateTable('push_jobs').set(set).where('id', '=', id).execute();
-      if (trace) await trx.insertInto('push_trace').values(traceValues([trace], Date.now())).execute();
+      if (trace) await insertTrace(trx, [trace]);
     });
   }
 
-  async cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[]) {
+  async cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[], traceOf?: (job: PushJob) => TraceRow) {
     // Called at every login; nearly always there is nothing pending, and a read needs no gate.
     let probe = this.#db.selectFrom('push_jobs').select('id').where('device_id', '=', deviceId).where('state', '=', 'pending');
     if (pushIds) probe = probe.where('push_id', 'in', pushIds.length > 0 ? [...pushIds] : ['']);
@@ -185,7 +186,9 @@ export class KyselyPushStore implements PushStore {
       let update = trx.updateTable('push_jobs').set({ state: 'cancelled', last_reason: reason, updated_at: Date.now() })
         .where('device_id', '=', deviceId).where('state', '=', 'pending');
       if (pushIds) update = update.where('push_id', 'in', pushIds.length > 0 ? [...pushIds] : ['']);
-      return (await update.returningAll().execute()).sort((a, b) => a.id - b.id).map(toJob);
+      const cancelled = (await update.returningAll().execute()).sort((a, b) => a.id - b.id).map(toJob);
+      if (traceOf) await insertTrace(trx, cancelled.map(traceOf));
+      return cancelled;
     });
   }
 
@@ -222,9 +225,7 @@ export class KyselyPushStore implements PushStore {
   async trace(rows: readonly TraceRow[]) {
     if (rows.length === 0) return;
     const now = Date.now();
-    await this.#writes.run(async (trx) => {
-      for (let i = 0; i < rows.length; i += 3000) await trx.insertInto('push_trace').values(traceValues(rows.slice(i, i + 3000), now)).execute();
-    });
+    await this.#writes.run((trx) => insertTrace(trx, rows, now));
   }
 
   async traceFor(filter: { messageId?: string; eventId?: number; userId?: string }, limit: number) {

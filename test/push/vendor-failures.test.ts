@@ -123,6 +123,8 @@ test('a device that reconnects cancels its pending push jobs', async () => {
     assert.equal(back.events.filter((e) => e.kind === 'message').length, 1, 'delivered over the socket instead');
     const [job] = await t.server.ctx.store.push.jobs({ userId: 'bob' }, 1);
     assert.equal(job!.state, 'cancelled');
+    const trace = await t.server.ctx.store.push.traceFor({ userId: 'bob' }, 10);
+    assert.ok(trace.some((r) => r.decision === 'cancelled' && r.reason === 'online' && r.eventId === job!.eventId), 'the cancel is in the trace');
     await sleep(1800);
     assert.equal(apnsTo(env.apnsDev, token).length, 0, 'the retry never happened');
   } finally {

@@ -4,6 +4,7 @@
  * `--url`: only what the admin API exposes — `GET /admin/pushes` (the sandbox ring, when the
  * server runs in sandbox mode) and `GET /admin/push-jobs` (the outbox).
  */
+import type { PushJob } from '../../../storage/index.ts';
 
 export interface PushRecord {
   vendor: 'apns' | 'fcm';
@@ -19,18 +20,8 @@ export interface PushRecord {
   receivedAt: number;
 }
 
-export interface OutboxJob {
-  jobKey: string;
-  pushId: string;
-  userId: string;
-  deviceId: string;
-  eventId: number;
-  seq: number;
-  apnsId: string;
-  state: string;
-  attempts: number;
-  lastReason: string | null;
-}
+/** The fields of a `GET /admin/push-jobs` row (a PushJob as JSON) that accounting reads. */
+export type OutboxJob = Pick<PushJob, 'jobKey' | 'pushId' | 'userId' | 'deviceId' | 'eventId' | 'seq' | 'apnsId' | 'state' | 'attempts' | 'lastReason'>;
 
 export interface PushSource {
   readonly kind: 'fake-vendors' | 'admin-sandbox' | 'none';
