@@ -48,7 +48,11 @@ import { buildApnsRequest } from '../push/providers/apns/apns-payload.ts';
 import type { ApnsCredentialConfig, PushMessage, PushTarget } from '../push/providers/types.ts';
 import { mintToken } from '../server/auth/tokens.ts';
 import { validateConfig } from '../server/config/load-config.ts';
+import { fmt, intArg, latencyStats as stats, pct, printTable } from './lib/peer-load.ts';
 import { cpuSecondsOf, spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
+import { openSocket, PendingRequests, type Frame } from './lib/ws-requests.ts';
+
+type Stats = ReturnType<typeof stats>;
 
 const SECRET = 'bench-secret-0123456789abcdef';
 const ADMIN_SECRET = 'bench-admin-0123456789abcdef';
@@ -84,15 +88,6 @@ const { values: args } = parseArgs({
 if (args.help) {
   console.log('usage: node --import tsx bench/push.ts [--seconds D] [--warmup S] [--concurrency C] [--rounds R] [--devices N] [--synchronous FULL|NORMAL] [--collapse-window-ms N] [--skip-throughput] [--skip-e2e] [--cpu-prof-dir DIR] [--json]');
   process.exit(0);
-}
-
-function intArg(name: string, raw: string, min: number, max: number): number {
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    console.error(`--${name} must be an integer in [${min}, ${max}], got "${raw}"`);
-    process.exit(2);
-  }
-  return n;
 }
 
 // Bounded load: at most 1000 streams in flight, 60 s measured per phase, 2000 devices.
@@ -142,26 +137,6 @@ async function withTimeout<T>(promise: Promise<T>, ms: number, message: () => st
 
 /** 64 hex digits, distinct per n (like test/helpers/push-env.ts apnsToken). */
 const tokenFor = (n: number) => n.toString(16).padStart(8, '0').repeat(8);
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[rank]!;
-}
-
-interface Stats { p50: number; p99: number; max: number; n: number }
-function stats(samples: number[]): Stats {
-  const sorted = Float64Array.from(samples).sort();
-  return { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.length ? sorted[sorted.length - 1]! : Number.NaN, n: sorted.length };
-}
-
-const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-');
-const pct = (cpuSec: number | undefined, wallSec: number) => (cpuSec === undefined || wallSec <= 0 ? '-' : `${Math.round((cpuSec / wallSec) * 100)}%`);
-
-function printTable(rows: string[][]): void {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));
-  for (const row of rows) console.log(row.map((cell, col) => (col === 0 ? cell.padEnd(widths[col]!) : cell.padStart(widths[col]!))).join('  '));
-}
 
 async function startChild(script: string, childArgs: string[], label: string, nodeArgs: string[] = []): Promise<ChildHandle> {
   const child = await spawnTsChild(fileURLToPath(new URL(script, import.meta.url)), childArgs, { label, nodeArgs });
@@ -384,7 +359,6 @@ async function runProvider(fake: FakeReady, fakePid: number, into: LoadResult, r
 // ---------------------------------------------------------------------------------------------
 // (c) heartbeat timeout → push, end to end
 
-type Frame = Record<string, unknown>;
 
 /** A lean protocol client on `ws` (the reference is test/helpers/client.ts). */
 class WsClient {
@@ -392,57 +366,26 @@ class WsClient {
   readonly label: string;
   closedAt: number | undefined;
   onFrame: ((frame: Frame) => void) | undefined;
-  readonly #waiters = new Map<string, (frame: Frame) => void>();
-  #nextRef = 0;
+  readonly #requests: PendingRequests;
 
   private constructor(socket: WebSocket, label: string) {
     this.socket = socket;
     this.label = label;
+    this.#requests = new PendingRequests(socket, label);
     socket.on('message', (data: Buffer) => this.#onMessage(data.toString()));
     socket.on('error', () => undefined);
     socket.on('close', (code) => {
       this.closedAt = Date.now();
-      for (const [ref, waiter] of this.#waiters) {
-        this.#waiters.delete(ref);
-        waiter({ type: 'closed', code });
-      }
+      this.#requests.closed(code);
     });
   }
 
-  static connect(url: string, label: string): Promise<WsClient> {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { perMessageDeflate: false });
-      const timer = setTimeout(() => {
-        socket.terminate();
-        reject(new Error(`${label}: connect timed out`));
-      }, 10_000);
-      socket.once('open', () => {
-        clearTimeout(timer);
-        resolve(new WsClient(socket, label));
-      });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
+  static async connect(url: string, label: string): Promise<WsClient> {
+    return new WsClient(await openSocket(url, label), label);
   }
 
-  /** Send a frame with a fresh ref; resolve with the reply of `type`, reject on anything else. */
   request(frame: Frame, type: string, timeoutMs = 10_000): Promise<Frame> {
-    const ref = `q${this.#nextRef++}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.delete(ref);
-        reject(new Error(`${this.label}: timed out waiting for ${type}`));
-      }, timeoutMs);
-      this.#waiters.set(ref, (reply) => {
-        clearTimeout(timer);
-        if (reply.type === type) resolve(reply);
-        else if (reply.type === 'closed') reject(new Error(`${this.label}: socket closed (${String(reply.code)}) while waiting for ${type}; dropped by the heartbeat check during setup?`));
-        else reject(new Error(`${this.label}: expected ${type}, got ${JSON.stringify(reply)}`));
-      });
-      this.socket.send(JSON.stringify({ ...frame, ref }));
-    });
+    return this.#requests.request(frame, type, timeoutMs);
   }
 
   /** Fire-and-forget frame; returns Date.now() taken right before handing it to the socket. */
@@ -458,16 +401,7 @@ class WsClient {
 
   #onMessage(text: string): void {
     const frame = JSON.parse(text) as Frame;
-    const ref = frame.ref;
-    if (typeof ref === 'string') {
-      const waiter = this.#waiters.get(ref);
-      if (waiter) {
-        this.#waiters.delete(ref);
-        waiter(frame);
-        return;
-      }
-    }
-    this.onFrame?.(frame);
+    if (!this.#requests.settle(frame)) this.onFrame?.(frame);
   }
 
   close(): void {

@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
 import { mintToken } from '../../server/auth/tokens.ts';
 import { cpuSecondsOf } from './spawn-child.ts';
+import { openSocket, PendingRequests, type Frame } from './ws-requests.ts';
 
 export const SECRET = 'bench-secret-0123456789abcdef';
 export const ADMIN_SECRET = 'bench-admin-0123456789abcdef';
@@ -94,7 +95,7 @@ export class WsLoadClient implements LoadClient {
   #nextRef = 0;
   #phase: Phase = newPhase();
   #window: Window = { from: Infinity, to: Infinity, sending: false };
-  #waiters = new Map<string, (frame: Record<string, unknown>) => void>();
+  readonly #requests: PendingRequests;
   #lastSeq = 0;
   #ackedSeq = 0;
   #unacked = 0;
@@ -106,43 +107,18 @@ export class WsLoadClient implements LoadClient {
     this.#o = options;
     this.me = userId(options.index);
     this.#tag = `${this.me}.${options.tag}`;
+    this.#requests = new PendingRequests(socket, this.me);
     socket.on('message', (data: Buffer) => this.#onMessage(data.toString()));
     socket.on('error', () => undefined);
   }
 
-  static connect(options: WsClientOptions): Promise<WsLoadClient> {
-    return new Promise((resolve, reject) => {
-      const socket = new WebSocket(options.url, { perMessageDeflate: false });
-      const timer = setTimeout(() => {
-        socket.terminate();
-        reject(new Error(`client ${options.index}: connect timed out`));
-      }, 10_000);
-      socket.once('open', () => {
-        clearTimeout(timer);
-        resolve(new WsLoadClient(socket, options));
-      });
-      socket.once('error', (error) => {
-        clearTimeout(timer);
-        reject(error);
-      });
-    });
+  static async connect(options: WsClientOptions): Promise<WsLoadClient> {
+    return new WsLoadClient(await openSocket(options.url, `client ${options.index}`), options);
   }
 
   /** Send a frame and wait for the reply of `type` (or an error) with the same ref. */
-  request(frame: Record<string, unknown>, type: string, timeoutMs = 10_000): Promise<Record<string, unknown>> {
-    const ref = `q${this.#nextRef++}`;
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiters.delete(ref);
-        reject(new Error(`${this.me}: timed out waiting for ${type}`));
-      }, timeoutMs);
-      this.#waiters.set(ref, (reply) => {
-        clearTimeout(timer);
-        if (reply.type === type) resolve(reply);
-        else reject(new Error(`${this.me}: expected ${type}, got ${JSON.stringify(reply)}`));
-      });
-      this.socket.send(JSON.stringify({ ...frame, ref }));
-    });
+  request(frame: Frame, type: string, timeoutMs = 10_000): Promise<Frame> {
+    return this.#requests.request(frame, type, timeoutMs);
   }
 
   async loginAndSync(): Promise<void> {
@@ -241,14 +217,7 @@ export class WsLoadClient implements LoadClient {
       default:
         break;
     }
-    if (typeof ref === 'string') {
-      const waiter = this.#waiters.get(ref);
-      if (waiter) {
-        this.#waiters.delete(ref);
-        waiter(frame);
-        return;
-      }
-    }
+    if (this.#requests.settle(frame)) return;
     if (frame.type === 'error' || frame.type === 'kicked' || frame.type === 'reconnect') {
       const code = `${String(frame.type)}:${String(frame.code ?? frame.reason)}`;
       this.#phase.errors += 1;
