@@ -27,7 +27,7 @@ export interface OpenDatabase {
 /**
  * The two inserts every append makes, as prepared statements run once per row inside the
  * writer's Kysely transaction (same connection). Building a multi-row insert through the query
- * builder cost more than SQLite's own work for it (bench/core.ts profile); dialects without a
+ * builder cost more than SQLite's own work for it (tools/bench/core.ts profile); dialects without a
  * hot path use the query builder.
  */
 export interface AppendHotPath {
@@ -48,7 +48,7 @@ function sqliteHotPath(sqlite: SQLite.Database): AppendHotPath {
 
 /**
  * Kysely's SQLite driver prepares every statement afresh; preparing is a measurable share of the
- * hot path (bench/core.ts profile), so identical SQL reuses its compiled statement (bounded LRU).
+ * hot path (tools/bench/core.ts profile), so identical SQL reuses its compiled statement (bounded LRU).
  */
 function withStatementCache(sqlite: SQLite.Database, max = 512): SqliteDatabase {
   const cache = new Map<string, SQLite.Statement>();

@@ -6,8 +6,8 @@ import { ApnsProvider } from '../../push/providers/apns/apns-provider.ts';
 import { APNS_MAX_PAYLOAD_BYTES, APNS_VOIP_MAX_PAYLOAD_BYTES, buildApnsRequest } from '../../push/providers/apns/apns-payload.ts';
 import { ELLIPSIS, fitAlertText, jsonBytes } from '../../push/providers/text-fit.ts';
 import type { ApnsAuthConfig, ApnsCredentialConfig, PushMessage, PushTarget } from '../../push/providers/types.ts';
-import { startFakeApns, type FakeApns } from '../fakes/apns-server.ts';
-import { makeApnsClientCert, type ClientCert } from '../fakes/tls.ts';
+import { startFakeApns, type FakeApns } from '../../tools/fakes/apns-server.ts';
+import { makeApnsClientCert, type ClientCert } from '../../tools/fakes/tls.ts';
 
 const BUNDLE = 'com.example.tidings';
 const KEY_ID = 'ABC123DEFG';

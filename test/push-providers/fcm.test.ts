@@ -9,8 +9,8 @@ import { createProviders, type TidingsProviderRegistry } from '../../push/provid
 import { FCM_MAX_PAYLOAD_BYTES, fcmPayloadBytes } from '../../push/providers/fcm/fcm-payload.ts';
 import { ELLIPSIS } from '../../push/providers/text-fit.ts';
 import { CredentialConfigError, type PushMessage, type PushTarget } from '../../push/providers/types.ts';
-import { startFakeFcm, type FakeFcm } from '../fakes/fcm-server.ts';
-import { makeServiceAccount, type TestServiceAccount } from '../fakes/fcm-service-account.ts';
+import { startFakeFcm, type FakeFcm } from '../../tools/fakes/fcm-server.ts';
+import { makeServiceAccount, type TestServiceAccount } from '../../tools/fakes/fcm-service-account.ts';
 
 const TOKEN = `fK3s9dQ2RZ:APA91b${'Hq7xZ_w-'.repeat(18)}`;
 

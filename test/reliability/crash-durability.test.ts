@@ -10,7 +10,7 @@ import { writeChildConfig } from '../helpers/child-server.ts';
 import { apnsToken, registerApns, startPushEnv } from '../helpers/push-env.ts';
 import { seededRandom } from '../helpers/random.ts';
 import { eventually, TEST_SECRET } from '../helpers/server.ts';
-import type { ReceivedApnsPush } from '../fakes/apns-server.ts';
+import type { ReceivedApnsPush } from '../../tools/fakes/apns-server.ts';
 import { inspectDatabase, sleep, startChild, syncFresh, TrackedDevice, within, type Child } from './harness.ts';
 
 /**

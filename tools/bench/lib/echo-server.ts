@@ -4,7 +4,7 @@
  * stdout; exits on SIGTERM/SIGINT or when stdin closes.
  */
 import { WebSocketServer } from 'ws';
-import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
+import { stopWhenAsked } from '../../lib/child-entry.ts';
 
 const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
 wss.on('connection', (socket) => {

@@ -1,11 +1,11 @@
 /**
  * Shared client-side load for the throughput benches (core, fanout, socketio): a lean `ws`
  * client with a window of pipelined sends, phases measured over a shared window, percentile and
- * table helpers. Extracted from bench/core.ts so every bench drives servers the same way.
+ * table helpers. Extracted from tools/bench/core.ts so every bench drives servers the same way.
  */
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { mintToken } from '../../server/auth/tokens.ts';
+import { mintToken } from '../../../server/auth/tokens.ts';
 import { cpuSecondsOf } from './spawn-child.ts';
 import { openSocket, PendingRequests, type Frame } from './ws-requests.ts';
 
@@ -378,7 +378,7 @@ export function phaseFlags(args: { inflight: string; seconds: string; warmup: st
  */
 export function startWatchdog(name: string, limitMs: number, children: Set<{ stop(graceMs?: number): Promise<void> }>): NodeJS.Timeout {
   const watchdog = setTimeout(() => {
-    console.error(`bench/${name}: exceeded ${Math.round(limitMs / 1000)} s, aborting`);
+    console.error(`tools/bench/${name}: exceeded ${Math.round(limitMs / 1000)} s, aborting`);
     void Promise.all([...children].map((child) => child.stop(2000))).finally(() => process.exit(1));
   }, limitMs);
   watchdog.unref();

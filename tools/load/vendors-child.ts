@@ -1,6 +1,6 @@
 /**
  * Child-process entry for `tidings load`: the wire-faithful fake APNs and FCM servers
- * (test/fakes/*, HTTP/2 + TLS on 127.0.0.1) in their own process, so they never share an event
+ * (tools/fakes/*, HTTP/2 + TLS on 127.0.0.1) in their own process, so they never share an event
  * loop with the server or the simulated devices. Generates throw-away credentials (an ES256
  * token key for APNs; a service account for FCM, written to a fresh file per run because
  * firebase-admin caches credentials per file path) and prints one JSON line on stdout:
@@ -19,11 +19,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startFakeApns } from '../../../test/fakes/apns-server.ts';
-import { startFakeFcm } from '../../../test/fakes/fcm-server.ts';
-import { makeServiceAccount } from '../../../test/fakes/fcm-service-account.ts';
+import { startFakeApns } from '../fakes/apns-server.ts';
+import { startFakeFcm } from '../fakes/fcm-server.ts';
+import { makeServiceAccount } from '../fakes/fcm-service-account.ts';
 import type { PushRecord } from './push-source.ts';
-import { stopWhenAsked } from './child-entry.ts';
+import { stopWhenAsked } from '../lib/child-entry.ts';
 
 const TOPIC = 'com.example.tidings.load';
 const KEY_ID = 'LOADKEY123';

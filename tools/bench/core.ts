@@ -3,13 +3,13 @@
  * echo baseline on the same transport, measured in the same run with the same clients, window
  * and payload.
  *
- *   node --import tsx bench/core.ts [--transport ws|uws|both] [--clients 50] [--inflight 10]
+ *   node --import tsx tools/bench/core.ts [--transport ws|uws|both] [--clients 50] [--inflight 10]
  *     [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes 64]
  *     [--json] [--cpu-prof-dir /tmp/x] [--server-node-arg=--some-node-flag ...]
  *
  * `--transport` (default `both` when uWebSockets.js loads, else `ws`) selects the server's
- * WebSocket library: for `ws` the baseline is a raw `ws` echo server (bench/lib/echo-server.ts),
- * for `uws` a raw uWebSockets.js echo server (bench/lib/uws-echo-server.ts). The clients are
+ * WebSocket library: for `ws` the baseline is a raw `ws` echo server (tools/bench/lib/echo-server.ts),
+ * for `uws` a raw uWebSockets.js echo server (tools/bench/lib/uws-echo-server.ts). The clients are
  * always `ws` clients in this process.
  *
  * Clients i and i^1 are peers; each keeps `inflight` sends pipelined. tidings' figure counts
@@ -43,7 +43,7 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log('usage: node --import tsx bench/core.ts [--transport ws|uws|both] [--clients N] [--inflight W] [--seconds D] [--warmup S] [--rounds R] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes B] [--cpu-prof-dir DIR] [--server-node-arg=ARG ...] [--json]');
+  console.log('usage: node --import tsx tools/bench/core.ts [--transport ws|uws|both] [--clients N] [--inflight W] [--seconds D] [--warmup S] [--rounds R] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes B] [--cpu-prof-dir DIR] [--server-node-arg=ARG ...] [--json]');
   process.exit(0);
 }
 
@@ -139,7 +139,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
 }
 
 async function main(): Promise<void> {
-  console.log(`bench/core: ${clients} clients (${clients / 2} pairs), ${inflight} in flight each, ${warmup} s warm-up + ${seconds} s measured`
+  console.log(`tools/bench/core: ${clients} clients (${clients / 2} pairs), ${inflight} in flight each, ${warmup} s warm-up + ${seconds} s measured`
     + `${rounds > 1 ? ` × ${rounds} rounds (echo and tidings alternate)` : ''}, text ${textBytes} B, synchronous=${synchronous}, writer=${writer}, transports ${transports.join(', ')}`);
   const results: Array<Record<string, unknown>> = [];
   for (const transport of transports) results.push(await measureTransport(transport));
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
 try {
   await main();
 } catch (error) {
-  console.error(`bench/core failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  console.error(`tools/bench/core failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
   for (const child of children) await child.stop(2000);

@@ -1,10 +1,10 @@
 /**
- * `npm run bench`: run every `bench/*.ts` except this file, one at a time, each in its own
+ * `npm run bench`: run every `tools/bench/*.ts` except this file, one at a time, each in its own
  * child process with modest sizes, and print their output. Each bench is bounded in time here
  * too; a failing or hung bench is reported and the rest still run. Exit code 1 only if a bench
  * crashed or timed out (benches print their targets; they do not fail the run on them).
  *
- *   node --import tsx bench/run-all.ts [--only core] [--timeout 180]
+ *   node --import tsx tools/bench/run-all.ts [--only core] [--timeout 180]
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url));
-const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const SELF = basename(fileURLToPath(import.meta.url));
 
 /** Modest sizes per bench; benches without an entry run with their own defaults. */
@@ -82,7 +82,7 @@ function runBench(name: string): Promise<{ code: number | null; signal: NodeJS.S
 
 const summary: string[] = [];
 for (const name of benches) {
-  console.log(`\n=== bench/${name}.ts ${(SIZES[name] ?? []).join(' ')}`.trimEnd());
+  console.log(`\n=== tools/bench/${name}.ts ${(SIZES[name] ?? []).join(' ')}`.trimEnd());
   const { code, signal, timedOut, ms } = await runBench(name);
   const status = timedOut ? `TIMED OUT after ${timeoutSec} s` : code === 0 ? 'ok' : `FAILED (code ${code}${signal ? `, ${signal}` : ''})`;
   summary.push(`${name.padEnd(16)} ${status} (${(ms / 1000).toFixed(1)} s)`);

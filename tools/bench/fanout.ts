@@ -3,10 +3,10 @@
  * `inflight` sends to the group pipelined. tidings: durable group messages/s (send_acks, each a
  * message committed to SQLite and fanned out on write), deliveries/s (message events received
  * across the other members), send→ack and send→deliver latency. Baseline in the same run on the
- * same transport: a raw broadcast server (bench/lib/broadcast-server.ts; every frame goes to every
+ * same transport: a raw broadcast server (tools/bench/lib/broadcast-server.ts; every frame goes to every
  * connection) with the same members, senders and window → broadcasts/s and deliveries/s.
  *
- *   node --import tsx bench/fanout.ts [--transport ws|uws|both] [--members 100] [--senders 5]
+ *   node --import tsx tools/bench/fanout.ts [--transport ws|uws|both] [--members 100] [--senders 5]
  *     [--inflight 10] [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--writer thread|inline]
  *     [--text-bytes 64] [--cpu-prof-dir /tmp/x] [--json]
  *
@@ -126,13 +126,13 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
 }
 
 try {
-  console.log(`bench/fanout: 1 group of ${members} connected members, ${senders} senders × ${inflight} in flight, ${warmup} s warm-up + ${seconds} s measured`
+  console.log(`tools/bench/fanout: 1 group of ${members} connected members, ${senders} senders × ${inflight} in flight, ${warmup} s warm-up + ${seconds} s measured`
     + `${rounds > 1 ? ` × ${rounds} rounds (raw and tidings alternate)` : ''}, text ${textBytes} B, synchronous=${synchronous}, writer=${writer}, transports ${transports.join(', ')}`);
   const results: Array<Record<string, unknown>> = [];
   for (const transport of transports) results.push(await measureTransport(transport));
   if (args.json) console.log(JSON.stringify({ bench: 'fanout', members, senders, inflight, seconds, warmup, rounds, textBytes, synchronous, transports: results }));
 } catch (error) {
-  console.error(`bench/fanout failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  console.error(`tools/bench/fanout failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
   for (const child of children) await child.stop(2000);

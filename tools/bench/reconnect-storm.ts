@@ -3,12 +3,12 @@
  * cursor; time until every one has its M events and sync_done. The baseline in the same run is
  * the same D devices reconnecting with nothing to sync (login + empty sync).
  *
- *   node --import tsx bench/reconnect-storm.ts [--devices 1000] [--missed 50] [--transport ws] [--json]
+ *   node --import tsx tools/bench/reconnect-storm.ts [--devices 1000] [--missed 50] [--transport ws] [--json]
  *
  * Target (issue 6): 5,000 devices with 50 missed events each resynced in ≤ 10 s.
  */
 import { parseArgs } from 'node:util';
-import { mintToken } from '../server/auth/tokens.ts';
+import { mintToken } from '../../server/auth/tokens.ts';
 import { inBatches, LeanDevice } from './lib/lean-device.ts';
 import { spawnTsChild } from './lib/spawn-child.ts';
 
@@ -26,7 +26,7 @@ const devices = Math.min(20_000, Number(args.devices));
 const missed = Math.min(1000, Number(args.missed));
 const groupSize = Math.min(devices, Number(args['group-size']));
 
-const server = await spawnTsChild('bench/lib/server-process.ts', ['--config', JSON.stringify({
+const server = await spawnTsChild('tools/bench/lib/server-process.ts', ['--config', JSON.stringify({
   transport: args.transport, auth: { secrets: [SECRET] }, storage: { synchronous: 'NORMAL' },
   limits: { maxConnectionsPerIp: devices + 100, framesPerSecond: 100_000, frameBurst: 100_000, maxGroupMembers: Math.max(2000, groupSize) },
   heartbeat: { intervalMs: 300_000, timeoutMs: 900_000 },
@@ -83,7 +83,7 @@ try {
   const baseline = await storm(false);
   const result = await storm(true);
   const complete = result.events === devices * missed;
-  console.log(`bench/reconnect-storm: ${devices} devices × ${missed} missed events (${sent} group messages, groups of ${groupSize}), transport ${args.transport}`);
+  console.log(`tools/bench/reconnect-storm: ${devices} devices × ${missed} missed events (${sent} group messages, groups of ${groupSize}), transport ${args.transport}`);
   console.log(`  reconnect, nothing to sync (baseline): ${(baseline.ms / 1000).toFixed(2)} s`);
   console.log(`  reconnect + resync ${missed} events each: ${(result.ms / 1000).toFixed(2)} s, ${result.events} events delivered${complete ? '' : ` (EXPECTED ${devices * missed})`}`);
   console.log(`  ratio storm/baseline: ${(result.ms / baseline.ms).toFixed(2)}×; events/s during the storm: ${Math.round(result.events / (result.ms / 1000))}`);

@@ -10,7 +10,7 @@
  */
 import { createServer } from 'node:http';
 import { Server } from 'socket.io';
-import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
+import { stopWhenAsked } from '../../lib/child-entry.ts';
 
 interface SendPayload {
   to: { user?: string; group?: string };

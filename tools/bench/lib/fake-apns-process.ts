@@ -1,11 +1,11 @@
 /**
- * Child-process entry for benches: the wire-faithful fake APNs (test/fakes/apns-server.ts,
+ * Child-process entry for benches: the wire-faithful fake APNs (tools/fakes/apns-server.ts,
  * HTTP/2 + TLS on 127.0.0.1) in its own process, so the fake and the client being measured
  * never share an event loop. Prints one JSON line on stdout:
  *
  *   {"host":"127.0.0.1","port":…,"ca":"-----BEGIN CERTIFICATE-----…","controlUrl":"http://127.0.0.1:…","pid":…}
  *
- *   node --import tsx bench/lib/fake-apns-process.ts --config '{"publicKey":"-----BEGIN PUBLIC KEY-----…",
+ *   node --import tsx tools/bench/lib/fake-apns-process.ts --config '{"publicKey":"-----BEGIN PUBLIC KEY-----…",
  *     "keyId":"KEY1234567","teamId":"TEAM123456","topic":"com.example.tidings","record":false}'
  *
  * `publicKey` is the public half (SPKI PEM) of the ES256 token key clients sign their JWTs with.
@@ -18,8 +18,8 @@
  */
 import http from 'node:http';
 import { parseArgs } from 'node:util';
-import { startFakeApns, type FakeApnsEnvironment } from '../../test/fakes/apns-server.ts';
-import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
+import { startFakeApns, type FakeApnsEnvironment } from '../../fakes/apns-server.ts';
+import { stopWhenAsked } from '../../lib/child-entry.ts';
 
 interface FakeApnsProcessConfig {
   publicKey: string;

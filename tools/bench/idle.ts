@@ -2,12 +2,12 @@
  * Idle connections: server memory per logged-in, synced, idle device, on each transport, next to
  * a raw `ws` server holding the same number of bare connections (the baseline, same run).
  *
- *   node --import tsx bench/idle.ts [--devices 2000] [--transports ws,uws] [--json]
+ *   node --import tsx tools/bench/idle.ts [--devices 2000] [--transports ws,uws] [--json]
  *
  * Target (issue 6): 10,000 idle devices in ≤ 500 MiB server RSS on uws.
  */
 import { parseArgs } from 'node:util';
-import { mintToken } from '../server/auth/tokens.ts';
+import { mintToken } from '../../server/auth/tokens.ts';
 import { inBatches, LeanDevice, rssBytesOf } from './lib/lean-device.ts';
 import { spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
 
@@ -32,7 +32,7 @@ async function measureTidings(transport: string): Promise<{ transport: string; b
   let server: ChildHandle | undefined;
   const open: LeanDevice[] = [];
   try {
-    server = await spawnTsChild('bench/lib/server-process.ts', ['--config', JSON.stringify({
+    server = await spawnTsChild('tools/bench/lib/server-process.ts', ['--config', JSON.stringify({
       transport, auth: { secrets: [SECRET] }, storage: { synchronous: 'NORMAL' },
       limits: { maxConnectionsPerIp: devices + 100 }, heartbeat: { intervalMs: 300_000, timeoutMs: 900_000 },
     })], { label: `tidings/${transport}` });
@@ -55,7 +55,7 @@ async function measureTidings(transport: string): Promise<{ transport: string; b
 }
 
 async function measureRawWs(): Promise<{ base: number; loaded: number; perDevice: number }> {
-  const server = await spawnTsChild('bench/lib/echo-server.ts', [], { label: 'raw ws' });
+  const server = await spawnTsChild('tools/bench/lib/echo-server.ts', [], { label: 'raw ws' });
   const open: LeanDevice[] = [];
   try {
     const base = await settle(server.pid);
@@ -74,7 +74,7 @@ const raw = await measureRawWs();
 const results = [];
 for (const transport of args.transports.split(',')) results.push(await measureTidings(transport.trim()));
 
-console.log(`bench/idle: ${devices} idle devices (logged in, synced), server RSS`);
+console.log(`tools/bench/idle: ${devices} idle devices (logged in, synced), server RSS`);
 console.log(`${'server'.padEnd(22)}${'RSS idle'.padStart(10)}${'RSS loaded'.padStart(12)}${'KiB/device'.padStart(12)}${'vs raw ws'.padStart(11)}${`est. 10k (MiB)`.padStart(16)}`);
 const row = (name: string, r: { base: number; loaded: number; perDevice: number }) => console.log(
   `${name.padEnd(22)}${(r.base / MiB).toFixed(0).padStart(10)}${(r.loaded / MiB).toFixed(0).padStart(12)}${(r.perDevice / 1024).toFixed(1).padStart(12)}`

@@ -1,12 +1,12 @@
 /**
  * Socket.IO comparison (issue 6 (b)): the core peer workload — N clients in pairs, each keeping
  * `inflight` sends to its peer pipelined, warm-up + `seconds` measured — against a minimal
- * Socket.IO chat server (bench/lib/socketio-chat-server.ts: per-user rooms, `socket.to(room).emit`,
+ * Socket.IO chat server (tools/bench/lib/socketio-chat-server.ts: per-user rooms, `socket.to(room).emit`,
  * ack callback; in memory, NOT durable) and against tidings on each transport (durable: every
  * send_ack is a message committed to SQLite). Socket.IO clients use `transports: ['websocket']`
  * (no long-polling), which is Socket.IO's fastest setting.
  *
- *   node --import tsx bench/socketio.ts [--transport ws|uws|both] [--clients 50] [--inflight 10]
+ *   node --import tsx tools/bench/socketio.ts [--transport ws|uws|both] [--clients 50] [--inflight 10]
  *     [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes 64] [--json]
  *
  * msgs/s = acks/s (Socket.IO ack callbacks; tidings send_acks). `--rounds R` alternates the
@@ -155,7 +155,7 @@ async function tidingsPhase(server: ChildHandle, round: number, phase: Phase): P
 }
 
 try {
-  console.log(`bench/socketio: ${clients} clients (${clients / 2} pairs), ${inflight} in flight each, ${warmup} s warm-up + ${seconds} s measured`
+  console.log(`tools/bench/socketio: ${clients} clients (${clients / 2} pairs), ${inflight} in flight each, ${warmup} s warm-up + ${seconds} s measured`
     + `${rounds > 1 ? ` × ${rounds} rounds (phases alternate)` : ''}, text ${textBytes} B, tidings synchronous=${synchronous}, writer=${writer}, tidings transports ${transports.join(', ')}`);
   const sioServer = await startChild('./lib/socketio-chat-server.ts', [], 'socket.io chat server');
   const tidingsServers = new Map<string, ChildHandle>();
@@ -203,7 +203,7 @@ try {
     }));
   }
 } catch (error) {
-  console.error(`bench/socketio failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  console.error(`tools/bench/socketio failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
   for (const child of children) await child.stop(2000);

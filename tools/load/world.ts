@@ -7,7 +7,7 @@
  * group membership changes by eventId, and each call's terminal event.
  */
 import { performance } from 'node:perf_hooks';
-import { mintToken } from '../../auth/tokens.ts';
+import { mintToken } from '../../server/auth/tokens.ts';
 import { Device, type Conn, type DeviceState, type PendingSend, type Platform } from './device.ts';
 import { Rng } from './prng.ts';
 import { Latencies, Timeline } from './stats.ts';

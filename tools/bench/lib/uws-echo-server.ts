@@ -4,7 +4,7 @@
  * prints `{"url":...,"pid":...}` on stdout; exits on SIGTERM/SIGINT or when stdin closes.
  */
 import { loadUws } from './uws-import.ts';
-import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
+import { stopWhenAsked } from '../../lib/child-entry.ts';
 
 const uws = await loadUws();
 const app = uws.App();

@@ -2,7 +2,7 @@
  * Child-process entry: a raw broadcast server on 127.0.0.1 (the fan-out ceiling). Every frame a
  * connection sends is written to every open connection, the sender included.
  *
- *   node --import tsx bench/lib/broadcast-server.ts --transport ws|uws
+ *   node --import tsx tools/bench/lib/broadcast-server.ts --transport ws|uws
  *
  * ws: a loop over `wss.clients` (what a `ws` user writes). uws: uWS pub/sub (every socket
  * subscribes to one topic, `app.publish`), the library's own broadcast path. Same stdout-JSON
@@ -11,7 +11,7 @@
 import { parseArgs } from 'node:util';
 import { WebSocketServer, WebSocket } from 'ws';
 import { loadUws } from './uws-import.ts';
-import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
+import { stopWhenAsked } from '../../lib/child-entry.ts';
 
 const { values } = parseArgs({ options: { transport: { type: 'string', default: 'ws' } }, strict: true });
 

@@ -4,7 +4,7 @@
  * `--url`: only what the admin API exposes — `GET /admin/pushes` (the sandbox ring, when the
  * server runs in sandbox mode) and `GET /admin/push-jobs` (the outbox).
  */
-import type { PushJob } from '../../../storage/index.ts';
+import type { PushJob } from '../../storage/index.ts';
 
 export interface PushRecord {
   vendor: 'apns' | 'fcm';

@@ -3,15 +3,15 @@
  * `{"url":...,"dataDir":...,"pid":...}` as one JSON line on stdout. Stops (gracefully, then
  * removes the data dir) on SIGTERM/SIGINT or when stdin closes, i.e. when the parent goes away.
  *
- *   node --import tsx bench/lib/server-process.ts --config '{"storage":{"synchronous":"NORMAL"}}'
+ *   node --import tsx tools/bench/lib/server-process.ts --config '{"storage":{"synchronous":"NORMAL"}}'
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startServer } from '../../server/app.ts';
-import { validateConfig } from '../../server/config/load-config.ts';
-import { stopWhenAsked } from '../../server/cli/load/child-entry.ts';
+import { startServer } from '../../../server/app.ts';
+import { validateConfig } from '../../../server/config/load-config.ts';
+import { stopWhenAsked } from '../../lib/child-entry.ts';
 
 const { values } = parseArgs({ options: { config: { type: 'string', default: '{}' } }, strict: true });
 const given = JSON.parse(values.config) as Record<string, unknown>;

@@ -3,7 +3,7 @@
  * next to the fake's own ceiling measured in the same run with a raw `node:http2` client, and the
  * end-to-end time from a device's heartbeat deadline to the fake receiving its push.
  *
- *   node --import tsx bench/push.ts [--seconds 2] [--warmup 0.5] [--concurrency 50] [--rounds 2]
+ *   node --import tsx tools/bench/push.ts [--seconds 2] [--warmup 0.5] [--concurrency 50] [--rounds 2]
  *     [--devices 200] [--synchronous FULL|NORMAL] [--collapse-window-ms N]
  *     [--skip-throughput] [--skip-e2e] [--cpu-prof-dir /tmp/x] [--json]
  *
@@ -25,7 +25,7 @@
  *     due → the fake received it (outbox dispatcher + ApnsProvider). All devices time out in the
  *     same moment, so this is the latency of a burst of `devices` replays, not of a lone device.
  *
- * The fake APNs runs in a child process (bench/lib/fake-apns-process.ts) so it never shares an
+ * The fake APNs runs in a child process (tools/bench/lib/fake-apns-process.ts) so it never shares an
  * event loop with the client being measured; (a) and (b) run one after the other, alternating
  * `rounds` times (each round: warm-up + `seconds` measured), and are summed, so load from other
  * processes on the machine hits both about equally. CPU µs per push is printed too: it is
@@ -43,11 +43,11 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { ApnsProvider } from '../push/providers/apns/apns-provider.ts';
-import { buildApnsRequest } from '../push/providers/apns/apns-payload.ts';
-import type { ApnsCredentialConfig, PushMessage, PushTarget } from '../push/providers/types.ts';
-import { mintToken } from '../server/auth/tokens.ts';
-import { validateConfig } from '../server/config/load-config.ts';
+import { ApnsProvider } from '../../push/providers/apns/apns-provider.ts';
+import { buildApnsRequest } from '../../push/providers/apns/apns-payload.ts';
+import type { ApnsCredentialConfig, PushMessage, PushTarget } from '../../push/providers/types.ts';
+import { mintToken } from '../../server/auth/tokens.ts';
+import { validateConfig } from '../../server/config/load-config.ts';
 import { fmt, intArg, latencyStats as stats, pct, printTable } from './lib/peer-load.ts';
 import { cpuSecondsOf, spawnTsChild, type ChildHandle } from './lib/spawn-child.ts';
 import { openSocket, PendingRequests, type Frame } from './lib/ws-requests.ts';
@@ -86,7 +86,7 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log('usage: node --import tsx bench/push.ts [--seconds D] [--warmup S] [--concurrency C] [--rounds R] [--devices N] [--synchronous FULL|NORMAL] [--collapse-window-ms N] [--skip-throughput] [--skip-e2e] [--cpu-prof-dir DIR] [--json]');
+  console.log('usage: node --import tsx tools/bench/push.ts [--seconds D] [--warmup S] [--concurrency C] [--rounds R] [--devices N] [--synchronous FULL|NORMAL] [--collapse-window-ms N] [--skip-throughput] [--skip-e2e] [--cpu-prof-dir DIR] [--json]');
   process.exit(0);
 }
 
@@ -115,7 +115,7 @@ const children = new Set<ChildHandle>();
 const hardLimitMs = (args['skip-throughput'] ? 0 : rounds * 2 * (warmup + seconds + REQUEST_TIMEOUT_MS / 1000 + 5) * 1000)
   + (args['skip-e2e'] ? 0 : 60_000 + devices * 50) + 30_000;
 const watchdog = setTimeout(() => {
-  console.error(`bench/push: exceeded ${Math.round(hardLimitMs / 1000)} s, aborting`);
+  console.error(`tools/bench/push: exceeded ${Math.round(hardLimitMs / 1000)} s, aborting`);
   void Promise.all([...children].map((child) => child.stop(2000))).finally(() => process.exit(1));
 }, hardLimitMs);
 watchdog.unref();
@@ -618,7 +618,7 @@ async function runE2e(): Promise<E2eResult> {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  console.log(`bench/push: ${concurrency} streams in flight, ${warmup} s warm-up + ${seconds} s measured`
+  console.log(`tools/bench/push: ${concurrency} streams in flight, ${warmup} s warm-up + ${seconds} s measured`
     + `${rounds > 1 ? ` × ${rounds} rounds (ceiling and node-apn alternate)` : ''}; fake APNs in a child process`);
 
   const throughput = args['skip-throughput'] ? undefined : await runThroughput();
@@ -716,7 +716,7 @@ async function runThroughput(): Promise<Record<string, unknown>> {
 try {
   await main();
 } catch (error) {
-  console.error(`bench/push failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  console.error(`tools/bench/push failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
   process.exitCode = 1;
 } finally {
   for (const child of children) await child.stop(2000);

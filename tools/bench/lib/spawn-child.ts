@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { liveChildren, REPO_ROOT, trackChild } from '../../server/cli/load/children.ts';
+import { liveChildren, REPO_ROOT, trackChild } from '../../lib/children.ts';
 
 /** Repository root, used as cwd so `--import tsx` resolves; /proc readings shared with `tidings load`. */
-export { cpuSecondsOf, REPO_ROOT } from '../../server/cli/load/children.ts';
+export { cpuSecondsOf, REPO_ROOT } from '../../lib/children.ts';
 
 export interface ChildHandle {
   readonly child: ChildProcess;

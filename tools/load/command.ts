@@ -1,5 +1,5 @@
 import { Option, type Command } from 'commander';
-import { LIMITS, resolveOptions, UsageError, type RawLoadOptions } from './load/options.ts';
+import { LIMITS, resolveOptions, UsageError, type RawLoadOptions } from './options.ts';
 
 /** `tidings load` (issue 6): thousands of simulated devices against a server, with exact accounting. */
 export function loadCommand(program: Command): void {
@@ -45,7 +45,7 @@ register push tokens with the credential names "ios" (APNs) and "android" (FCM).
         }
         throw error;
       }
-      const { runLoad } = await import('./load/run.ts');
+      const { runLoad } = await import('./run.ts');
       let code: number;
       try {
         code = await runLoad(options);
