@@ -91,3 +91,6 @@ export const ClientFrame = Type.Union([
 export type ClientFrame = Static<typeof ClientFrame>;
 export type ClientFrameType = ClientFrame['type'];
 export type ClientFrameOf<T extends ClientFrameType> = Extract<ClientFrame, { type: T }>;
+
+/** Every client frame type, in schema order. */
+export const CLIENT_FRAME_TYPES: readonly ClientFrameType[] = ClientFrame.anyOf.map((schema) => schema.properties.type.const);

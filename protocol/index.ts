@@ -3,4 +3,3 @@ export * from './errors.ts';
 export * from './events.ts';
 export * from './client-frames.ts';
 export * from './server-frames.ts';
-export * from './validate.ts';

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { ConversationId, Id, Platform, Seq } from './common.ts';
 import { DeliveredEvent } from './events.ts';
+import { ERROR_CODES, type ErrorCode } from './errors.ts';
 
 const Ref = Type.Optional(Type.String());
 
@@ -50,8 +51,10 @@ export const KickedFrame = Type.Object({
   type: Type.Literal('kicked'), reason: Type.String(), byDeviceId: Type.Optional(Type.String()),
 });
 export const ReconnectFrame = Type.Object({ type: Type.Literal('reconnect'), reason: Type.String(), afterMs: Type.Integer() });
+/** Exactly the codes of the one table (protocol/errors.ts), so a typed client can switch on them. */
+const ErrorCodeSchema = Type.Union((Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => Type.Literal(code)));
 export const ErrorFrame = Type.Object({
-  type: Type.Literal('error'), ref: Ref, code: Type.String(), message: Type.String(), retryable: Type.Boolean(),
+  type: Type.Literal('error'), ref: Ref, code: ErrorCodeSchema, message: Type.String(), retryable: Type.Boolean(),
   retryAfterMs: Type.Optional(Type.Integer()), details: Type.Optional(Type.Unknown()),
 });
 

@@ -1,6 +1,10 @@
+/**
+ * Compiled validators: a separate entry from protocol/index.ts, so a browser client that imports
+ * the frame types and schemas never pays for the compiler (or its `new Function`, a CSP problem).
+ */
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import type { TSchema, Static } from '@sinclair/typebox';
-import { ClientFrame, type ClientFrameType } from './client-frames.ts';
+import { ClientFrame } from './client-frames.ts';
 import { ServerFrame } from './server-frames.ts';
 import { ProtocolError } from './errors.ts';
 
@@ -13,8 +17,6 @@ const compiledClient = new Map(
   [...clientFrameSchemas].map(([type, schema]) => [type, TypeCompiler.Compile(schema)]),
 );
 const compiledServer = TypeCompiler.Compile(ServerFrame);
-
-export const CLIENT_FRAME_TYPES = [...clientFrameSchemas.keys()] as ClientFrameType[];
 
 /** Parse and validate one client text frame; throws ProtocolError with a stable code. */
 export function parseClientFrame(text: string): ClientFrame {

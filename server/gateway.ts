@@ -1,4 +1,5 @@
-import { ERROR_CODES, ProtocolError, parseClientFrame, type ClientFrame } from '../protocol/index.ts';
+import { ERROR_CODES, ProtocolError, type ClientFrame } from '../protocol/index.ts';
+import { parseClientFrame } from '../protocol/validate.ts';
 import type { FrameHandler, FrameHandlers, ServerContext } from './context.ts';
 import { Session } from './sessions/session.ts';
 import type { ConnectionListener, TransportConnection } from './transports/transport.ts';

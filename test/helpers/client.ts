@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
-import { explainServerFrame, isServerFrame, type ClientFrame, type DeliveredEvent, type Platform, type ServerFrame, type ServerFrameOf } from '../../protocol/index.ts';
+import { explainServerFrame, isServerFrame } from '../../protocol/validate.ts';
+import type { ClientFrame, DeliveredEvent, Platform, ServerFrame, ServerFrameOf } from '../../protocol/index.ts';
 
 type Waiter = { match: (f: ServerFrame) => boolean; resolve: (f: ServerFrame) => void; reject: (e: Error) => void; timer: NodeJS.Timeout };
 

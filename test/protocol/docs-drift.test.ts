@@ -6,7 +6,8 @@ import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { ERROR_CODES } from '../../protocol/errors.ts';
 import { DeliveredEvent } from '../../protocol/events.ts';
 import { ServerFrame } from '../../protocol/server-frames.ts';
-import { CLIENT_FRAME_TYPES, explainServerFrame, isServerFrame, parseClientFrame } from '../../protocol/validate.ts';
+import { CLIENT_FRAME_TYPES } from '../../protocol/index.ts';
+import { explainServerFrame, isServerFrame, parseClientFrame } from '../../protocol/validate.ts';
 import { CloseCode } from '../../server/sessions/session.ts';
 
 /**

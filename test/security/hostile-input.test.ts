@@ -5,7 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CLIENT_FRAME_TYPES, ERROR_CODES, ProtocolError, parseClientFrame } from '../../protocol/index.ts';
+import { CLIENT_FRAME_TYPES, ERROR_CODES, ProtocolError } from '../../protocol/index.ts';
+import { parseClientFrame } from '../../protocol/validate.ts';
 import { TestClient } from '../helpers/client.ts';
 import { eventually, startTestServer } from '../helpers/server.ts';
 import {
