@@ -38,17 +38,23 @@ export const ReadFrame = Type.Object({
   conversation: ConversationId,
   upTo: Type.Integer({ minimum: 1, description: 'eventId of the newest event read in this conversation' }),
 }, strict);
-export const PushProvider = Type.Union([Type.Literal('apns'), Type.Literal('apns-voip'), Type.Literal('fcm')]);
+/** A registration kind the server knows ('apns', 'apns-voip', 'fcm', …; docs/PUSH.md lists them); checked against the server's vendor registry. */
+export const PushProviderName = Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z0-9-]+$' });
+/** A vendor token: a string, or an object for vendors whose registration is one (a Web Push subscription). Each vendor checks its own shape. */
+export const PushToken = Type.Union([
+  Type.String({ minLength: 1, maxLength: 4096 }),
+  Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 16 }),
+]);
 export const PushRegisterFrame = Type.Object({
   type: Type.Literal('push_register'), ref: Ref,
-  provider: PushProvider,
-  token: Type.String({ minLength: 1, maxLength: 4096 }),
+  provider: PushProviderName,
+  token: PushToken,
   credential: Type.String({ minLength: 1, maxLength: 256 }),
   environment: Type.Optional(Type.Union([Type.Literal('development'), Type.Literal('production')])),
   topic: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
 }, strict);
 export const PushUnregisterFrame = Type.Object({
-  type: Type.Literal('push_unregister'), ref: Ref, provider: Type.Optional(PushProvider),
+  type: Type.Literal('push_unregister'), ref: Ref, provider: Type.Optional(PushProviderName),
 }, strict);
 export const CallInviteFrame = Type.Object({
   type: Type.Literal('call_invite'), ref: Ref,

@@ -1,8 +1,7 @@
 import type { DeliveredEvent, PushOptions } from '../protocol/index.ts';
-import { DEFAULT_SETTINGS, type CallRecord, type PushBinding, type StoredEvent, type UserSettings } from '../storage/index.ts';
+import { DEFAULT_SETTINGS, missedBy, type CallRecord, type PushJobKind, type StoredEvent, type UserSettings } from '../storage/index.ts';
 import { inDnd } from './dnd.ts';
-import { missedBy } from '../storage/call-projection.ts';
-import type { PushMessage } from './providers/types.ts';
+import type { PushMessage } from './vendors/contract.ts';
 
 /** Why a push was not sent; the strings are stable and appear in the trace (OPS-2). */
 export type SuppressReason =
@@ -16,7 +15,8 @@ export type PushDecision =
 export interface DecideInput {
   event: StoredEvent;
   recipient: string;
-  binding: PushBinding;
+  /** The device's carrier is a VoIP channel (PushKit): a ring goes as a VoIP push. */
+  voipCarrier: boolean;
   /** The call's read model now, for call events (a ring for a call that is over is never sent). */
   call?: CallRecord | undefined;
   /** The receiver's settings (SET-*); defaults when absent. */
@@ -39,7 +39,7 @@ export interface PayloadDefaults {
   ttlSec: number;
 }
 
-export type PushKind = 'message' | 'call_ring' | 'missed_call';
+export type PushKind = PushJobKind;
 
 type MessageBody = Extract<DeliveredEvent, { kind: 'message' }>;
 type CallInvitedBody = Extract<DeliveredEvent, { kind: 'call_invited' }>;
@@ -69,15 +69,6 @@ export function isPushable(event: StoredEvent, recipient: string): boolean {
   return pushKindFor(event, recipient) !== undefined;
 }
 
-/**
- * Which of a device's registrations carries this push: a ring goes as VoIP to a device that
- * registered an `apns-voip` token, everything else to the alert token.
- */
-export function bindingWants(binding: PushBinding, kind: PushKind, deviceHasVoip: boolean): boolean {
-  if (kind === 'call_ring' && deviceHasVoip) return binding.provider === 'apns-voip';
-  return binding.provider !== 'apns-voip';
-}
-
 function optionsData(options: PushOptions, data: Record<string, string>): void {
   if (options.payload !== undefined) data.payload = options.payload;
   if (options.resourcesId !== undefined) data.resourcesId = options.resourcesId;
@@ -89,7 +80,7 @@ function optionsData(options: PushOptions, data: Record<string, string>): void {
  * Receiver settings (DND, mute, display style, badge, collapse) extend this function.
  */
 export function decidePush(input: DecideInput, defaults: PayloadDefaults, now = Date.now()): PushDecision {
-  const { event, recipient, binding, call } = input;
+  const { event, recipient, call } = input;
   const settings = input.settings ?? DEFAULT_SETTINGS;
   const kind = pushKindFor(event, recipient);
   if (!kind) return { push: false, reason: event.sender === recipient ? 'own_message' : 'not_pushable' };
@@ -110,11 +101,11 @@ export function decidePush(input: DecideInput, defaults: PayloadDefaults, now = 
       type: kind, callId: body.callId, sender: call?.inviter ?? event.sender, receiver: recipient, eventId: String(event.eventId),
     };
     optionsData(options, data);
-    const voip = binding.provider === 'apns-voip';
     return {
       push: true,
       message: {
-        kind: voip ? 'voip' : 'alert',
+        purpose: kind,
+        kind: kind === 'call_ring' && input.voipCarrier ? 'voip' : 'alert',
         priority: 'high',
         // A ring is worthless after the deadline; the later "missed call" replaces it (same collapse id).
         expiresAt: Math.floor((invite ? invite.deadline : now + defaults.ttlSec * 1000) / 1000),
@@ -154,6 +145,7 @@ export function decidePush(input: DecideInput, defaults: PayloadDefaults, now = 
   return {
     push: true,
     message: {
+      purpose: 'message',
       kind: 'alert',
       priority: 'high',
       expiresAt: Math.floor(now / 1000) + defaults.ttlSec,

@@ -1,8 +1,19 @@
-import type { PushJob, PushStore, TraceRow } from '../storage/index.ts';
+import type { PushBinding, PushJob, PushStore, TraceRow } from '../storage/index.ts';
 import { decidePush } from './decide.ts';
 import { parseConversation } from '../protocol/index.ts';
-import type { PushDeps, PushOptions } from './options.ts';
-import { UnknownCredentialError, type PushOutcome, type PushTarget } from './providers/types.ts';
+import { isVoipCarrier } from './carriers.ts';
+import { groupBy } from './grouping.ts';
+import type { PushDeps, PushServiceOptions } from './options.ts';
+import type { PushOutcome, PushTarget } from './vendors/contract.ts';
+import { UnknownCredentialError } from './vendors/providers.ts';
+
+/** A dead carrier's job goes to the device's next carrier (push-service.ts). */
+export type FallBack = (job: PushJob, dead: PushBinding, why: string) => Promise<void>;
+
+/** What a provider is given for a binding: the generic part and the vendor's own fields. */
+export function targetOf(binding: PushBinding): PushTarget {
+  return { registration: binding.registration, token: binding.token, credential: binding.credential, options: binding.options };
+}
 
 interface VendorCall {
   provider: string;
@@ -13,7 +24,7 @@ interface VendorCall {
  * Exponential backoff with "equal jitter" (a random delay between half the ceiling and the
  * ceiling), capped at retryMaxMs; a vendor's Retry-After wins when it is longer.
  */
-export function retryDelayMs(attempt: number, options: Pick<PushOptions, 'retryBaseMs' | 'retryMaxMs'>, retryAfterMs = 0, random = Math.random): number {
+export function retryDelayMs(attempt: number, options: Pick<PushServiceOptions, 'retryBaseMs' | 'retryMaxMs'>, retryAfterMs = 0, random = Math.random): number {
   const ceiling = Math.min(options.retryMaxMs, options.retryBaseMs * 2 ** Math.max(0, attempt - 1));
   return Math.max(retryAfterMs, Math.round(ceiling / 2 + (random() * ceiling) / 2));
 }
@@ -25,7 +36,8 @@ export function retryDelayMs(attempt: number, options: Pick<PushOptions, 'retryB
  */
 export class PushDispatcher {
   readonly #deps: PushDeps;
-  readonly #options: PushOptions;
+  readonly #options: PushServiceOptions;
+  readonly #fallBack: FallBack;
   /** Jobs holding a concurrency slot: being checked or at the vendor. */
   #inFlight = new Set<Promise<void>>();
   /** Every job not finished yet, including those only recording their outcome. */
@@ -35,9 +47,10 @@ export class PushDispatcher {
   #again = false;
   #stopped = false;
 
-  constructor(deps: PushDeps, options: PushOptions) {
+  constructor(deps: PushDeps, options: PushServiceOptions, fallBack: FallBack) {
     this.#deps = deps;
     this.#options = options;
+    this.#fallBack = fallBack;
   }
 
   get store(): PushStore {
@@ -103,12 +116,9 @@ export class PushDispatcher {
    */
   async #collapse(claimed: PushJob[]): Promise<Map<PushJob, PushJob[]>> {
     const out = new Map<PushJob, PushJob[]>();
-    const groups = new Map<string, PushJob[]>();
-    for (const job of claimed) {
-      if (job.kind !== 'message' || this.#options.collapseWindowMs === 0) out.set(job, []);
-      else groups.set(`${job.pushId}\u0000${job.conversation}`, [...(groups.get(`${job.pushId}\u0000${job.conversation}`) ?? []), job]);
-    }
-    for (const group of groups.values()) {
+    const collapsible = (job: PushJob) => job.kind === 'message' && this.#options.collapseWindowMs > 0;
+    for (const job of claimed) if (!collapsible(job)) out.set(job, []);
+    for (const group of groupBy(claimed.filter(collapsible), (job) => `${job.pushId}\u0000${job.conversation}`).values()) {
       const keep = group.reduce((a, b) => (b.eventId > a.eventId ? b : a));
       const reason = 'collapsed';
       const others = group.filter((j) => j !== keep);
@@ -164,21 +174,20 @@ export class PushDispatcher {
     const binding = await store.bindingByPushId(job.pushId);
     if (!binding) return this.#cancel(job, 'unregistered', freeSlot);
     if (binding.userId !== job.userId || !binding.active) return this.#cancel(job, 'logged_out', freeSlot);
-    if (this.#deps.isDeviceOnline(job.userId, job.deviceId)) return this.#cancel(job, 'online', freeSlot);
-    if (job.seq <= await readModels.ackedSeq(job.userId, job.deviceId)) return this.#cancel(job, 'acked', freeSlot);
+    if (await this.#deps.presence.isOnline(job.userId, job.deviceId)) return this.#cancel(job, 'online', freeSlot);
+    if (job.seq <= await this.#deps.cursors.ackedSeq(job.userId, job.deviceId)) return this.#cancel(job, 'acked', freeSlot);
     const event = (await log.eventsByIds([job.eventId])).get(job.eventId);
     if (!event) return this.#cancel(job, 'event_missing', freeSlot);
-    const call = event.kind === 'call_invited' || event.kind === 'call_state'
-      ? (await readModels.callsByIds([event.conversation.slice(2)])).get(event.conversation.slice(2)) : undefined;
+    const parsed = parseConversation(event.conversation);
+    const call = parsed?.kind === 'call' ? (await readModels.callsByIds([parsed.callId])).get(parsed.callId) : undefined;
     const [settings, senderSettings, badge] = await Promise.all([
       this.#deps.settings.get(job.userId),
       this.#deps.settings.get(call?.inviter ?? event.sender),
       readModels.totalUnread(job.userId),
     ]);
-    const parsed = parseConversation(event.conversation);
     const groupName = parsed?.kind === 'group' ? readModels.groupName(parsed.groupId) : undefined;
     const decision = decidePush({
-      event, recipient: job.userId, binding, call, settings, badge, collapsedCount,
+      event, recipient: job.userId, voipCarrier: isVoipCarrier(binding), call, settings, badge, collapsedCount,
       senderName: senderSettings.displayName ?? call?.inviter ?? event.sender,
       ...(groupName !== undefined ? { groupName } : {}),
     }, this.#options.payload);
@@ -187,14 +196,11 @@ export class PushDispatcher {
       await store.finish(job.id, 'cancelled', decision.reason, null, undefined, this.#row(job, event.messageId, 'suppressed', decision.reason));
       return this.#unfold(folded);
     }
-    const target: PushTarget = {
-      provider: binding.provider, token: binding.token, credential: binding.credential,
-      ...(binding.environment ? { environment: binding.environment } : {}), ...(binding.topic ? { topic: binding.topic } : {}),
-    };
+    const target = targetOf(binding);
     let outcome: PushOutcome;
-    const vendorCall: VendorCall = { provider: binding.provider, startedAt: Date.now() };
+    const vendorCall: VendorCall = { provider: binding.registration, startedAt: Date.now() };
     try {
-      outcome = await providers.forTarget(target).send(target, { ...decision.message, id: job.apnsId });
+      outcome = await providers.forTarget(target).send(target, { ...decision.message, id: job.idempotencyKey });
     } catch (error) {
       outcome = error instanceof UnknownCredentialError
         ? { status: 'config_error', reason: `unknown credential ${binding.credential}` }
@@ -218,7 +224,8 @@ export class PushDispatcher {
         // DEV-7: the vendor says the token is gone; remove the binding so nothing tries it again.
         await store.removeBinding(job.pushId);
         logger.info({ pushId: job.pushId, userId: job.userId, deviceId: job.deviceId, reason: outcome.reason }, 'dead push token pruned');
-        return store.finish(job.id, 'failed', 'dead_token', null, undefined, this.#row(job, event.messageId, 'failed', 'dead_token', outcome.reason, vendorCall));
+        await store.finish(job.id, 'failed', 'dead_token', null, undefined, this.#row(job, event.messageId, 'failed', 'dead_token', outcome.reason, vendorCall));
+        return this.#fallBack(job, binding, 'token dead');
       case 'config_error':
         logger.error({ pushId: job.pushId, credential: binding.credential, reason: outcome.reason }, 'push configuration error');
         return store.finish(job.id, 'failed', 'config_error', null, undefined, this.#row(job, event.messageId, 'failed', 'config_error', outcome.reason, vendorCall));

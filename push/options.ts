@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
-import type { EventLog, PushStore, ReadModels, SettingsStore } from '../storage/index.ts';
+import type { DeviceCursors, EventLog, PushStore, ReadModels, SettingsStore } from '../storage/index.ts';
 import type { PayloadDefaults } from './decide.ts';
-import type { ProviderRegistry } from './providers/types.ts';
+import type { ProviderRegistry } from './vendors/providers.ts';
 
-export interface PushOptions {
+export interface PushServiceOptions {
   /** Pushes in flight to vendors at once. */
   concurrency: number;
   /** Tries before a job is dead-lettered. */
@@ -17,6 +17,8 @@ export interface PushOptions {
   /** After a start, devices that do not reconnect within this are treated as offline (crash recovery). */
   startupGraceMs: number;
   traceRetentionMs: number;
+  /** How often expired trace rows are deleted. */
+  tracePruneEveryMs: number;
   /** Message pushes wait this long so that several for one device and conversation collapse (PAY-4). */
   collapseWindowMs: number;
   payload: PayloadDefaults;
@@ -31,14 +33,25 @@ export interface PushObserver {
   jobDone(outcome: string, provider: string | undefined, waitedMs: number, vendorMs: number | undefined): void;
 }
 
+/**
+ * "Is this device online anywhere?" as the push module needs it (ON-1, ON-3). The server's
+ * presence directory implements it; on one node or a cluster, push never sees a socket.
+ */
+export interface DevicePresence {
+  isOnline(userId: string, deviceId: string): Promise<boolean>;
+  /** Of these devices, the ones online now, as `userId\u0000deviceId` keys. */
+  onlineAmong(devices: ReadonlyArray<{ userId: string; deviceId: string }>): Promise<Set<string>>;
+}
+
 /** What the push module needs from the rest of the server, as plain functions and interfaces. */
 export interface PushDeps {
   log: EventLog;
-  readModels: Pick<ReadModels, 'ackedSeq' | 'callsByIds' | 'totalUnread' | 'groupName'>;
+  cursors: Pick<DeviceCursors, 'ackedSeq'>;
+  readModels: Pick<ReadModels, 'callsByIds' | 'totalUnread' | 'groupName'>;
   settings: Pick<SettingsStore, 'get'>;
   store: PushStore;
   providers: ProviderRegistry;
-  isDeviceOnline(userId: string, deviceId: string): boolean;
+  presence: DevicePresence;
   logger: Logger;
   observer?: PushObserver;
 }

@@ -1,48 +1,38 @@
 import { createHash } from 'node:crypto';
-import type { AppendResult, NewPushJob, PushBinding, TraceRow } from '../storage/index.ts';
-import { bindingWants, isPushable, pushKindFor, type PushKind } from './decide.ts';
+import type { AppendResult, NewPushJob, PushBinding } from '../storage/index.ts';
+import { carrierReason, carriersFor } from './carriers.ts';
+import { isPushable, pushKindFor, type PushKind } from './decide.ts';
 import { PushDispatcher } from './dispatcher.ts';
-import type { PushDeps, PushOptions } from './options.ts';
+import { deviceKey, groupBy } from './grouping.ts';
+import type { PushDeps, PushServiceOptions } from './options.ts';
 
 /** Offline reasons after which a device must get nothing (DEV-4, DEV-6) or will be back at once. */
 const NO_REPLAY = new Set(['logout', 'kicked', 'replaced', 'server_shutdown']);
 
-/** Stable per (user, device, provider): re-registering a refreshed token keeps the PushID (DEV-1). */
-export function pushIdFor(userId: string, deviceId: string, provider: string): string {
-  return `pid_${createHash('sha256').update(`${userId}\u0000${deviceId}\u0000${provider}`).digest('base64url').slice(0, 22)}`;
-}
-
-/** The registrations of one device that should carry a push of this kind. */
-function carriers(deviceBindings: readonly PushBinding[], kind: PushKind): PushBinding[] {
-  const hasVoip = deviceBindings.some((b) => b.provider === 'apns-voip');
-  return deviceBindings.filter((b) => bindingWants(b, kind, hasVoip));
-}
-
-function byDevice(bindings: readonly PushBinding[]): Map<string, PushBinding[]> {
-  const out = new Map<string, PushBinding[]>();
-  for (const b of bindings) out.set(b.deviceId, [...(out.get(b.deviceId) ?? []), b]);
-  return out;
+/** Stable per (user, device, registration kind): re-registering a refreshed token keeps the PushID (DEV-1). */
+export function pushIdFor(userId: string, deviceId: string, registration: string): string {
+  return `pid_${createHash('sha256').update(`${userId}\u0000${deviceId}\u0000${registration}`).digest('base64url').slice(0, 22)}`;
 }
 
 /**
  * The trigger (MSG-1, MSG-2, MSG-4, ON-3): turns "event appended" and "device offline" into
  * outbox jobs for devices that are offline and bound to the recipient, and cancels them when
- * the device comes back. Knows nothing of sockets: presence arrives as isDeviceOnline().
+ * the device comes back. Knows nothing of sockets: presence arrives through DevicePresence.
  */
 export class PushService {
   readonly dispatcher: PushDispatcher;
   readonly #deps: PushDeps;
-  readonly #options: PushOptions;
+  readonly #options: PushServiceOptions;
   #chain: Promise<void> = Promise.resolve();
   /** Commits waiting at the end of the chain, not started yet: later commits join them. */
   #tailCommitted: AppendResult[] | undefined;
   #startupTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
 
-  constructor(deps: PushDeps, options: PushOptions) {
+  constructor(deps: PushDeps, options: PushServiceOptions) {
     this.#deps = deps;
     this.#options = options;
-    this.dispatcher = new PushDispatcher(deps, options);
+    this.dispatcher = new PushDispatcher(deps, options, (job, binding, reason) => this.#fallBack(job, binding, reason));
   }
 
   /** Work is serialised so a device's offline replay and its later online cancel apply in order. */
@@ -57,7 +47,7 @@ export class PushService {
     // within the grace period are offline; replay what they never acked.
     this.#startupTimer = setTimeout(() => this.#serial('startup-recovery', () => this.#recoverAfterStart()), this.#options.startupGraceMs);
     this.#startupTimer.unref();
-    this.#pruneTimer = setInterval(() => void this.#deps.store.pruneTrace(Date.now() - this.#options.traceRetentionMs), 60_000);
+    this.#pruneTimer = setInterval(() => void this.#deps.store.pruneTrace(Date.now() - this.#options.traceRetentionMs), this.#options.tracePruneEveryMs);
     this.#pruneTimer.unref();
   }
 
@@ -125,9 +115,18 @@ export class PushService {
     return { pushId: binding.pushId, userId, deviceId: binding.deviceId, eventId, seq, conversation, kind, ...(notBefore ? { notBefore } : {}) };
   }
 
-  async #enqueue(jobs: NewPushJob[], messageIds: Map<number, string | null>, reason: string): Promise<void> {
-    const inserted = await this.#deps.store.enqueue(jobs, Date.now(), (job) => ({
-      eventId: job.eventId, messageId: messageIds.get(job.eventId) ?? null, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId, decision: 'queued', reason,
+  /** The carrier of one device for one event: a job for the best registration, with why it was chosen. */
+  #jobFor(deviceBindings: readonly PushBinding[], userId: string, eventId: number, seq: number, conversation: string, kind: PushKind): { job: NewPushJob; why: string } | undefined {
+    const carriers = carriersFor(deviceBindings, kind, (credential) => this.#deps.providers.canSend(credential));
+    const chosen = carriers[0];
+    return chosen ? { job: this.#job(chosen, userId, eventId, seq, conversation, kind), why: carrierReason(carriers) } : undefined;
+  }
+
+  async #enqueue(planned: Array<{ job: NewPushJob; why: string }>, messageIds: Map<number, string | null>, reason: string): Promise<void> {
+    const why = new Map(planned.map((p) => [p.job, p.why]));
+    const inserted = await this.#deps.store.enqueue(planned.map((p) => p.job), Date.now(), (job) => ({
+      eventId: job.eventId, messageId: messageIds.get(job.eventId) ?? null, userId: job.userId, deviceId: job.deviceId, pushId: job.pushId,
+      decision: 'queued', reason, detail: why.get(job) ?? null,
     }));
     if (inserted.length > 0) this.dispatcher.wake();
   }
@@ -136,9 +135,10 @@ export class PushService {
     const recipients = new Set<string>();
     for (const r of results) for (const user of r.seqs.keys()) if (isPushable(r.event, user)) recipients.add(user);
     const bindings = await this.#deps.store.bindingsForUsers([...recipients]);
-    const byUser = new Map<string, PushBinding[]>();
-    for (const b of bindings) byUser.set(b.userId, [...(byUser.get(b.userId) ?? []), b]);
-    const jobs: NewPushJob[] = [];
+    const online = await this.#deps.presence.onlineAmong(bindings);
+    const devicesOf = new Map<string, Map<string, PushBinding[]>>();
+    for (const [user, mine] of groupBy(bindings, (b) => b.userId)) devicesOf.set(user, groupBy(mine, (b) => b.deviceId));
+    const planned: Array<{ job: NewPushJob; why: string }> = [];
     const messageIds = new Map<number, string | null>();
     for (const r of results) {
       messageIds.set(r.event.eventId, r.event.messageId);
@@ -148,32 +148,46 @@ export class PushService {
         // Neither recipients with no registration nor online devices get a trace row: on a busy
         // server those rows outnumbered the deliveries' own writes. `why` derives both from the
         // absence of rows (no_binding; online = acked over the socket) (docs/PUSH.md).
-        for (const [deviceId, deviceBindings] of byDevice(byUser.get(user) ?? [])) {
-          if (this.#deps.isDeviceOnline(user, deviceId)) continue;
-          for (const binding of carriers(deviceBindings, kind)) jobs.push(this.#job(binding, user, r.event.eventId, seq, r.event.conversation, kind));
+        for (const [deviceId, deviceBindings] of devicesOf.get(user) ?? []) {
+          if (online.has(deviceKey(user, deviceId))) continue;
+          const job = this.#jobFor(deviceBindings, user, r.event.eventId, seq, r.event.conversation, kind);
+          if (job) planned.push(job);
         }
       }
     }
-    await this.#enqueue(jobs, messageIds, 'offline');
+    await this.#enqueue(planned, messageIds, 'offline');
   }
 
   /** MSG-4: everything after the device's acked cursor, pushed once per (device, event). */
   async #replay(userId: string, deviceId: string, ackedSeq: number, reason: string): Promise<void> {
-    if (this.#deps.isDeviceOnline(userId, deviceId)) return;
+    if (await this.#deps.presence.isOnline(userId, deviceId)) return;
     const bindings = await this.#deps.store.bindingsForDevice(userId, deviceId);
     if (bindings.length === 0) return;
     const head = await this.#deps.log.headSeq(userId);
     const from = Math.max(ackedSeq, head - this.#options.replayLimit);
     const entries = await this.#deps.log.readInbox(userId, from, this.#options.replayLimit);
-    const jobs: NewPushJob[] = [];
+    const planned: Array<{ job: NewPushJob; why: string }> = [];
     const messageIds = new Map<number, string | null>();
     for (const { seq, event } of entries) {
       const kind = pushKindFor(event, userId);
       if (!kind) continue;
       messageIds.set(event.eventId, event.messageId);
-      for (const binding of carriers(bindings, kind)) jobs.push(this.#job(binding, userId, event.eventId, seq, event.conversation, kind));
+      const job = this.#jobFor(bindings, userId, event.eventId, seq, event.conversation, kind);
+      if (job) planned.push(job);
     }
-    await this.#enqueue(jobs, messageIds, reason);
+    await this.#enqueue(planned, messageIds, reason);
+  }
+
+  /**
+   * The carrier of a job reported its token dead (its binding is gone now): the same event goes
+   * to the device's next carrier, if it has one (an FCM token behind a dead OEM token), once.
+   */
+  async #fallBack(job: { userId: string; deviceId: string; eventId: number; seq: number; conversation: string; kind: PushKind }, dead: PushBinding, why: string): Promise<void> {
+    const rest = (await this.#deps.store.bindingsForDevice(job.userId, job.deviceId)).filter((b) => b.pushId !== dead.pushId);
+    const next = this.#jobFor(rest, job.userId, job.eventId, job.seq, job.conversation, job.kind);
+    if (!next) return;
+    const messageId = (await this.#deps.log.eventsByIds([job.eventId])).get(job.eventId)?.messageId ?? null;
+    await this.#enqueue([{ job: next.job, why: `${next.why}; ${dead.registration} ${why}` }], new Map([[job.eventId, messageId]]), 'fallback');
   }
 
   async #recoverAfterStart(): Promise<void> {
@@ -181,11 +195,11 @@ export class PushService {
     for (;;) {
       const page = await this.#deps.store.activeBindings(after, 500);
       if (page.length === 0) return;
-      const devices = new Map<string, { userId: string; deviceId: string }>();
-      for (const b of page) devices.set(`${b.userId}\u0000${b.deviceId}`, b);
-      for (const { userId, deviceId } of devices.values()) {
-        if (this.#deps.isDeviceOnline(userId, deviceId)) continue;
-        await this.#replay(userId, deviceId, await this.#deps.readModels.ackedSeq(userId, deviceId), 'offline:server_restart');
+      const devices = [...groupBy(page, (b) => deviceKey(b.userId, b.deviceId)).values()].map((list) => list[0]!);
+      const online = await this.#deps.presence.onlineAmong(devices);
+      for (const { userId, deviceId } of devices) {
+        if (online.has(deviceKey(userId, deviceId))) continue;
+        await this.#replay(userId, deviceId, await this.#deps.cursors.ackedSeq(userId, deviceId), 'offline:server_restart');
       }
       after = page[page.length - 1]!.pushId;
     }

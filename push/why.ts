@@ -1,5 +1,5 @@
 import { parseConversation } from '../protocol/index.ts';
-import type { EventLog, PushStore, ReadModels, StoredEvent } from '../storage/index.ts';
+import type { DeviceCursors, EventLog, PushStore, StoredEvent } from '../storage/index.ts';
 
 export interface DeviceDecision {
   deviceId: string | null;
@@ -26,7 +26,7 @@ export interface MessageExplanation {
 export interface ExplainDeps {
   log: Pick<EventLog, 'eventByMessageId' | 'recipientsAmong'>;
   store: Pick<PushStore, 'traceFor' | 'bindingsForUsers'>;
-  readModels: Pick<ReadModels, 'ackedSeq'>;
+  cursors: Pick<DeviceCursors, 'ackedSeq'>;
 }
 
 /**
@@ -65,7 +65,7 @@ export async function explainMessage(
     }
     for (const b of bindings) {
       if (b.userId !== userId || byDevice.has(b.deviceId) || userId === event.sender) continue;
-      const acked = (await deps.readModels.ackedSeq(userId, b.deviceId)) >= inInbox.get(userId)!;
+      const acked = (await deps.cursors.ackedSeq(userId, b.deviceId)) >= inInbox.get(userId)!;
       byDevice.set(b.deviceId, {
         deviceId: b.deviceId, pushId: b.pushId, outcome: acked ? 'suppressed:online' : 'none:not_acked',
         steps: [{ decision: 'derived', reason: acked ? 'acked over the socket, no push wanted' : 'no job and not acked yet: on its socket now, or offline without replay', detail: null, at: event.at }],

@@ -1,27 +1,27 @@
 import type { Logger } from 'pino';
 import { openStore, type Store } from '../storage/index.ts';
+import { PushService } from '../push/push-service.ts';
+import { createProviders } from '../push/vendors/providers.ts';
 import type { Config } from './config/schema.ts';
 import type { FrameHandlers, ServerContext } from './context.ts';
-import { resolveSecrets, storageFile } from './runtime-config.ts';
+import { resolveSecrets, storageConfig, storageLabel } from './runtime-config.ts';
 import { DomainEvents } from './domain-events.ts';
+import { createEngines } from './engine.ts';
 import { deliveryFeature } from './features/delivery.ts';
 import { groupsFeature } from './features/groups.ts';
 import { loginFeature } from './features/login.ts';
 import { messagingFeature } from './features/messaging.ts';
 import { readsFeature } from './features/reads.ts';
-import { createGateway } from './gateway.ts';
-import { createHttpHandler, json, type AdminRoute } from './http-routes.ts';
-import { createLogger } from './logger.ts';
-import { createMetrics } from './metrics.ts';
-import { InMemoryPresence } from './sessions/presence.ts';
-import { SessionRegistry } from './sessions/session-registry.ts';
-import { PushService } from '../push/push-service.ts';
-import { createProviders, validateCredentials } from '../push/providers/create-providers.ts';
-import { SandboxProvider } from '../push/providers/sandbox/sandbox-provider.ts';
 import { pushRegistrationFeature } from './features/push-registration.ts';
 import { pushAdminRoutes } from './features/push-admin.ts';
 import { callsFeature } from './features/calls.ts';
 import { settingsFeature } from './features/settings.ts';
+import { createGateway } from './gateway.ts';
+import { createHttpHandler, json, type AdminRoute } from './http-routes.ts';
+import { createLogger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
+import { Hub } from './sessions/hub.ts';
+import { SessionRegistry } from './sessions/session-registry.ts';
 import { ListenError, type Transport, type TransportFactory } from './transports/transport.ts';
 import { loadTransportFactory } from './transports/index.ts';
 
@@ -38,28 +38,27 @@ export interface CreateServerOptions {
   transport?: TransportFactory;
 }
 
-export async function startServer(config: Config, options: CreateServerOptions = {}): Promise<TidingsServer> {
-  const logger = options.logger ?? createLogger(config.logLevel);
-  // Bad credentials are a configuration error: refuse before touching the database.
-  validateCredentials(config.push.credentials);
-  const store: Store = await openStore(
-    { dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous, cacheSizeMb: config.storage.cacheSizeMb },
-    { maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch, writer: config.storage.writer },
-  );
-  const events = new DomainEvents();
-  const registry = new SessionRegistry(new InMemoryPresence(), events, {
-    heartbeatTimeoutMs: config.heartbeat.timeoutMs, loginTimeoutMs: config.limits.loginTimeoutMs,
+/** A listener that threw is logged and counted; the append or event it heard still completed. */
+function listenerErrors(logger: Logger, metrics: Metrics) {
+  return (listener: string, error: unknown) => {
+    metrics.listenerErrors.inc({ listener });
+    logger.error({ err: error, listener }, 'listener failed');
+  };
+}
+
+/** Which pushes go where, once the store and the engines exist. */
+function createPush(config: Config, store: Store, ctx: Pick<ServerContext, 'presence' | 'logger' | 'metrics'>) {
+  const { logger, metrics } = ctx;
+  const providers = createProviders(config.push.credentials as never, {
+    sandbox: config.push.sandbox,
+    deps: {
+      log: (entry) => logger.info(entry, 'push provider'),
+      state: { get: (key) => store.push.vendorState(key, Date.now()), set: (key, value, expiresAt) => store.push.saveVendorState(key, value, expiresAt) },
+    },
   });
-  const sandboxMode = config.push.sandbox || Object.keys(config.push.credentials).length === 0;
-  const sandbox = new SandboxProvider({ max: config.push.sandboxMaxRecords });
-  const providers = createProviders(config.push.credentials, {
-    sandbox: sandboxMode, sandboxProvider: sandbox,
-    log: (entry) => logger.info(entry, 'push provider'),
-  });
-  const metrics = createMetrics();
-  const pushService = new PushService({
-    log: store.log, readModels: store.readModels, store: store.push, settings: store.settings, providers, logger,
-    isDeviceOnline: (userId, deviceId) => registry.presence.isDeviceOnline(userId, deviceId),
+  const service = new PushService({
+    log: store.log, cursors: store.cursors, readModels: store.readModels, store: store.push, settings: store.settings, providers, logger,
+    presence: ctx.presence,
     observer: {
       jobDone(outcome, provider, waitedMs, vendorMs) {
         metrics.pushJobs.inc({ outcome });
@@ -71,24 +70,63 @@ export async function startServer(config: Config, options: CreateServerOptions =
     concurrency: config.push.concurrency, maxAttempts: config.push.maxAttempts, retryBaseMs: config.push.retryBaseMs,
     retryMaxMs: config.push.retryMaxMs, replayLimit: config.push.replayLimit, pollMs: config.push.pollMs,
     startupGraceMs: config.push.startupGraceMs, traceRetentionMs: config.push.traceRetentionHours * 3600_000,
-    collapseWindowMs: config.push.collapseWindowMs,
+    tracePruneEveryMs: config.push.tracePruneEveryMs, collapseWindowMs: config.push.collapseWindowMs,
     payload: { defaultTitle: config.push.defaultTitle, defaultBody: config.push.defaultBody, ttlSec: config.push.ttlSec },
   });
-  if (sandboxMode) logger.warn('no push credentials configured: pushes go to the sandbox (GET /admin/pushes)');
-  const ctx: ServerContext = {
-    config, secrets: resolveSecrets(config, logger), store, registry, events, logger,
-    metrics, state: { draining: false },
-    push: { service: pushService, providers, sandbox: sandboxMode ? sandbox : undefined },
-  };
-  // The push module hears presence and the log as domain events; it never sees a socket.
-  store.log.onCommitted((results) => pushService.onCommitted(results));
-  events.on('device_offline', (e) => pushService.onDeviceOffline(e));
-  events.on('device_online', (e) => pushService.onDeviceOnline(e));
-  events.on('device_logged_out', (e) => pushService.onDeviceLoggedOut(e));
-  events.on('device_offline', (e) => {
-    ctx.metrics.deviceOffline.inc({ reason: e.reason });
+  if (providers.sandboxMode) logger.warn('no push credentials configured: pushes go to the sandbox (GET /admin/pushes)');
+  return { service, providers };
+}
+
+/** The reactions between modules: all of them are wired here, none inside a feature. */
+function wire(ctx: ServerContext): void {
+  const { store, broker, events, push, metrics, logger } = ctx;
+  // Every committed event reaches live delivery through the broker, even on one node.
+  store.log.onCommitted('broker', (results) => broker.publish(results));
+  store.log.onCommitted('push', (results) => push.service.onCommitted(results));
+  store.log.onCommitted('metrics', (results) => {
+    for (const result of results) {
+      metrics.eventsAppended.inc({ kind: result.event.kind });
+      metrics.inboxRows.inc(result.seqs.size);
+    }
+    metrics.commitBatch.observe(results.length);
+  });
+  // The push module hears presence as domain events; it never sees a socket.
+  events.on('device_offline', 'push', (e) => push.service.onDeviceOffline(e));
+  events.on('device_online', 'push', (e) => push.service.onDeviceOnline(e));
+  events.on('device_logged_out', 'push', (e) => push.service.onDeviceLoggedOut(e));
+  events.on('device_offline', 'log', (e) => {
+    metrics.deviceOffline.inc({ reason: e.reason });
     logger.info({ userId: e.userId, deviceId: e.deviceId, reason: e.reason, ackedSeq: e.ackedSeq }, 'device offline');
   });
+  // Commands for this node's sessions (kick, replace), from this node or another.
+  ctx.controller.onCommand((target, command) => {
+    const session = ctx.hub.bySessionId(target.userId, target.sessionId);
+    if (!session) return;
+    if (command.notice) session.send(command.notice);
+    ctx.sessions.end(session, command.reason, command.message);
+  });
+}
+
+export async function startServer(config: Config, options: CreateServerOptions = {}): Promise<TidingsServer> {
+  const logger = options.logger ?? createLogger(config.logLevel);
+  const metrics = createMetrics();
+  const onListenerError = listenerErrors(logger, metrics);
+  const store = await openStore(storageConfig(config), {
+    maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch, writer: config.storage.writer,
+    cursorFlushMs: config.storage.cursorFlushMs, onListenerError,
+  });
+  const engines = await createEngines(config);
+  const hub = new Hub();
+  const events = new DomainEvents(onListenerError);
+  const sessions = new SessionRegistry({ hub, presence: engines.presence, broker: engines.broker, events, logger }, {
+    nodeId: engines.nodeId, heartbeatTimeoutMs: config.heartbeat.timeoutMs, loginTimeoutMs: config.limits.loginTimeoutMs,
+  });
+  const base = { presence: engines.presence, logger, metrics };
+  const ctx: ServerContext = {
+    config, secrets: resolveSecrets(config, logger), store, hub, ...engines, sessions, events, logger, metrics,
+    lifecycle: { draining: false }, push: createPush(config, store, base),
+  };
+  wire(ctx);
 
   const calls = callsFeature(ctx);
   const handlers: FrameHandlers = Object.assign({}, calls.handlers,
@@ -96,7 +134,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
     pushRegistrationFeature(ctx), settingsFeature(ctx));
   const adminRoutes = new Map<string, AdminRoute>([
     ['GET /admin/sessions', () => json(200, {
-      sessions: [...registry.presence.all()].map((s) => ({ ...s.identity, sessionId: s.sessionId, mode: s.mode, ackedSeq: s.ackedSeq, deliveredSeq: s.deliveredSeq })),
+      sessions: [...hub.all()].map((s) => ({ ...s.identity, sessionId: s.sessionId, mode: s.delivery.mode, ackedSeq: s.delivery.ackedSeq, deliveredSeq: s.delivery.deliveredSeq })),
     })],
     ...pushAdminRoutes(ctx),
   ]);
@@ -106,7 +144,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   const transport: Transport = transportFactory({
     host: config.host, port: config.port,
     hardMaxPayloadBytes: Math.max(config.limits.maxFrameBytes * 4, 1024 * 1024),
-    maxHttpBodyBytes: 1024 * 1024,
+    maxHttpBodyBytes: config.limits.maxHttpBodyBytes,
     onConnection: gateway.onConnection,
     onHttp: createHttpHandler(ctx, adminRoutes),
   });
@@ -118,35 +156,36 @@ export async function startServer(config: Config, options: CreateServerOptions =
     await store.close();
     throw new ListenError(config.host, config.port, error as Error);
   }
-  registry.start();
+  sessions.start();
   // Calls first: overdue calls are timed out before the outbox resumes and considers their rings.
   await calls.start();
-  await pushService.start();
+  await ctx.push.service.start();
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = config.publicUrl ?? `ws://${host}:${port}`;
-  logger.info({ url, transport: transport.name, db: storageFile(config) }, 'tidings listening');
+  logger.info({ url, transport: transport.name, storage: storageLabel(config), nodeId: engines.nodeId }, 'tidings listening');
 
   let stopping: Promise<void> | undefined;
   return {
     ctx, port, url,
     stop() {
       stopping ??= (async () => {
-        ctx.state.draining = true;
+        ctx.lifecycle.draining = true;
         await transport.stopAccepting();
-        const sessions = [...registry.presence.all()];
-        for (const session of sessions) session.send({ type: 'reconnect', reason: 'server_shutdown', afterMs: config.shutdown.reconnectAfterMs });
+        const open = [...hub.all()];
+        for (const session of open) session.send({ type: 'reconnect', reason: 'server_shutdown', afterMs: config.shutdown.reconnectAfterMs });
         const flushed = store.log.flush();
         // One budget for the whole drain, so the process always exits within shutdown.graceMs.
         const deadline = Date.now() + config.shutdown.graceMs;
         const untilDeadline = () => new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())).unref());
         await Promise.race([flushed, untilDeadline()]);
-        for (const session of sessions) registry.end(session, 'server_shutdown', 'server restarting');
-        registry.stop();
+        for (const session of open) sessions.end(session, 'server_shutdown', 'server restarting');
+        sessions.stop();
         calls.stop();
         // Jobs in flight finish; pending ones stay in the outbox and resume at the next start.
-        await Promise.race([pushService.stop(), untilDeadline()]);
-        await providers.close();
+        await Promise.race([ctx.push.service.stop(), untilDeadline()]);
+        await ctx.push.providers.close();
         await transport.close();
+        await Promise.all([engines.broker.close(), engines.controller.close(), engines.presence.close()]);
         await store.close();
         logger.info('tidings stopped');
       })();
@@ -154,5 +193,3 @@ export async function startServer(config: Config, options: CreateServerOptions =
     },
   };
 }
-
-export { resolveSecrets, storageFile } from './runtime-config.ts';

@@ -1,4 +1,3 @@
-import { EventEmitter } from 'node:events';
 import type { Platform } from '../protocol/index.ts';
 import type { OfflineReason } from './sessions/session.ts';
 
@@ -18,14 +17,46 @@ export interface DeviceOffline extends DeviceOnline {
 }
 
 export interface DomainEventMap {
-  device_online: [DeviceOnline];
-  device_offline: [DeviceOffline];
-  /** A device ended its login (logout or the same device logging in as someone else). */
-  device_logged_out: [{ userId: string; deviceId: string; reason: 'logout' | 'user_switch' | 'kicked' }];
+  device_online: DeviceOnline;
+  device_offline: DeviceOffline;
+  /** A device ended its login: logout, or a kick by the single-device policy. */
+  device_logged_out: { userId: string; deviceId: string; reason: 'logout' | 'kicked' };
 }
 
+type Listener<E> = (event: E) => void;
+
 /**
- * In-process domain events. Features subscribe here instead of importing each other
- * (the push module hears "device offline" without knowing about sockets).
+ * In-process domain events. Features subscribe here instead of importing each other (the push
+ * module hears "device offline" without knowing about sockets). Each listener runs on its own:
+ * one that throws is reported (logged and counted) and neither the emitter nor the other
+ * listeners see it.
  */
-export class DomainEvents extends EventEmitter<DomainEventMap> {}
+export class DomainEvents {
+  readonly #listeners = new Map<keyof DomainEventMap, Array<{ name: string; listener: Listener<never> }>>();
+  readonly #onError: (listener: string, error: unknown) => void;
+
+  constructor(onError: (listener: string, error: unknown) => void) {
+    this.#onError = onError;
+  }
+
+  /** `name` labels the listener in logs and in the listener-error metric. */
+  on<K extends keyof DomainEventMap>(event: K, name: string, listener: Listener<DomainEventMap[K]>): void {
+    const list = this.#listeners.get(event) ?? [];
+    list.push({ name, listener: listener as Listener<never> });
+    this.#listeners.set(event, list);
+  }
+
+  emit<K extends keyof DomainEventMap>(event: K, payload: DomainEventMap[K]): void {
+    for (const { name, listener } of this.#listeners.get(event) ?? []) {
+      try {
+        (listener as Listener<DomainEventMap[K]>)(payload);
+      } catch (error) {
+        try {
+          this.#onError(`${event}:${name}`, error);
+        } catch {
+          // Reporting must not break the emitter either.
+        }
+      }
+    }
+  }
+}

@@ -1,18 +1,29 @@
-import { ERROR_CODES, ProtocolError, type ClientFrame } from '../protocol/index.ts';
+import { ERROR_CODES, ProtocolError, type ClientFrame, type ClientFrameType } from '../protocol/index.ts';
 import { parseClientFrame } from '../protocol/validate.ts';
 import type { FrameHandler, FrameHandlers, ServerContext } from './context.ts';
 import { Session } from './sessions/session.ts';
 import type { ConnectionListener, TransportConnection } from './transports/transport.ts';
 
 const BEFORE_LOGIN = new Set(['login', 'ping']);
-const STRIKE_WINDOW_MS = 10_000;
+/** LIM-2: while draining, frames that would append to the log are refused (reads, acks and syncs still work). */
+const APPENDING: ReadonlySet<ClientFrameType> = new Set<ClientFrameType>([
+  'send', 'group_create', 'group_join', 'group_leave', 'read', 'call_invite', 'call_accept', 'call_reject', 'call_cancel', 'call_end',
+]);
+
+/** Rate-limit state of one connection (LIM-1); owned by the gateway. */
+interface Flow {
+  tokens: number;
+  updatedAt: number;
+  strikes: number;
+  lastStrikeAt: number;
+}
 
 /**
  * Turns transport connections into sessions: frame size, rate limit, parsing, login gating and
  * dispatch to feature handlers. Every failure becomes an `error` frame; nothing here throws.
  */
-export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
-  const { config, registry, metrics, logger } = ctx;
+export function createGateway(ctx: Pick<ServerContext, 'config' | 'sessions' | 'metrics' | 'logger' | 'lifecycle'>, handlers: FrameHandlers) {
+  const { config, sessions, metrics, logger } = ctx;
   const limits = config.limits;
   const perIp = new Map<string, number>();
 
@@ -29,15 +40,15 @@ export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
   }
 
   /** Token bucket per connection; returns ms to wait, or 0 when the frame may pass. */
-  function takeToken(session: Session, now: number): number {
-    const elapsed = (now - session.rateUpdatedAt) / 1000;
-    session.rateUpdatedAt = now;
-    session.rateTokens = Math.min(limits.frameBurst, session.rateTokens + elapsed * limits.framesPerSecond);
-    if (session.rateTokens >= 1) {
-      session.rateTokens -= 1;
+  function takeToken(flow: Flow, now: number): number {
+    const elapsed = (now - flow.updatedAt) / 1000;
+    flow.updatedAt = now;
+    flow.tokens = Math.min(limits.frameBurst, flow.tokens + elapsed * limits.framesPerSecond);
+    if (flow.tokens >= 1) {
+      flow.tokens -= 1;
       return 0;
     }
-    return Math.ceil(((1 - session.rateTokens) / limits.framesPerSecond) * 1000);
+    return Math.ceil(((1 - flow.tokens) / limits.framesPerSecond) * 1000);
   }
 
   function dispatch(session: Session, frame: ClientFrame): void {
@@ -52,6 +63,10 @@ export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
       sendError(session, new ProtocolError('unknown_type'), ref);
       return;
     }
+    if (ctx.lifecycle.draining && APPENDING.has(frame.type)) {
+      sendError(session, new ProtocolError('server_shutting_down'), ref);
+      return;
+    }
     try {
       const outcome = handler(session, frame as never);
       if (outcome) outcome.catch((error: unknown) => sendError(session, error, ref));
@@ -63,19 +78,20 @@ export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
   function onConnection(connection: TransportConnection): ConnectionListener {
     const ip = connection.remoteAddress;
     const session = new Session(connection, {
-      burst: limits.frameBurst, maxBufferedBytes: limits.maxBufferedBytes,
+      maxBufferedBytes: limits.maxBufferedBytes,
       onOverflow: (s) => {
         logger.warn({ userId: s.userId, buffered: s.connection.bufferedBytes() }, 'slow reader disconnected');
-        registry.end(s, 'slow_reader');
+        sessions.end(s, 'slow_reader');
       },
     });
+    const flow: Flow = { tokens: limits.frameBurst, updatedAt: Date.now(), strikes: 0, lastStrikeAt: 0 };
     metrics.connections.inc();
     const count = (perIp.get(ip) ?? 0) + 1;
     perIp.set(ip, count);
-    registry.track(session);
-    if (count > limits.maxConnectionsPerIp || ctx.state.draining) {
-      sendError(session, new ProtocolError(ctx.state.draining ? 'server_shutting_down' : 'too_many_connections'));
-      registry.end(session, 'rate_abuse', 'connection refused');
+    sessions.track(session);
+    if (count > limits.maxConnectionsPerIp || ctx.lifecycle.draining) {
+      sendError(session, new ProtocolError(ctx.lifecycle.draining ? 'server_shutting_down' : 'too_many_connections'));
+      sessions.end(session, 'rate_abuse', 'connection refused');
     }
     // Frames that arrive while login is still being verified wait for it, in order.
     let loginQueue: ClientFrame[] | undefined;
@@ -102,15 +118,15 @@ export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
       message(text, byteLength, binary) {
         if (session.closed) return;
         const now = Date.now();
-        session.lastSeenAt = now;
-        const waitMs = takeToken(session, now);
+        session.markSeen(now);
+        const waitMs = takeToken(flow, now);
         if (waitMs > 0) {
           // Strikes count abuse within a window, not over the connection's whole life.
-          if (now - session.lastStrikeAt > STRIKE_WINDOW_MS) session.strikes = 0;
-          session.lastStrikeAt = now;
-          session.strikes += 1;
-          if (session.strikes > limits.abuseStrikes) {
-            registry.end(session, 'rate_abuse', 'rate limit abuse');
+          if (now - flow.lastStrikeAt > limits.abuseWindowMs) flow.strikes = 0;
+          flow.lastStrikeAt = now;
+          flow.strikes += 1;
+          if (flow.strikes > limits.abuseStrikes) {
+            sessions.end(session, 'rate_abuse', 'rate limit abuse');
             return;
           }
           sendError(session, new ProtocolError('rate_limited', undefined, { retryAfterMs: waitMs }));
@@ -135,7 +151,7 @@ export function createGateway(ctx: ServerContext, handlers: FrameHandlers) {
         const left = (perIp.get(ip) ?? 1) - 1;
         if (left <= 0) perIp.delete(ip);
         else perIp.set(ip, left);
-        registry.end(session, 'closed');
+        sessions.end(session, 'closed');
       },
     };
   }

@@ -13,16 +13,16 @@ export function json(status: number, body: unknown): HttpResponse {
  * features (`GET /admin/pushes` by push); all of them require the admin secret, and the whole
  * admin API answers 404 when no secret is configured.
  */
-export function createHttpHandler(ctx: ServerContext, adminRoutes: Map<string, AdminRoute>): HttpHandler {
+export function createHttpHandler(ctx: Pick<ServerContext, 'secrets' | 'hub' | 'metrics' | 'lifecycle'>, adminRoutes: Map<string, AdminRoute>): HttpHandler {
   return async (request) => {
     const url = new URL(request.url, 'http://localhost');
     if (url.pathname === '/healthz' && request.method === 'GET') {
-      return json(ctx.state.draining ? 503 : 200, {
-        status: ctx.state.draining ? 'draining' : 'ok', sessions: ctx.registry.presence.size(), uptimeSec: Math.round(process.uptime()),
+      return json(ctx.lifecycle.draining ? 503 : 200, {
+        status: ctx.lifecycle.draining ? 'draining' : 'ok', sessions: ctx.hub.size(), uptimeSec: Math.round(process.uptime()),
       });
     }
     if (url.pathname === '/metrics' && request.method === 'GET') {
-      ctx.metrics.sessions.set(ctx.registry.presence.size());
+      ctx.metrics.sessions.set(ctx.hub.size());
       return { status: 200, headers: { 'content-type': ctx.metrics.registry.contentType }, body: await ctx.metrics.registry.metrics() };
     }
     if (url.pathname.startsWith('/admin/')) {

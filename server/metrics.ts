@@ -13,6 +13,7 @@ export function createMetrics() {
     commitBatch: new Histogram({ name: 'tidings_commit_batch_events', help: 'Events per group commit', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers: [registry] }),
     connections: new Gauge({ name: 'tidings_connections', help: 'Open WebSocket connections', registers: [registry] }),
     sessions: new Gauge({ name: 'tidings_sessions', help: 'Authenticated sessions (online devices)', registers: [registry] }),
+    listenerErrors: new Counter({ name: 'tidings_listener_errors_total', help: 'Commit and domain-event listeners that threw (the append or event still completed), by listener', labelNames: ['listener'], registers: [registry] }),
     deviceOffline: new Counter({ name: 'tidings_device_offline_total', help: 'Devices that went offline, by reason', labelNames: ['reason'], registers: [registry] }),
     pushJobs: new Counter({ name: 'tidings_push_jobs_total', help: 'Push jobs ended or rescheduled, by trace decision:reason', labelNames: ['outcome'], registers: [registry] }),
     pushWait: new Histogram({

@@ -1,12 +1,26 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
+import type { StorageConfig } from '../storage/index.ts';
 import type { Config } from './config/schema.ts';
 import type { ServerContext } from './context.ts';
 import { loadOrCreateDevSecrets } from './dev-secrets.ts';
 
-/** Small helpers the CLI needs without loading the whole server (and firebase-admin). */
+/** Small helpers the CLI needs without loading the whole server (and the vendors' SDKs). */
 export function storageFile(config: Config): string {
   return config.storage.file ?? join(config.dataDir, 'tidings.db');
+}
+
+/** The storage dialect's own config, from the server's `storage.*` settings. */
+export function storageConfig(config: Config, overrides: { cacheSizeMb?: number } = {}): StorageConfig {
+  return {
+    dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous,
+    cacheSizeMb: overrides.cacheSizeMb ?? config.storage.cacheSizeMb,
+  };
+}
+
+/** Where the data lives, for logs and CLI output (never a password). */
+export function storageLabel(config: Config): string {
+  return `${config.storage.dialect}:${storageFile(config)}`;
 }
 
 export function resolveSecrets(config: Config, logger?: Logger): ServerContext['secrets'] {
@@ -15,4 +29,3 @@ export function resolveSecrets(config: Config, logger?: Logger): ServerContext['
   logger?.warn({ file, created }, 'no auth.secrets configured: using generated development secrets');
   return { app: [secrets.app], admin: config.admin.secret ?? secrets.admin };
 }
-

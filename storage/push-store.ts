@@ -2,11 +2,13 @@
 export interface PushBinding {
   pushId: string;
   deviceId: string;
-  provider: 'apns' | 'apns-voip' | 'fcm';
+  /** The registration kind the device named (`provider` on the wire): 'apns', 'apns-voip', 'fcm', … (push/vendors/registry.ts). */
+  registration: string;
+  /** The token in its stored form (objects such as Web Push subscriptions as canonical JSON). */
   token: string;
   credential: string;
-  environment: 'development' | 'production' | null;
-  topic: string | null;
+  /** Vendor-specific registration fields (APNs environment and topic). */
+  options: Record<string, string>;
   /** The user who registered it; a binding never moves to another user. */
   userId: string;
   /** True while that user is logged in on the device (DEV-4); inactive bindings get no push. */
@@ -25,7 +27,8 @@ export interface PushJob {
   seq: number;
   conversation: string;
   kind: PushJobKind;
-  apnsId: string;
+  /** Stable per (device binding, event): the vendor sees the same id on every retry (apns-id, FCM pushId, vivo requestId). */
+  idempotencyKey: string;
   state: PushJobState;
   attempts: number;
   nextAttemptAt: number;
@@ -45,6 +48,7 @@ export interface NewPushJob {
   notBefore?: number;
 }
 
+/** The one definition of what a push job is for (push/decide.ts decides which an event needs). */
 export type PushJobKind = 'message' | 'call_ring' | 'missed_call';
 
 export interface TraceRow {
@@ -61,7 +65,7 @@ export interface TraceRow {
 
 export interface PushStore {
   upsertBinding(binding: PushBinding): Promise<void>;
-  bindingByToken(provider: string, token: string): Promise<PushBinding | undefined>;
+  bindingByToken(registration: string, token: string): Promise<PushBinding | undefined>;
   bindingByPushId(pushId: string): Promise<PushBinding | undefined>;
   /** Active bindings of one user on one device. */
   bindingsForDevice(userId: string, deviceId: string): Promise<PushBinding[]>;
@@ -69,7 +73,7 @@ export interface PushStore {
   bindingsForUsers(userIds: readonly string[]): Promise<PushBinding[]>;
   activeBindings(afterPushId: string, limit: number): Promise<PushBinding[]>;
   removeBinding(pushId: string): Promise<void>;
-  removeDeviceBindings(userId: string, deviceId: string, provider?: string): Promise<PushBinding[]>;
+  removeDeviceBindings(userId: string, deviceId: string, registration?: string): Promise<PushBinding[]>;
   /** Login: this user's bindings on the device become active, every other user's on it inactive. */
   activateDevice(userId: string, deviceId: string): Promise<void>;
   /** Logout or kick: this user's bindings on the device become inactive. */
@@ -88,10 +92,13 @@ export interface PushStore {
   collapsePending(pushId: string, conversation: string, keepId: number, reason: string): Promise<PushJob[]>;
   /** After a crash, jobs left `sending` go back to `pending` (at-least-once to the vendor). */
   resetInFlight(): Promise<number>;
-  nextDueAt(): Promise<number | undefined>;
   jobs(filter: { userId?: string; deviceId?: string; state?: PushJobState }, limit: number): Promise<PushJob[]>;
 
   trace(rows: readonly TraceRow[]): Promise<void>;
   traceFor(filter: { messageId?: string; eventId?: number; userId?: string }, limit: number): Promise<Required<TraceRow>[]>;
   pruneTrace(olderThan: number): Promise<number>;
+
+  /** Small vendor state kept across restarts (auth tokens a vendor rations); undefined once expired. */
+  vendorState(key: string, now: number): Promise<string | undefined>;
+  saveVendorState(key: string, value: string, expiresAt: number): Promise<void>;
 }

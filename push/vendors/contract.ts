@@ -96,6 +96,8 @@ export interface RegistrationKind {
   priority: number;
   /** Which pushes this registration carries; `apns-voip` carries only call rings. */
   carries(purpose: PushPurpose): boolean;
+  /** A VoIP channel (PushKit): a call ring sent through it is a VoIP push rather than an alert. */
+  voip?: boolean;
   /**
    * Registration fields beyond the token (APNs `environment` and `topic`), validated and
    * normalised; throws RegistrationError for a value this vendor refuses.
@@ -133,3 +135,30 @@ export class RegistrationError extends Error {
 }
 
 export const CREDENTIAL_NAME_RE = /^[A-Za-z0-9._-]{1,32}$/;
+
+/**
+ * A provider whose implementation module is imported on first send, so that loading the registry
+ * (config validation, every CLI command) does not load every vendor's SDK.
+ */
+export function lazyProvider(name: string, load: () => Promise<PushProvider>): PushProvider {
+  let loading: Promise<PushProvider> | undefined;
+  let closed = false;
+  return {
+    name,
+    async send(target, message) {
+      if (closed) return { status: 'retry', reason: 'provider closed' };
+      loading ??= load();
+      let provider: PushProvider;
+      try {
+        provider = await loading;
+      } catch (error) {
+        return { status: 'config_error', reason: `credential "${name}": ${error instanceof Error ? error.message : String(error)}` };
+      }
+      return provider.send(target, message);
+    },
+    async close() {
+      closed = true;
+      if (loading) await (await loading.catch(() => undefined))?.close();
+    },
+  };
+}

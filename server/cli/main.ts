@@ -1,11 +1,11 @@
 import { Command } from 'commander';
 import { ConfigError } from '../config/load-config.ts';
-import { CredentialConfigError } from '../../push/providers/types.ts';
+import { CredentialConfigError } from '../../push/vendors/contract.ts';
 import { configLeaves } from '../config/schema.ts';
 import { ListenError } from '../transports/transport.ts';
 import { serveCommand } from './serve.ts';
 import { tokenCommand } from './token.ts';
-import { rebuildCommand } from './rebuild.ts';
+import { migrateCommand, rebuildCommand } from './storage-tools.ts';
 import { pushToolCommands } from './push-tools.ts';
 
 /** The server's own commands; bin/tidings.mjs adds the tools' commands (`load`) beside them. */
@@ -17,6 +17,7 @@ export function buildProgram(): Command {
   serveCommand(program);
   tokenCommand(program);
   rebuildCommand(program);
+  migrateCommand(program);
   pushToolCommands(program);
   return program;
 }

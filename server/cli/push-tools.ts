@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
-import { openDatabase } from '../../storage/kysely/create-database.ts';
-import { KyselyEventLog } from '../../storage/kysely/kysely-event-log.ts';
-import { InlineBatchWriter } from '../../storage/kysely/append-writer.ts';
-import { KyselyPushStore } from '../../storage/kysely/kysely-push-store.ts';
-import { KyselyReadModels } from '../../storage/kysely/kysely-read-models.ts';
+import { openStore } from '../../storage/index.ts';
 import { explainMessage, type MessageExplanation } from '../../push/why.ts';
-import { resolveSecrets, storageFile } from '../runtime-config.ts';
+import { resolveSecrets, storageConfig } from '../runtime-config.ts';
 import { configFrom, withCommonOptions, type CommonOptions } from './options.ts';
 
 export function renderExplanation(e: MessageExplanation): string {
@@ -28,12 +24,11 @@ export function pushToolCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (messageId: string, options: CommonOptions & { user?: string; json?: boolean }) => {
       const config = configFrom(options);
-      const { db, close, hotPath } = await openDatabase({ dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous, cacheSizeMb: 8 });
+      // Read-only use (the server may be running on the same database): nothing is appended.
+      const store = await openStore(storageConfig(config, { cacheSizeMb: 8 }), { maxBatch: 1, maxGroupMembers: config.limits.maxGroupMembers, writer: 'inline' });
       try {
-        // Read-only use: the writer is never called.
-        const log = await KyselyEventLog.open(db, { maxBatch: 1, maxGroupMembers: config.limits.maxGroupMembers, cursorFlushMs: 1000 }, new InlineBatchWriter(db, hotPath));
-        const explained = await explainMessage({ log, store: new KyselyPushStore(db), readModels: new KyselyReadModels(db, log) }, messageId,
-          (g) => [...(log.projection.groups.get(g)?.members ?? [])], options.user);
+        const explained = await explainMessage({ log: store.log, store: store.push, cursors: store.cursors }, messageId,
+          (g) => store.readModels.groupMembers(g), options.user);
         if (!explained) {
           process.stderr.write(`no message ${messageId}\n`);
           process.exitCode = 1;
@@ -41,7 +36,7 @@ export function pushToolCommands(program: Command): void {
         }
         process.stdout.write(`${options.json ? JSON.stringify(explained, null, 2) : renderExplanation(explained)}\n`);
       } finally {
-        await close();
+        await store.close();
       }
     });
 

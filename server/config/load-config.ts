@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
 import { ConfigSchema, configLeaves, type Config } from './schema.ts';
+import { validateCredentials } from '../../push/vendors/providers.ts';
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -103,5 +104,7 @@ export function validateConfig(input: unknown): Config {
   if (config.heartbeat.timeoutMs <= config.heartbeat.intervalMs) {
     throw new ConfigError('Invalid configuration:\n  heartbeat.timeoutMs must be greater than heartbeat.intervalMs');
   }
+  // Each credential against its vendor's schema (push/vendors/<vendor>/): a CredentialConfigError names the setting.
+  validateCredentials(config.push.credentials);
   return Object.freeze(config);
 }

@@ -1,13 +1,15 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { PLATFORMS } from '../../protocol/index.ts';
 
 /**
  * The one config schema: types, defaults, validation, env var names and the README table
  * all come from here (test/config/readme-table.test.ts keeps the README in step).
  */
-const int = (def: number, description: string, min = 0) => Type.Integer({ default: def, minimum: min, description });
+const int = (def: number, description: string, min = 0, max?: number) => Type.Integer({ default: def, minimum: min, ...(max !== undefined ? { maximum: max } : {}), description });
 const str = (def: string, description: string) => Type.String({ default: def, description });
 const policy = Type.Union([Type.Literal('multi'), Type.Literal('single')], { default: 'multi', description: '' });
 const perPlatform = (platform: string) => ({ ...policy, description: `Devices per user on ${platform}: \`multi\` or \`single\` (a new login kicks the older one, AUTH-2).` });
+const PLATFORM_NAMES: Record<(typeof PLATFORMS)[number], string> = { ios: 'iOS', android: 'Android', web: 'web', desktop: 'desktop' };
 
 export const ConfigSchema = Type.Object({
   host: str('127.0.0.1', 'Interface to listen on (HTTP and WebSocket share one port).'),
@@ -21,8 +23,13 @@ export const ConfigSchema = Type.Object({
     file: Type.Optional(Type.String({ description: 'SQLite file; defaults to `<dataDir>/tidings.db`.' })),
     synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite `synchronous`: FULL survives power loss, NORMAL only process crashes.' }),
     maxBatch: int(1000, 'Most events committed in one group-commit transaction.', 1),
-    writer: Type.Union([Type.Literal('thread'), Type.Literal('inline')], { default: 'thread', description: 'Where appends are written: `thread` (a worker thread with its own SQLite connection, so commits and fsync do not stall sockets) or `inline` (on the event loop).' }),
+    writer: Type.Union([Type.Literal('thread'), Type.Literal('inline')], { default: 'thread', description: 'SQLite: where appends are written: `thread` (a worker thread with its own SQLite connection, so commits and fsync do not stall sockets) or `inline` (on the event loop).' }),
     cacheSizeMb: int(64, 'SQLite page cache.', 1),
+    cursorFlushMs: int(200, 'Longest an ack cursor waits for a commit to ride along with before it is written on its own.', 1),
+  }, { default: {} }),
+  cluster: Type.Object({
+    engine: Type.Union([Type.Literal('memory')], { default: 'memory', description: 'Presence, broker and controller engine: `memory` (one node, nothing to install).' }),
+    nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', description: 'This node\'s id in the cluster; defaults to `<hostname>-<pid>`.' })),
   }, { default: {} }),
   auth: Type.Object({
     secrets: Type.Array(Type.String({ minLength: 16 }), { default: [], description: 'HMAC app secrets, newest first; all verify, the first signs (rotation). Generated into `<dataDir>/dev-secrets.json` when empty.' }),
@@ -37,7 +44,7 @@ export const ConfigSchema = Type.Object({
     timeoutMs: int(90000, 'A device with no frame for this long is declared offline (ON-2).', 20),
   }, { default: {} }),
   sessions: Type.Object({
-    ios: perPlatform('iOS'), android: perPlatform('Android'), web: perPlatform('web'), desktop: perPlatform('desktop'),
+    ...Object.fromEntries(PLATFORMS.map((p) => [p, perPlatform(PLATFORM_NAMES[p])])) as Record<(typeof PLATFORMS)[number], typeof policy>,
   }, { default: {} }),
   limits: Type.Object({
     maxFrameBytes: int(65536, 'Largest accepted WebSocket frame; larger ones get `frame_too_large`.', 256),
@@ -45,22 +52,24 @@ export const ConfigSchema = Type.Object({
     framesPerSecond: int(50, 'Sustained frames per second per connection (token bucket).', 1),
     frameBurst: int(100, 'Burst size of the per-connection token bucket.', 1),
     abuseStrikes: int(20, 'Rate-limit errors on one connection before it is closed.', 1),
+    abuseWindowMs: int(10000, 'Rate-limit errors count toward `abuseStrikes` within this window.', 1),
     maxGroupMembers: int(2000, 'Largest group (fan-out on write cost grows with it).', 2),
     maxConnectionsPerUser: int(20, 'Concurrent connections per user.', 1),
     maxConnectionsPerIp: int(5000, 'Concurrent connections per remote address.', 1),
     maxBufferedBytes: int(4 * 1024 * 1024, 'A slow reader whose send buffer passes this is disconnected (LIM-1).', 1024),
-    syncPageSize: int(200, 'Events per `sync_page` (SYNC-3).', 1),
+    syncPageSize: int(200, 'Events per `sync_page` (SYNC-3); at most 1000, the protocol\'s cap.', 1, 1000),
     loginTimeoutMs: int(10000, 'A connection that has not logged in by then is closed.', 10),
     maxMutedConversations: int(1000, 'Muted conversations per user.', 0),
     maxBlockedUsers: int(1000, 'Blocked users per user.', 0),
+    maxHttpBodyBytes: int(1024 * 1024, 'Largest HTTP request body (admin API).', 1024),
   }, { default: {} }),
   calls: Type.Object({
     defaultTimeoutSec: int(30, 'Ring time of an invitation that gives no timeout.', 1),
     maxTimeoutSec: int(120, 'Longest ring time a client may ask for.', 1),
-    maxInvitees: int(16, 'Most invitees per call.', 1),
+    maxInvitees: int(16, 'Most invitees per call; at most 64, the protocol\'s cap.', 1, 64),
   }, { default: {} }),
   push: Type.Object({
-    credentials: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: 'Named vendor credentials (APNs p8/p12, FCM service account); see docs/PUSH.md. Empty = sandbox.' }),
+    credentials: Type.Record(Type.String(), Type.Unknown(), { default: {}, description: 'Named vendor credentials (APNs p8/p12, FCM service account, …), each checked against its vendor\'s schema at start; see docs/PUSH.md. Empty = sandbox.' }),
     sandbox: Type.Boolean({ default: false, description: 'Record pushes instead of sending them (`GET /admin/pushes`); on automatically when no credentials are set.' }),
     sandboxMaxRecords: int(1000, 'Pushes the sandbox keeps in memory.', 1),
     concurrency: int(32, 'Pushes in flight to vendors at once.', 1),
@@ -71,10 +80,11 @@ export const ConfigSchema = Type.Object({
     pollMs: int(250, 'How often the outbox is polled for due retries.', 5),
     startupGraceMs: int(90000, 'After start, devices that have not reconnected by then get their un-acked events pushed.', 0),
     traceRetentionHours: int(72, 'How long push decisions are kept for `why`.', 1),
+    tracePruneEveryMs: int(60000, 'How often expired push decisions are deleted.', 1000),
     ttlSec: int(86400, 'How long a vendor keeps an undelivered push.', 0),
     defaultTitle: str('New message', 'Notification title when the sender gave none.'),
     defaultBody: str('You have a new message', 'Notification text when the sender gave none (privacy default).'),
-    maxTokenLength: int(4096, 'Longest device push token accepted.', 16),
+    maxTokenLength: int(4096, 'Longest device push token accepted (stored form); at most 4096, the protocol\'s cap for string tokens.', 16, 4096),
     collapseWindowMs: int(1000, 'Message pushes wait this long so several for one device and conversation collapse into one (PAY-4); 0 = off.', 0),
   }, { default: {} }),
   shutdown: Type.Object({

@@ -8,7 +8,7 @@ import type { Session } from '../sessions/session.ts';
  * the read model those events project. Unanswered invitations are timed out by a server timer
  * that is re-armed from the read model at start, so a restart never leaves a call ringing.
  */
-export function callsFeature(ctx: ServerContext): { handlers: FrameHandlers; start(): Promise<void>; stop(): void } {
+export function callsFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'logger'>): { handlers: FrameHandlers; start(): Promise<void>; stop(): void } {
   const { store, config, logger } = ctx;
   const timers = new Map<string, NodeJS.Timeout>();
 
@@ -39,7 +39,6 @@ export function callsFeature(ctx: ServerContext): { handlers: FrameHandlers; sta
   return {
     handlers: {
       async call_invite(session, frame) {
-        if (ctx.state.draining) throw new ProtocolError('server_shutting_down');
         const invitees = [...new Set(frame.invitees)];
         if (invitees.length > config.calls.maxInvitees) throw new ProtocolError('bad_frame', `At most ${config.calls.maxInvitees} invitees per call.`);
         const timeoutSec = Math.min(frame.timeoutSec ?? config.calls.defaultTimeoutSec, config.calls.maxTimeoutSec);

@@ -1,6 +1,5 @@
-import { ProtocolError, TERMINAL_CALL_STATES } from '../../protocol/index.ts';
-import { withSeq, type AppendResult, type InboxEntry } from '../../storage/index.ts';
-import { isCallOver } from '../../storage/call-projection.ts';
+import { ProtocolError, TERMINAL_CALL_STATES, parseConversation } from '../../protocol/index.ts';
+import { isCallOver, withSeq, type AppendResult, type InboxEntry } from '../../storage/index.ts';
 import type { FrameHandlers, ServerContext } from '../context.ts';
 import type { Session } from '../sessions/session.ts';
 
@@ -10,14 +9,19 @@ function eventsFrame(parts: string[]): string {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+const callIdOf = (conversation: string) => {
+  const parsed = parseConversation(conversation);
+  return parsed?.kind === 'call' ? parsed.callId : undefined;
+};
+
 /**
  * Delivery (SYNC-1..3). A session is `live` once its sync reached the head of its inbox; from
- * then on committed events are written straight from memory. The seam is closed by checking the
- * head seq synchronously when switching to live: anything committed while paging is read again.
+ * then on committed events the broker publishes are written straight from memory. The seam is
+ * closed by checking the head seq synchronously when switching to live: anything committed while
+ * paging is read again. A seq gap on the live path (a lost publication) is filled from the inbox.
  */
-export function deliveryFeature(ctx: ServerContext): FrameHandlers {
-  const { store, registry, config } = ctx;
-  const presence = registry.presence;
+export function deliveryFeature(ctx: Pick<ServerContext, 'store' | 'hub' | 'broker' | 'sessions' | 'config' | 'logger'>): FrameHandlers {
+  const { store, hub, broker, sessions, config } = ctx;
   // Pages wait for the socket to drain below this, so a long backlog is never all in memory (SYNC-3).
   const drainBelow = Math.floor(config.limits.maxBufferedBytes / 4);
   // A page is also cut by size, so one page can never by itself pass the slow-reader bound.
@@ -33,31 +37,32 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
    * (the cursor is the highest seq received, gaps included).
    */
   async function withoutStaleRings(page: InboxEntry[]): Promise<InboxEntry[]> {
-    const callIds = page.filter((e) => e.event.kind === 'call_invited' || e.event.kind === 'call_state').map((e) => e.event.conversation.slice(2));
+    const callIds = page.filter((e) => e.event.kind === 'call_invited' || e.event.kind === 'call_state').map((e) => callIdOf(e.event.conversation)!);
     if (callIds.length === 0) return page;
     const calls = await store.readModels.callsByIds(callIds);
     return page.filter((entry) => {
       const { kind, conversation } = entry.event;
       if (kind !== 'call_invited' && kind !== 'call_state') return true;
-      const call = calls.get(conversation.slice(2));
+      const call = calls.get(callIdOf(conversation)!);
       if (!call || !isCallOver(call)) return true;
       return kind === 'call_state' && TERMINAL_CALL_STATES.has((JSON.parse(entry.event.json) as { state: string }).state);
     });
   }
 
-  /** Page the inbox after session.deliveredSeq until the head, then go live. */
+  /** Page the inbox after the session's deliveredSeq until the head, then go live. */
   async function pump(session: Session, framing: { ref?: string; asSync: boolean }, limit: number): Promise<void> {
-    const generation = ++session.syncGeneration;
-    session.mode = 'syncing';
+    const state = session.delivery;
+    const generation = ++state.syncGeneration;
+    state.mode = 'syncing';
     for (;;) {
-      const page = await store.log.readInbox(session.userId, session.deliveredSeq, limit);
-      if (session.closed || generation !== session.syncGeneration) return;
+      const page = await store.log.readInbox(session.userId, state.deliveredSeq, limit);
+      if (session.closed || generation !== state.syncGeneration) return;
       if (page.length > 0) {
         const visible = new Set(await withoutStaleRings(page));
-        if (session.closed || generation !== session.syncGeneration) return;
+        if (session.closed || generation !== state.syncGeneration) return;
         const parts: string[] = [];
         let bytes = 0;
-        let lastSeq = session.deliveredSeq;
+        let lastSeq = state.deliveredSeq;
         for (const entry of page) {
           if (parts.length > 0 && bytes + entry.event.json.length > pageBytes) break;
           lastSeq = entry.seq;
@@ -67,20 +72,20 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
           parts.push(text);
         }
         const cut = lastSeq !== page[page.length - 1]!.seq;
-        session.deliveredSeq = lastSeq;
+        state.deliveredSeq = lastSeq;
         const hasMore = cut || page.length === limit;
         if (framing.asSync || parts.length > 0) session.sendText(framing.asSync
           ? `{"type":"sync_page",${framing.ref !== undefined ? `"ref":${JSON.stringify(framing.ref)},` : ''}"events":[${parts.join(',')}],"hasMore":${hasMore}}`
           : eventsFrame(parts));
         await waitForDrain(session);
-        if (session.closed || generation !== session.syncGeneration) return;
+        if (session.closed || generation !== state.syncGeneration) return;
         if (hasMore) continue;
       }
       const head = store.log.cachedHeadSeq(session.userId) ?? await store.log.headSeq(session.userId);
-      if (generation !== session.syncGeneration) return;
-      if (head <= session.deliveredSeq) {
-        session.mode = 'live';
-        if (framing.asSync) session.send({ type: 'sync_done', ref: framing.ref, headSeq: session.deliveredSeq });
+      if (generation !== state.syncGeneration) return;
+      if (head <= state.deliveredSeq) {
+        state.mode = 'live';
+        if (framing.asSync) session.send({ type: 'sync_done', ref: framing.ref, headSeq: state.deliveredSeq });
         return;
       }
     }
@@ -89,31 +94,29 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
   function catchUp(session: Session): void {
     pump(session, { asSync: false }, config.limits.syncPageSize).catch((error: unknown) => {
       ctx.logger.error({ err: error, userId: session.userId }, 'catch-up failed');
-      registry.end(session, 'error');
+      sessions.end(session, 'error');
     });
   }
 
-  store.log.onCommitted((results: readonly AppendResult[]) => {
+  broker.onPublication((results: readonly AppendResult[]) => {
     const outgoing = new Map<Session, string[]>();
     for (const result of results) {
       for (const [user, seq] of result.seqs) {
-        for (const session of presence.sessionsOf(user)) {
-          if (session.mode !== 'live' || seq <= session.deliveredSeq) continue;
-          if (seq !== session.deliveredSeq + 1) {
+        for (const session of hub.sessionsOf(user)) {
+          const state = session.delivery;
+          if (state.mode !== 'live' || seq <= state.deliveredSeq) continue;
+          if (seq !== state.deliveredSeq + 1) {
             catchUp(session);
             continue;
           }
-          session.deliveredSeq = seq;
+          state.deliveredSeq = seq;
           const parts = outgoing.get(session);
           const text = withSeq(seq, result.event.json);
           if (parts) parts.push(text);
           else outgoing.set(session, [text]);
         }
       }
-      ctx.metrics.eventsAppended.inc({ kind: result.event.kind });
-      ctx.metrics.inboxRows.inc(result.seqs.size);
     }
-    ctx.metrics.commitBatch.observe(results.length);
     // A burst (a busy large group) is split into frames of bounded size, so a reader that keeps
     // up is never dropped because one frame alone passed the slow-reader bound.
     for (const [session, parts] of outgoing) {
@@ -134,18 +137,18 @@ export function deliveryFeature(ctx: ServerContext): FrameHandlers {
   return {
     async sync(session, frame) {
       const head = await store.log.headSeq(session.userId);
-      const after = frame.after ?? session.ackedSeq;
+      const after = frame.after ?? session.delivery.ackedSeq;
       if (after > head) throw new ProtocolError('bad_cursor', `after=${after} is beyond your newest seq ${head}.`);
-      session.deliveredSeq = after;
+      session.delivery.deliveredSeq = after;
       await pump(session, { ref: frame.ref, asSync: true }, Math.min(frame.limit ?? config.limits.syncPageSize, config.limits.syncPageSize));
     },
 
     async ack(session, frame) {
-      if (frame.seq <= session.ackedSeq) return;
+      if (frame.seq <= session.delivery.ackedSeq) return;
       const head = store.log.cachedHeadSeq(session.userId) ?? await store.log.headSeq(session.userId);
       if (frame.seq > head) throw new ProtocolError('bad_cursor', `seq ${frame.seq} is beyond your newest seq ${head}.`);
-      session.ackedSeq = frame.seq;
-      await store.readModels.saveAckedSeq(session.userId, session.identity!.deviceId, frame.seq);
+      session.delivery.ackedSeq = frame.seq;
+      store.cursors.saveAckedSeq(session.userId, session.identity!.deviceId, frame.seq);
     },
   };
 }

@@ -3,7 +3,7 @@ import { ProtocolError } from '../../protocol/index.ts';
 import type { FrameHandlers, ServerContext } from '../context.ts';
 
 /** Group membership changes are events in the log like messages (LOG-1), so they order with them. */
-export function groupsFeature(ctx: ServerContext): FrameHandlers {
+export function groupsFeature(ctx: Pick<ServerContext, 'store' | 'config'>): FrameHandlers {
   const { store, config } = ctx;
   return {
     async group_create(session, frame) {

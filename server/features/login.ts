@@ -3,31 +3,39 @@ import { verifyToken } from '../auth/tokens.ts';
 import type { FrameHandlers, ServerContext } from '../context.ts';
 
 /** login / logout: identity (AUTH-1), multi-device policy (AUTH-2), the start of presence. */
-export function loginFeature(ctx: ServerContext): FrameHandlers {
-  const { registry, store, config, events } = ctx;
-  const presence = registry.presence;
+export function loginFeature(ctx: Pick<ServerContext, 'config' | 'secrets' | 'store' | 'hub' | 'presence' | 'controller' | 'sessions' | 'events' | 'logger'>): FrameHandlers {
+  const { config, store, hub, presence, controller, sessions, events } = ctx;
   return {
     async login(session, frame) {
       if (session.identity) throw new ProtocolError('already_logged_in');
       const { sub: userId } = verifyToken(frame.token, ctx.secrets.app, config.auth.clockSkewSec);
       const { deviceId, platform } = frame;
-      const [ackedSeq, headSeq] = await Promise.all([store.readModels.ackedSeq(userId, deviceId), store.log.headSeq(userId)]);
+      const [ackedSeq, headSeq, online] = await Promise.all([
+        store.cursors.ackedSeq(userId, deviceId), store.log.headSeq(userId), presence.devicesOf(userId),
+      ]);
       if (session.closed) return;
-      // The same device reconnecting: its old socket is stale (often half-open), retire it quietly.
-      const previous = presence.sessionOf(userId, deviceId);
-      if (previous) registry.end(previous, 'replaced', 'replaced by a new connection of this device');
+      const kicked = new Set<string>();
       if (config.sessions[platform] === 'single') {
-        for (const other of presence.sessionsOf(userId)) {
-          if (other.identity?.platform !== platform) continue;
-          other.send({ type: 'kicked', reason: 'single_device_policy', byDeviceId: deviceId });
-          events.emit('device_logged_out', { userId, deviceId: other.identity.deviceId, reason: 'kicked' });
-          registry.end(other, 'kicked', 'another device of this platform logged in');
+        for (const other of online) {
+          if (other.platform !== platform || other.deviceId === deviceId) continue;
+          kicked.add(other.deviceId);
+          events.emit('device_logged_out', { userId, deviceId: other.deviceId, reason: 'kicked' });
+          await controller.disconnect(other, {
+            reason: 'kicked', message: 'another device of this platform logged in',
+            notice: { type: 'kicked', reason: 'single_device_policy', byDeviceId: deviceId },
+          });
         }
       }
-      if (presence.countFor(userId) >= config.limits.maxConnectionsPerUser) throw new ProtocolError('too_many_connections');
-      session.ackedSeq = ackedSeq;
-      session.deliveredSeq = ackedSeq;
-      registry.authenticate(session, { userId, deviceId, platform });
+      // The same device's earlier session is replaced below, so it does not count against the cap.
+      const others = online.filter((d) => d.deviceId !== deviceId && !kicked.has(d.deviceId)).length;
+      if (others >= config.limits.maxConnectionsPerUser) throw new ProtocolError('too_many_connections');
+      if (session.closed) return;
+      // The same device reconnecting: its old socket is stale (often half-open), retire it quietly.
+      const local = hub.sessionOf(userId, deviceId);
+      if (local) sessions.end(local, 'replaced', 'replaced by a new connection of this device');
+      session.delivery.startAt(ackedSeq);
+      const replaced = await sessions.authenticate(session, { userId, deviceId, platform });
+      if (replaced) await controller.disconnect(replaced, { reason: 'replaced', message: 'replaced by a new connection of this device' });
       session.send({
         type: 'login_ok', ref: frame.ref, userId, deviceId, platform, sessionId: session.sessionId,
         headSeq, ackedSeq, heartbeatIntervalMs: config.heartbeat.intervalMs,
@@ -40,7 +48,7 @@ export function loginFeature(ctx: ServerContext): FrameHandlers {
       const identity = session.identity!;
       events.emit('device_logged_out', { userId: identity.userId, deviceId: identity.deviceId, reason: 'logout' });
       session.send({ type: 'logged_out', ref: frame.ref });
-      registry.end(session, 'logout');
+      sessions.end(session, 'logout');
     },
 
     ping(session, frame) {

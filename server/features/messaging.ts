@@ -8,11 +8,10 @@ function sameMessage(storedJson: string, storedConversation: string, conversatio
 }
 
 /** Peer and group sends (LOG-1..3): appended, committed, then acked; delivery follows the commit. */
-export function messagingFeature(ctx: ServerContext): FrameHandlers {
+export function messagingFeature(ctx: Pick<ServerContext, 'store' | 'config'>): FrameHandlers {
   const { store, config } = ctx;
   return {
     async send(session, frame) {
-      if (ctx.state.draining) throw new ProtocolError('server_shutting_down');
       const sender = session.userId;
       const contentBytes = Buffer.byteLength(JSON.stringify(frame.content));
       if (contentBytes > config.limits.maxMessageBytes) {

@@ -1,12 +1,14 @@
+import { randomUUID } from 'node:crypto';
 import type { PushJobState } from '../../storage/index.ts';
 import type { ServerContext } from '../context.ts';
 import { json, type AdminRoute } from '../http-routes.ts';
 import { explainMessage } from '../../push/why.ts';
-import { randomUUID } from 'node:crypto';
-import type { PushOutcome, PushTarget } from '../../push/providers/types.ts';
+import { isVoipCarrier } from '../../push/carriers.ts';
+import { targetOf } from '../../push/dispatcher.ts';
+import type { PushOutcome } from '../../push/vendors/contract.ts';
 
 /** Operator views of push: sandbox records, the outbox and the decision trace (OPS-2). */
-export function pushAdminRoutes(ctx: ServerContext): Array<[string, AdminRoute]> {
+export function pushAdminRoutes(ctx: Pick<ServerContext, 'store' | 'push'>): Array<[string, AdminRoute]> {
   const store = ctx.store.push;
   return [
     // OPS-1: send a test notification straight through the provider and show the vendor's answer.
@@ -31,26 +33,23 @@ export function pushAdminRoutes(ctx: ServerContext): Array<[string, AdminRoute]>
       if (bindings.length === 0) return json(404, { error: 'no active push registration for that user or PushID' });
       const results = [];
       for (const binding of bindings) {
-        const target: PushTarget = {
-          provider: binding.provider, token: binding.token, credential: binding.credential,
-          ...(binding.environment ? { environment: binding.environment } : {}), ...(binding.topic ? { topic: binding.topic } : {}),
-        };
+        const target = targetOf(binding);
         let outcome: PushOutcome;
         try {
           outcome = await ctx.push.providers.forTarget(target).send(target, {
-            id: randomUUID(), kind: binding.provider === 'apns-voip' ? 'voip' : 'alert', priority: 'high',
+            id: randomUUID(), purpose: 'test', kind: isVoipCarrier(binding) ? 'voip' : 'alert', priority: 'high',
             title, body: text, data: { type: 'test' },
           });
         } catch (error) {
           outcome = { status: 'config_error', reason: (error as Error).message };
         }
-        results.push({ pushId: binding.pushId, deviceId: binding.deviceId, provider: binding.provider, credential: binding.credential, environment: binding.environment, outcome });
+        results.push({ pushId: binding.pushId, deviceId: binding.deviceId, provider: binding.registration, credential: binding.credential, ...binding.options, outcome });
       }
       return json(200, { results });
     }],
     ['GET /admin/pushes', (_req, query) => {
-      if (!ctx.push.sandbox) return json(404, { error: 'push sandbox is off (vendor credentials are configured)' });
-      return json(200, { pushes: ctx.push.sandbox.list(Number(query.get('limit') ?? 100)) });
+      if (!ctx.push.providers.sandboxMode) return json(404, { error: 'push sandbox is off (vendor credentials are configured)' });
+      return json(200, { pushes: ctx.push.providers.sandbox.list(Number(query.get('limit') ?? 100)) });
     }],
     ['GET /admin/push-jobs', async (_req, query) => {
       const filter: { userId?: string; deviceId?: string; state?: PushJobState } = {};
@@ -63,7 +62,7 @@ export function pushAdminRoutes(ctx: ServerContext): Array<[string, AdminRoute]>
       const message = query.get('message') ?? undefined;
       const user = query.get('user') ?? undefined;
       if (message) {
-        const explained = await explainMessage({ log: ctx.store.log, store, readModels: ctx.store.readModels }, message, (g) => ctx.store.readModels.groupMembers(g), user);
+        const explained = await explainMessage({ log: ctx.store.log, store, cursors: ctx.store.cursors }, message, (g) => ctx.store.readModels.groupMembers(g), user);
         return explained ? json(200, explained) : json(404, { error: `no message ${message}` });
       }
       if (user) return json(200, { userId: user, trace: await store.traceFor({ userId: user }, Number(query.get('limit') ?? 200)) });

@@ -2,7 +2,7 @@ import { ProtocolError, parseConversation, peerOf } from '../../protocol/index.t
 import type { FrameHandlers, ServerContext } from '../context.ts';
 
 /** Read receipts move a per-conversation read cursor (SYNC-4); unread counts follow from it. */
-export function readsFeature(ctx: ServerContext): FrameHandlers {
+export function readsFeature(ctx: Pick<ServerContext, 'store'>): FrameHandlers {
   const { store } = ctx;
   return {
     async read(session, frame) {

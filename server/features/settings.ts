@@ -13,7 +13,7 @@ export function isValidTimeZone(timeZone: string): boolean {
 }
 
 /** Receiver push settings (SET-1..6): changed by frames, read back in one call. */
-export function settingsFeature(ctx: ServerContext): FrameHandlers {
+export function settingsFeature(ctx: Pick<ServerContext, 'store' | 'config'>): FrameHandlers {
   const { store, config } = ctx;
   const reply = (session: Session, ref: string | undefined, s: UserSettings) => session.send({ type: 'settings', ref, ...s });
   return {

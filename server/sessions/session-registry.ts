@@ -1,9 +1,13 @@
 import { nanoid } from 'nanoid';
+import type { Logger } from 'pino';
+import type { Broker } from '../cluster/broker.ts';
+import type { DeviceEntry, PresenceDirectory } from '../cluster/presence.ts';
 import type { DomainEvents } from '../domain-events.ts';
-import type { PresenceDirectory } from './presence.ts';
+import type { Hub } from './hub.ts';
 import { CloseCode, type DeviceIdentity, type OfflineReason, type Session } from './session.ts';
 
 export interface RegistryOptions {
+  nodeId: string;
   heartbeatTimeoutMs: number;
   loginTimeoutMs: number;
 }
@@ -21,22 +25,29 @@ const CLOSE_FOR_REASON: Record<OfflineReason, number> = {
 };
 
 /**
- * The session registry is presence (ON-1, ON-2): a device is online exactly while it has an
+ * Session lifecycle and presence (ON-1, ON-2): a device is online exactly while it has an
  * authenticated session whose frames keep arriving before the heartbeat deadline. A clean close
- * is noticed at once, a silent drop when the deadline passes; both end in one `device_offline`.
+ * is noticed at once, a silent drop when the deadline passes; both end in one `device_offline`,
+ * emitted once the presence directory no longer lists the session.
  */
 export class SessionRegistry {
-  readonly presence: PresenceDirectory;
+  readonly #hub: Hub;
+  readonly #presence: PresenceDirectory;
+  readonly #broker: Broker;
   readonly #events: DomainEvents;
+  readonly #logger: Logger;
   readonly #options: RegistryOptions;
   readonly #anonymous = new Set<Session>();
   #timer: NodeJS.Timeout | undefined;
   #every = 1000;
   #lastScanAt = Date.now();
 
-  constructor(presence: PresenceDirectory, events: DomainEvents, options: RegistryOptions) {
-    this.presence = presence;
-    this.#events = events;
+  constructor(deps: { hub: Hub; presence: PresenceDirectory; broker: Broker; events: DomainEvents; logger: Logger }, options: RegistryOptions) {
+    this.#hub = deps.hub;
+    this.#presence = deps.presence;
+    this.#broker = deps.broker;
+    this.#events = deps.events;
+    this.#logger = deps.logger;
     this.#options = options;
   }
 
@@ -57,33 +68,39 @@ export class SessionRegistry {
     this.#anonymous.add(session);
   }
 
-  get anonymousCount(): number {
-    return this.#anonymous.size;
+  #entryOf(session: Session): DeviceEntry {
+    return { ...session.identity!, sessionId: session.sessionId, nodeId: this.#options.nodeId };
   }
 
-  authenticate(session: Session, identity: DeviceIdentity): void {
+  /**
+   * Login succeeded: the session joins this node's hub and the presence directory. Resolves with
+   * the directory entry of the device's previous session, if one was still listed (to be replaced).
+   */
+  async authenticate(session: Session, identity: DeviceIdentity): Promise<DeviceEntry | undefined> {
     this.#anonymous.delete(session);
-    session.identity = identity;
-    session.sessionId = nanoid(12);
-    session.mode = 'idle';
-    this.presence.add(session);
+    session.authenticated(identity, nanoid(12));
+    if (this.#hub.add(session)) this.#broker.subscribe(identity.userId);
+    const replaced = await this.#presence.add(this.#entryOf(session));
     this.#events.emit('device_online', { ...identity, sessionId: session.sessionId });
+    return replaced?.sessionId === session.sessionId ? undefined : replaced;
   }
 
   /** End a session once, for one reason; closes the socket unless the peer already did. */
   end(session: Session, reason: OfflineReason, message: string = reason): void {
-    if (session.closed) return;
-    session.closed = true;
-    session.offlineReason = reason;
+    if (!session.ended(reason)) return;
     this.#anonymous.delete(session);
     if (reason === 'heartbeat_timeout') session.connection.terminate();
     else if (reason !== 'closed') session.connection.close(CLOSE_FOR_REASON[reason], message);
     if (!session.identity) return;
-    this.presence.remove(session);
-    this.#events.emit('device_offline', {
+    if (this.#hub.remove(session)) this.#broker.unsubscribe(session.userId);
+    const offline = {
       ...session.identity, sessionId: session.sessionId, reason,
-      ackedSeq: session.ackedSeq, deliveredSeq: session.deliveredSeq, at: Date.now(),
-    });
+      ackedSeq: session.delivery.ackedSeq, deliveredSeq: session.delivery.deliveredSeq, at: Date.now(),
+    };
+    // Offline is announced once the directory agrees, so a replay that checks presence finds the device gone.
+    this.#presence.remove(this.#entryOf(session))
+      .catch((error: unknown) => this.#logger.error({ err: error, userId: offline.userId, deviceId: offline.deviceId }, 'presence remove failed'))
+      .finally(() => this.#events.emit('device_offline', offline));
   }
 
   #scan(): void {
@@ -95,13 +112,16 @@ export class SessionRegistry {
     const now = wallNow - lag;
     for (const session of this.#anonymous) {
       if (now - session.connectedAt > this.#options.loginTimeoutMs) {
-        session.closed = true;
+        session.ended('closed');
         this.#anonymous.delete(session);
         session.connection.close(CloseCode.loginTimeout, 'login timeout');
       }
     }
-    for (const session of [...this.presence.all()]) {
+    const live: DeviceEntry[] = [];
+    for (const session of [...this.#hub.all()]) {
       if (now - session.lastSeenAt > this.#options.heartbeatTimeoutMs) this.end(session, 'heartbeat_timeout');
+      else live.push(this.#entryOf(session));
     }
+    this.#presence.refresh(live).catch((error: unknown) => this.#logger.error({ err: error }, 'presence refresh failed'));
   }
 }

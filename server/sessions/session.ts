@@ -25,39 +25,87 @@ export interface DeviceIdentity {
 }
 
 /**
- * One connection and what the server knows of it. Delivery state lives here:
- * `deliveredSeq` is the newest inbox seq written to this socket, `ackedSeq` the newest the
- * device acknowledged (SYNC-1). `mode` says whether live events may be written directly.
+ * Where a session stands in its inbox (SYNC-1), owned by the delivery feature: `deliveredSeq` is
+ * the newest seq written to this socket, `ackedSeq` the newest the device acknowledged, `mode`
+ * whether live events may be written directly. Login only sets the starting point.
  */
-export class Session {
-  readonly connection: TransportConnection;
-  readonly connectedAt = Date.now();
-  lastSeenAt = Date.now();
-  identity: DeviceIdentity | undefined;
-  sessionId = '';
-  mode: 'anonymous' | 'idle' | 'syncing' | 'live' = 'anonymous';
+export class DeliveryState {
+  mode: 'idle' | 'syncing' | 'live' = 'idle';
   deliveredSeq = 0;
   ackedSeq = 0;
   /** Bumped by each sync request so an older sync loop stops when a newer one starts. */
   syncGeneration = 0;
-  closed = false;
-  offlineReason: OfflineReason | undefined;
-  rateTokens: number;
-  rateUpdatedAt = Date.now();
-  strikes = 0;
-  lastStrikeAt = 0;
+
+  startAt(ackedSeq: number): void {
+    this.ackedSeq = ackedSeq;
+    this.deliveredSeq = ackedSeq;
+  }
+}
+
+/**
+ * One connection and what the server knows of it. Each part has one writer: the session
+ * registry sets the identity and ends it (`closed`, `offlineReason`); the gateway marks it seen;
+ * the delivery feature moves `delivery`.
+ */
+export class Session {
+  readonly connection: TransportConnection;
+  readonly connectedAt = Date.now();
+  readonly delivery = new DeliveryState();
+  #lastSeenAt = Date.now();
+  #identity: DeviceIdentity | undefined;
+  #sessionId = '';
+  #closed = false;
+  #offlineReason: OfflineReason | undefined;
   readonly #maxBufferedBytes: number;
   readonly #onOverflow: (session: Session) => void;
 
-  constructor(connection: TransportConnection, options: { burst: number; maxBufferedBytes: number; onOverflow: (session: Session) => void }) {
+  constructor(connection: TransportConnection, options: { maxBufferedBytes: number; onOverflow: (session: Session) => void }) {
     this.connection = connection;
-    this.rateTokens = options.burst;
     this.#maxBufferedBytes = options.maxBufferedBytes;
     this.#onOverflow = options.onOverflow;
   }
 
+  get identity(): DeviceIdentity | undefined {
+    return this.#identity;
+  }
+
+  get sessionId(): string {
+    return this.#sessionId;
+  }
+
   get userId(): string {
-    return this.identity?.userId ?? '';
+    return this.#identity?.userId ?? '';
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get offlineReason(): OfflineReason | undefined {
+    return this.#offlineReason;
+  }
+
+  get lastSeenAt(): number {
+    return this.#lastSeenAt;
+  }
+
+  /** A frame arrived (ON-1: any frame counts as a heartbeat). */
+  markSeen(now: number): void {
+    this.#lastSeenAt = now;
+  }
+
+  /** Called once, by the session registry, when login succeeded. */
+  authenticated(identity: DeviceIdentity, sessionId: string): void {
+    this.#identity = identity;
+    this.#sessionId = sessionId;
+  }
+
+  /** Called once, by the session registry; false if it had already ended. */
+  ended(reason: OfflineReason): boolean {
+    if (this.#closed) return false;
+    this.#closed = true;
+    this.#offlineReason = reason;
+    return true;
   }
 
   send(frame: ServerFrame): void {
@@ -66,7 +114,7 @@ export class Session {
 
   /** Write pre-serialised JSON; a reader that lets the buffer pass the bound is dropped (LIM-1). */
   sendText(text: string): void {
-    if (this.closed) return;
+    if (this.#closed) return;
     this.connection.send(text);
     if (this.connection.bufferedBytes() > this.#maxBufferedBytes) this.#onOverflow(this);
   }

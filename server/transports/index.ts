@@ -1,7 +1,7 @@
 import type { TransportFactory } from './transport.ts';
 import { createWsTransport } from './ws-transport.ts';
 
-export class TransportUnavailableError extends Error {}
+export { TransportUnavailableError } from './transport.ts';
 
 /**
  * Transports by config name. uWebSockets.js is optional and native, so it is imported only

@@ -67,3 +67,6 @@ export class ListenError extends Error {
     this.name = 'ListenError';
   }
 }
+
+/** The configured transport cannot be loaded (uWebSockets.js missing or built for another platform). */
+export class TransportUnavailableError extends Error {}

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type * as Uws from 'uWebSockets.js';
 import type { ConnectionListener, HttpRequest, HttpResponse, Transport, TransportConnection, TransportFactory, TransportOptions } from './transport.ts';
-import { TransportUnavailableError } from './index.ts';
+import { TransportUnavailableError } from './transport.ts';
 
 type UwsModule = typeof Uws;
 type UwsSocket = Uws.WebSocket<UserData>;

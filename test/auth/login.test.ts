@@ -51,7 +51,7 @@ test('AUTH-2: with the single-device policy a second iOS login kicks the first; 
   const t = await startTestServer({ sessions: { ios: 'single' } });
   try {
     const offline: string[] = [];
-    t.server.ctx.events.on('device_offline', (e) => offline.push(`${e.deviceId}:${e.reason}`));
+    t.server.ctx.events.on('device_offline', 'test', (e) => offline.push(`${e.deviceId}:${e.reason}`));
     const first = await t.connect('alice', 'old-iphone', 'ios');
     const web = await t.connect('alice', 'browser', 'web');
     const second = await t.connect('alice', 'new-iphone', 'ios');
@@ -75,10 +75,10 @@ test('AUTH-2: several devices per user by default; the same device reconnecting 
   try {
     const phone = await t.connect('alice', 'phone', 'ios');
     const tablet = await t.connect('alice', 'tablet', 'ios');
-    assert.equal(t.server.ctx.registry.presence.countFor('alice'), 2);
+    assert.equal(t.server.ctx.hub.sessionsOf('alice').length, 2);
     const phoneAgain = await t.connect('alice', 'phone', 'ios');
     assert.equal(await phone.closed, 4006);
-    assert.equal(t.server.ctx.registry.presence.countFor('alice'), 2);
+    assert.equal(t.server.ctx.hub.sessionsOf('alice').length, 2);
     await phoneAgain.sync();
     await tablet.sync();
   } finally {

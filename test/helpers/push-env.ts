@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { startFakeApns, type FakeApns } from '../../tools/fakes/apns-server.ts';
 import { startFakeFcm, type FakeFcm } from '../../tools/fakes/fcm-server.ts';
 import { makeServiceAccount } from '../../tools/fakes/fcm-service-account.ts';
-import type { CredentialsConfig } from '../../push/providers/types.ts';
+import type { CredentialsConfig } from '../../push/vendors/providers.ts';
 import type { TestClient } from './client.ts';
 import { eventually, type TestServer } from './server.ts';
 import { explainMessage } from '../../push/why.ts';
@@ -90,6 +90,6 @@ export async function pushOutcomes(t: TestServer, ack: ServerFrame, user: string
   if (ack.type !== 'send_ack') throw new Error(`not a send_ack: ${JSON.stringify(ack)}`);
   await settlePush(t);
   const ctx = t.server.ctx;
-  const explained = await explainMessage({ log: ctx.store.log, store: ctx.store.push, readModels: ctx.store.readModels }, ack.messageId, (g) => ctx.store.readModels.groupMembers(g), user);
+  const explained = await explainMessage({ log: ctx.store.log, store: ctx.store.push, cursors: ctx.store.cursors }, ack.messageId, (g) => ctx.store.readModels.groupMembers(g), user);
   return explained?.recipients.find((r) => r.userId === user)?.devices.map((d) => d.outcome) ?? [];
 }

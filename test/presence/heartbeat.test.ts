@@ -7,7 +7,7 @@ test('ON-2: a clean close is noticed at once with reason "closed"', async () => 
   const t = await startTestServer({ heartbeat: { intervalMs: 100, timeoutMs: 2000 } });
   try {
     const offline: DeviceOffline[] = [];
-    t.server.ctx.events.on('device_offline', (e) => offline.push(e));
+    t.server.ctx.events.on('device_offline', 'test', (e) => offline.push(e));
     const alice = await t.connect('alice', 'phone');
     const closedAt = Date.now();
     await alice.close();
@@ -15,7 +15,7 @@ test('ON-2: a clean close is noticed at once with reason "closed"', async () => 
     assert.equal(event.reason, 'closed');
     assert.equal(event.deviceId, 'phone');
     assert.ok(Date.now() - closedAt < 1000, 'noticed well before the heartbeat deadline');
-    assert.equal(t.server.ctx.registry.presence.isDeviceOnline('alice', 'phone'), false);
+    assert.equal(await t.server.ctx.presence.isOnline('alice', 'phone'), false);
   } finally {
     await t.stop();
   }
@@ -25,7 +25,7 @@ test('ON-1/ON-2: a device that stops sending (half-open) goes offline at the hea
   const t = await startTestServer({ heartbeat: { intervalMs: 50, timeoutMs: 300 } });
   try {
     const offline: DeviceOffline[] = [];
-    t.server.ctx.events.on('device_offline', (e) => offline.push(e));
+    t.server.ctx.events.on('device_offline', 'test', (e) => offline.push(e));
     const silent = await t.connect('alice', 'silent-phone');
     const beating = await t.connect('bob', 'beating-phone');
     const timer = setInterval(() => beating.send({ type: 'ping' }), 50);
@@ -38,7 +38,7 @@ test('ON-1/ON-2: a device that stops sending (half-open) goes offline at the hea
       await sleep(400);
       assert.equal(offline.filter((e) => e.deviceId === 'silent-phone').length, 1, 'exactly one offline event');
       assert.equal(offline.some((e) => e.deviceId === 'beating-phone'), false, 'a device with heartbeats stays online');
-      assert.equal(t.server.ctx.registry.presence.isDeviceOnline('bob', 'beating-phone'), true);
+      assert.equal(await t.server.ctx.presence.isOnline('bob', 'beating-phone'), true);
       assert.ok(silent.closeCode !== undefined || (await Promise.race([silent.closed, sleep(500).then(() => -1)])) !== -1);
     } finally {
       clearInterval(timer);

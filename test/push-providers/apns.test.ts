@@ -2,10 +2,11 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { ApnsProvider } from '../../push/providers/apns/apns-provider.ts';
-import { APNS_MAX_PAYLOAD_BYTES, APNS_VOIP_MAX_PAYLOAD_BYTES, buildApnsRequest } from '../../push/providers/apns/apns-payload.ts';
-import { ELLIPSIS, fitAlertText, jsonBytes } from '../../push/providers/text-fit.ts';
-import type { ApnsAuthConfig, ApnsCredentialConfig, PushMessage, PushTarget } from '../../push/providers/types.ts';
+import { ApnsProvider } from '../../push/vendors/apns/apns-provider.ts';
+import { APNS_MAX_PAYLOAD_BYTES, APNS_VOIP_MAX_PAYLOAD_BYTES, buildApnsRequest } from '../../push/vendors/apns/apns-payload.ts';
+import { ELLIPSIS, fitAlertText, jsonBytes } from '../../push/vendors/text-fit.ts';
+import type { ApnsAuth as ApnsAuthConfig, ApnsCredential as ApnsCredentialConfig } from '../../push/vendors/apns/apns-credential.ts';
+import type { PushMessage, PushTarget } from '../../push/vendors/contract.ts';
 import { startFakeApns, type FakeApns } from '../../tools/fakes/apns-server.ts';
 import { makeApnsClientCert, type ClientCert } from '../../tools/fakes/tls.ts';
 
@@ -23,11 +24,17 @@ function p8(): { key: string; publicKey: string } {
 }
 
 function msg(over: Partial<PushMessage> = {}): PushMessage {
-  return { id: randomUUID(), kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: {}, ...over };
+  return { id: randomUUID(), purpose: 'message', kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: {}, ...over };
 }
 
-function target(over: Partial<PushTarget> = {}): PushTarget {
-  return { provider: 'apns', token: TOKEN, credential: 'ios', environment: 'development', ...over };
+/** A registered APNs target; `environment: undefined` leaves it out (the provider's default). */
+function target(over: { registration?: string; token?: string; environment?: string | undefined; topic?: string } = {}): PushTarget {
+  const { registration = 'apns', token = TOKEN, ...fields } = over;
+  const environment = 'environment' in over ? fields.environment : 'development';
+  return {
+    registration, token, credential: 'ios',
+    options: { ...(environment !== undefined ? { environment } : {}), ...(fields.topic !== undefined ? { topic: fields.topic } : {}) },
+  };
 }
 
 describe('APNs provider (node-apn against fake APNs)', () => {
@@ -127,7 +134,7 @@ describe('APNs provider (node-apn against fake APNs)', () => {
   });
 
   it('sends VoIP pushes to <bundle>.voip with push type voip and priority 10', async () => {
-    const outcome = await provider().send(target({ provider: 'apns-voip' }), msg({ kind: 'voip', priority: 'normal', data: { callId: 'c1' } }));
+    const outcome = await provider().send(target({ registration: 'apns-voip' }), msg({ kind: 'voip', priority: 'normal', data: { callId: 'c1' } }));
     assert.equal(outcome.status, 'delivered');
     const got = dev.received[0]!;
     assert.equal(got.headers['apns-topic'], `${BUNDLE}.voip`);
@@ -222,7 +229,7 @@ describe('APNs provider (node-apn against fake APNs)', () => {
 });
 
 describe('APNs payload fitting (pure)', () => {
-  const t: PushTarget = { provider: 'apns', token: TOKEN, credential: 'ios' };
+  const t: PushTarget = { registration: 'apns', token: TOKEN, credential: 'ios', options: {} };
 
   it('cuts on grapheme boundaries and stays valid UTF-8', () => {
     const body = '👩‍👩‍👧‍👦🇯🇵漢字'.repeat(400);
@@ -243,7 +250,7 @@ describe('APNs payload fitting (pure)', () => {
 
   it('uses the 5120-byte budget for VoIP', () => {
     const body = 'x'.repeat(4500);
-    const voip = buildApnsRequest({ ...t, provider: 'apns-voip' }, msg({ kind: 'voip', body }), BUNDLE);
+    const voip = buildApnsRequest({ ...t, registration: 'apns-voip' }, msg({ kind: 'voip', body }), BUNDLE);
     const alert = buildApnsRequest(t, msg({ body }), BUNDLE);
     assert.ok(voip.ok && alert.ok);
     assert.equal(voip.request.truncated, false);

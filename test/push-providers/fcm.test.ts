@@ -5,19 +5,19 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { createProviders, type TidingsProviderRegistry } from '../../push/providers/create-providers.ts';
-import { FCM_MAX_PAYLOAD_BYTES, fcmPayloadBytes } from '../../push/providers/fcm/fcm-payload.ts';
-import { ELLIPSIS } from '../../push/providers/text-fit.ts';
-import { CredentialConfigError, type PushMessage, type PushTarget } from '../../push/providers/types.ts';
+import { createProviders, type ProviderRegistry as TidingsProviderRegistry } from '../../push/vendors/providers.ts';
+import { FCM_MAX_PAYLOAD_BYTES, fcmPayloadBytes } from '../../push/vendors/fcm/fcm-payload.ts';
+import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
+import { CredentialConfigError, type PushMessage, type PushTarget } from '../../push/vendors/contract.ts';
 import { startFakeFcm, type FakeFcm } from '../../tools/fakes/fcm-server.ts';
 import { makeServiceAccount, type TestServiceAccount } from '../../tools/fakes/fcm-service-account.ts';
 
 const TOKEN = `fK3s9dQ2RZ:APA91b${'Hq7xZ_w-'.repeat(18)}`;
 
 function msg(over: Partial<PushMessage> = {}): PushMessage {
-  return { id: randomUUID(), kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: {}, ...over };
+  return { id: randomUUID(), purpose: 'message', kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: {}, ...over };
 }
-const target = (over: Partial<PushTarget> = {}): PushTarget => ({ provider: 'fcm', token: TOKEN, credential: 'android', ...over });
+const target = (over: Partial<PushTarget> = {}): PushTarget => ({ registration: 'fcm', token: TOKEN, credential: 'android', options: {}, ...over });
 
 describe('FCM provider (firebase-admin against fake FCM)', () => {
   let dir: string;

@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createProviders } from '../../push/providers/create-providers.ts';
-import { SandboxProvider, sandboxProvider } from '../../push/providers/sandbox/sandbox-provider.ts';
-import { CredentialConfigError, UnknownCredentialError, type PushMessage, type PushTarget } from '../../push/providers/types.ts';
+import { createProviders, UnknownCredentialError } from '../../push/vendors/providers.ts';
+import { SandboxProvider } from '../../push/vendors/sandbox/sandbox-provider.ts';
+import { CredentialConfigError, type PushMessage, type PushTarget } from '../../push/vendors/contract.ts';
 
 const msg = (over: Partial<PushMessage> = {}): PushMessage => ({
-  id: randomUUID(), kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: { chatId: '42' }, ...over,
+  id: randomUUID(), purpose: 'message', kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: { chatId: '42' }, ...over,
 });
-const apnsTarget: PushTarget = { provider: 'apns', token: 'ab'.repeat(32), credential: 'ios', topic: 'com.example.app' };
-const fcmTarget: PushTarget = { provider: 'fcm', token: 'fcm-token', credential: 'android' };
+const apnsTarget: PushTarget = { registration: 'apns', token: 'ab'.repeat(32), credential: 'ios', options: { topic: 'com.example.app' } };
+const fcmTarget: PushTarget = { registration: 'fcm', token: 'fcm-token', credential: 'android', options: {} };
 
 describe('SandboxProvider', () => {
   it('records vendor-shaped payloads and answers delivered', async () => {
@@ -26,7 +26,8 @@ describe('SandboxProvider', () => {
     const [r1, r2] = sandbox.list();
     assert.equal(sandbox.list().length, 2);
     assert.equal(r1?.at, 1_000);
-    assert.deepEqual(r1?.target, apnsTarget);
+    // As the device registered it (the admin API's shape): provider, token, credential, the vendor's fields.
+    assert.deepEqual(r1?.target, { provider: 'apns', token: apnsTarget.token, credential: 'ios', topic: 'com.example.app' });
     assert.equal(r1?.messageId, m1.id);
     assert.deepEqual(r1?.payload, {
       vendor: 'apns',
@@ -36,11 +37,10 @@ describe('SandboxProvider', () => {
     });
     assert.equal(r2?.at, 2_000);
     assert.equal(r2?.payload.vendor, 'fcm');
-    if (r2?.payload.vendor === 'fcm') {
-      assert.equal(r2.payload.message.notification, undefined); // voip on FCM is data-only
-      assert.deepEqual(r2.payload.message.data, { chatId: '42', pushId: m2.id });
-      assert.equal(r2.payload.message.android?.priority, 'high');
-    }
+    const fcm = r2?.payload.message as { notification?: unknown; data: unknown; android?: { priority?: string } };
+    assert.equal(fcm.notification, undefined); // voip on FCM is data-only
+    assert.deepEqual(fcm.data, { chatId: '42', pushId: m2.id });
+    assert.equal(fcm.android?.priority, 'high');
   });
 
   it('keeps a bounded ring, oldest evicted first', async () => {
@@ -72,9 +72,9 @@ describe('createProviders', () => {
   it('routes everything to the sandbox when no credentials are configured', async () => {
     const registry = createProviders({});
     assert.equal(registry.sandboxMode, true);
-    assert.equal(registry.forTarget(apnsTarget), sandboxProvider);
-    assert.equal(registry.hasCredential('anything'), true);
-    assert.equal(registry.hasCredential('bad name!'), false);
+    assert.equal(registry.forTarget(apnsTarget), registry.sandbox);
+    assert.equal(registry.accepts('apns', 'anything'), true);
+    assert.equal(registry.accepts('fcm', 'bad name!'), false);
     assert.deepEqual(registry.credentialNames(), []);
     await registry.close();
   });
@@ -100,8 +100,10 @@ describe('createProviders', () => {
     assert.equal(registry.sandboxMode, false);
     assert.equal(registry.forTarget(apnsTarget).name, 'ios');
     assert.equal(registry.forTarget({ ...fcmTarget, credential: 'android.prod' }).name, 'android.prod');
-    assert.equal(registry.hasCredential('ios'), true);
-    assert.equal(registry.hasCredential('nope'), false);
+    assert.equal(registry.accepts('apns', 'ios'), true);
+    assert.equal(registry.accepts('apns-voip', 'ios'), true);
+    assert.equal(registry.accepts('fcm', 'ios'), false, 'an APNs credential takes no FCM registrations');
+    assert.equal(registry.accepts('apns', 'nope'), false);
     assert.throws(() => registry.forTarget({ ...apnsTarget, credential: 'nope' }), UnknownCredentialError);
     // Kind mismatch is surfaced as config_error, never as a dead token.
     const mismatch = await registry.forTarget(apnsTarget).send({ ...fcmTarget, credential: 'ios' }, msg());
@@ -113,7 +115,7 @@ describe('createProviders', () => {
     const bad: [unknown, RegExp][] = [
       [{ 'has space': { type: 'fcm', serviceAccountFile: '/x' } }, /invalid push credential name/],
       [{ ['x'.repeat(33)]: { type: 'fcm', serviceAccountFile: '/x' } }, /invalid push credential name/],
-      [{ a: { type: 'gcm' } }, /type must be "apns" or "fcm"/],
+      [{ a: { type: 'gcm' } }, /type must be one of "apns", "fcm"/],
       [{ a: { type: 'apns', auth: { kind: 'token', key: 'k', keyId: 'K', teamId: 'T' } } }, /topic/],
       [{ a: { type: 'apns', topic: 't', auth: { kind: 'token', keyId: 'K', teamId: 'T' } } }, /exactly one of key, keyFile/],
       [{ a: { type: 'apns', topic: 't', auth: { kind: 'certificate', passphrase: 'TOPSECRET' } } }, /pfx\/pfxFile or cert\+key/],

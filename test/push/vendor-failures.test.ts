@@ -69,7 +69,7 @@ test('OPS-3: a 429 then success delivers exactly once', async () => {
     assert.equal(jobs.length, 1);
     assert.equal(jobs[0]!.state, 'delivered');
     assert.equal(jobs[0]!.attempts, 3, 'two retryable failures, then the successful try');
-    assert.equal(push!.apnsId, jobs[0]!.apnsId, 'the apns-id is the job\'s idempotency key');
+    assert.equal(push!.apnsId, jobs[0]!.idempotencyKey, 'the apns-id is the job\'s idempotency key');
   } finally {
     env.apnsDev.control.reset();
     await t.stop();

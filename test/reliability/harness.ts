@@ -199,7 +199,7 @@ export function inspectDatabase(file: string): DbSnapshot {
     for (const row of db.prepare('SELECT call_id AS callId, state, invitees FROM calls').all() as Array<{ callId: string; state: string; invitees: string }>) {
       calls.set(row.callId, { state: row.state, invitees: JSON.parse(row.invitees) as Record<string, string> });
     }
-    const jobs = db.prepare('SELECT job_key AS jobKey, user_id AS userId, device_id AS deviceId, event_id AS eventId, state, apns_id AS apnsId, kind FROM push_jobs ORDER BY id').all() as DbSnapshot['jobs'];
+    const jobs = db.prepare('SELECT job_key AS jobKey, user_id AS userId, device_id AS deviceId, event_id AS eventId, state, idempotency_key AS apnsId, kind FROM push_jobs ORDER BY id').all() as DbSnapshot['jobs'];
     return { integrity, inbox, messages, duplicateInboxRows, calls, jobs };
   } finally {
     db.close();

@@ -122,7 +122,7 @@ test('identity: a token for alice only ever acts as alice, whatever the frames c
     assert.equal(ok.userId, 'alice');
     assert.equal(ok.headSeq, 0, 'alice sees her own (empty) inbox head, not bob\'s');
     assert.equal(bob.closeCode, undefined, 'bob\'s session on "bob-phone" is not replaced by another user');
-    assert.equal(t.server.ctx.registry.presence.countFor('bob'), 1);
+    assert.equal(t.server.ctx.hub.sessionsOf('bob').length, 1);
 
     // Frames cannot name a sender: extra identity fields are refused by the schema.
     for (const extra of [{ from: 'bob' }, { sender: 'bob' }, { userId: 'bob' }]) {
@@ -243,7 +243,7 @@ test('admin API: its own secret (401 without or with a wrong one, app secret inc
     }
     // The app secret never doubles as the admin secret.
     assert.equal((await fetch(`${disabled.httpUrl}/admin/sessions`, { headers: { authorization: `Bearer ${TEST_SECRET}` } })).status, 404);
-    await eventually(() => disabled.server.ctx.registry.presence.size() === 0);
+    await eventually(() => disabled.server.ctx.hub.size() === 0);
   } finally {
     await disabled.stop();
   }

@@ -25,7 +25,7 @@ interface World {
 
 /** Everything a row could change: the log, every inbox head, settings, groups, the call, bob's push binding, cursors. */
 async function snapshot(w: World) {
-  const { store, registry } = w.t.server.ctx;
+  const { store, hub } = w.t.server.ctx;
   await store.log.flush();
   const users = ['alice', 'bob', 'mallory'];
   return {
@@ -35,7 +35,7 @@ async function snapshot(w: World) {
     groups: ['secret-team', 'left-team'].map((g) => store.readModels.groupMembers(g)),
     call: (await store.readModels.callsByIds([w.callId])).get(w.callId),
     bobBinding: await store.push.bindingByToken('apns', BOB_PUSH_TOKEN),
-    malloryAcked: registry.presence.sessionOf('mallory', 'mallory-phone')?.ackedSeq,
+    malloryAcked: hub.sessionOf('mallory', 'mallory-phone')?.delivery.ackedSeq,
     unread: await Promise.all(users.map((u) => store.readModels.unread(u))),
     seen: { alice: w.alice.events.length, bob: w.bob.events.length, mallory: w.mallory.events.length },
   };

@@ -60,7 +60,7 @@ test('per-IP cap: the (cap+1)th connection from one address gets too_many_connec
     assert.equal(error.ref, undefined);
     assert.equal(await refused.closed, 1008);
     // The refused connection never reaches login.
-    assert.equal(t.server.ctx.registry.presence.size(), 1);
+    assert.equal(t.server.ctx.hub.size(), 1);
     // Connections already open keep working.
     await first.sync();
     assert.equal((await first.sendText({ user: 'alice' }, 'note', 'n1')).type, 'send_ack');
@@ -104,7 +104,7 @@ test('per-user cap: login beyond limits.maxConnectionsPerUser gets too_many_conn
     const refused = await third.request({ type: 'login', token: t.token('alice'), deviceId: 'd3', platform: 'web' });
     assert.equal(refused.type === 'error' && refused.code, 'too_many_connections');
     assert.equal(refused.type === 'error' && refused.retryable, true);
-    assert.equal(t.server.ctx.registry.presence.countFor('alice'), 2);
+    assert.equal(t.server.ctx.hub.sessionsOf('alice').length, 2);
     // Still anonymous: gated like any connection before login, but open.
     const gated = await third.request({ type: 'sync' });
     assert.equal(gated.type === 'error' && gated.code, 'not_logged_in');
@@ -114,10 +114,10 @@ test('per-user cap: login beyond limits.maxConnectionsPerUser gets too_many_conn
     // The same device logging in again replaces its old session instead of counting twice.
     const d1again = await t.connect('alice', 'd1');
     assert.equal(await d1.closed, 4006);
-    assert.equal(t.server.ctx.registry.presence.countFor('alice'), 2);
+    assert.equal(t.server.ctx.hub.sessionsOf('alice').length, 2);
     // A freed slot can be used.
     await d2.close();
-    await eventually(() => t.server.ctx.registry.presence.countFor('alice') === 1);
+    await eventually(() => t.server.ctx.hub.sessionsOf('alice').length === 1);
     const d3 = await TestClient.connect(t.url);
     assert.equal((await d3.login(t.token('alice'), 'd3', 'web')).userId, 'alice');
     await d1again.sync();
@@ -132,13 +132,13 @@ test('slow reader: a client that stops reading is closed with 4004 once its buff
   const t = await startTestServer({ limits: { maxBufferedBytes, framesPerSecond: 100_000, frameBurst: 100_000 } });
   try {
     const offline: string[] = [];
-    t.server.ctx.events.on('device_offline', (e) => offline.push(`${e.userId}:${e.reason}`));
+    t.server.ctx.events.on('device_offline', 'test', (e) => offline.push(`${e.userId}:${e.reason}`));
     const victim = await t.connect('victim', 'victim-phone');
     await victim.sync();
     const carol = await t.connect('carol');
     const dave = await t.connect('dave');
     await dave.sync();
-    const session = t.server.ctx.registry.presence.sessionOf('victim', 'victim-phone')!;
+    const session = t.server.ctx.hub.sessionOf('victim', 'victim-phone')!;
     assert.ok(session);
     // Stop reading: the kernel buffers fill first (a few MB on loopback), then the server's own.
     (victim.socket as unknown as { _socket: Socket })._socket.pause();
@@ -158,7 +158,7 @@ test('slow reader: a client that stops reading is closed with 4004 once its buff
     }
     assert.ok(offline.includes('victim:slow_reader'), `victim not dropped after ${sent} messages`);
     assert.ok(session.closed);
-    assert.equal(t.server.ctx.registry.presence.sessionOf('victim', 'victim-phone'), undefined, 'presence no longer lists it');
+    assert.equal(t.server.ctx.hub.sessionOf('victim', 'victim-phone'), undefined, 'presence no longer lists it');
     assert.ok(maxBuffered <= maxBufferedBytes + frameBytes, `server buffered ${maxBuffered} bytes for the victim`);
 
     // More traffic for the victim after the drop: nothing more is buffered for the dead session.
@@ -195,7 +195,7 @@ for (const [bound, todo] of [
     const t = await startTestServer({ limits: { maxBufferedBytes: bound, framesPerSecond: 100_000, frameBurst: 100_000 } });
     try {
       const offline: string[] = [];
-      t.server.ctx.events.on('device_offline', (e) => offline.push(`${e.userId}:${e.reason}`));
+      t.server.ctx.events.on('device_offline', 'test', (e) => offline.push(`${e.userId}:${e.reason}`));
       // A backlog bigger than what the kernel buffers on loopback (about 4 MB): 500 × 12 KB.
       const flooder = await t.connect('flooder');
       const text = 'x'.repeat(12_000);
@@ -203,7 +203,7 @@ for (const [bound, todo] of [
         await Promise.all(Array.from({ length: 5 }, (_, j) => flooder.sendText({ user: 'victim' }, text, `b-${i + j}`)));
       }
       const victim = await t.connect('victim', 'victim-phone');
-      const session = t.server.ctx.registry.presence.sessionOf('victim', 'victim-phone')!;
+      const session = t.server.ctx.hub.sessionOf('victim', 'victim-phone')!;
       (victim.socket as unknown as { _socket: Socket })._socket.pause();
       victim.send({ type: 'sync', ref: 'backlog', after: 0, limit: 4 });
       // Let the server write until it has to wait: the buffer plateaus instead of growing to the backlog.

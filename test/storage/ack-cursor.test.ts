@@ -13,15 +13,15 @@ test('an acked cursor is visible to readers before it rides a commit to the data
     for (const n of [1, 2, 3]) {
       await store.log.append({ kind: 'message', sender: 'alice', peer: 'bob', conversation: 'p:alice:bob', clientMsgId: `c${n}`, data: { text: `m${n}` } });
     }
-    await store.readModels.saveAckedSeq('bob', 'bob-phone', 2);
+    store.cursors.saveAckedSeq('bob', 'bob-phone', 2);
     // The push dispatcher asks this before sending: an older value would push an acked message.
-    assert.equal(await store.readModels.ackedSeq('bob', 'bob-phone'), 2);
+    assert.equal(await store.cursors.ackedSeq('bob', 'bob-phone'), 2);
     const stored = await store.db.selectFrom('device_cursors').select('acked_seq').where('user_id', '=', 'bob').executeTakeFirst();
     assert.equal(stored, undefined, 'not in the database yet (flushed with the next commit)');
     await store.log.append({ kind: 'message', sender: 'alice', peer: 'bob', conversation: 'p:alice:bob', clientMsgId: 'c4', data: { text: 'm4' } });
     const after = await store.db.selectFrom('device_cursors').select('acked_seq').where('user_id', '=', 'bob').executeTakeFirst();
     assert.equal(after?.acked_seq, 2, 'committed with the next append');
-    assert.equal(await store.readModels.ackedSeq('bob', 'bob-phone'), 2);
+    assert.equal(await store.cursors.ackedSeq('bob', 'bob-phone'), 2);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });

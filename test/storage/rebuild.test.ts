@@ -4,15 +4,15 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
-import { openDatabase } from '../../storage/kysely/create-database.ts';
-import { REBUILT_TABLES } from '../../storage/index.ts';
+import { openSqliteDatabase } from '../../storage/sqlite/sqlite-database.ts';
+import { REBUILT_TABLES } from '../../storage/sql/rebuild.ts';
 import { seededRandom } from '../helpers/random.ts';
 import { startTestServer, TEST_SECRET } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 
 async function snapshot(file: string): Promise<Record<string, unknown[]>> {
-  const { db, close } = await openDatabase({ dialect: 'sqlite', file, synchronous: 'NORMAL', cacheSizeMb: 8 });
+  const { db, close } = await openSqliteDatabase({ dialect: 'sqlite', file, synchronous: 'NORMAL', cacheSizeMb: 8 });
   const out: Record<string, unknown[]> = {};
   for (const table of REBUILT_TABLES) {
     out[table] = await db.selectFrom(table).selectAll().orderBy(table === 'groups' ? 'group_id' : table === 'calls' ? 'call_id' : 'user_id' as never).execute()

@@ -4,10 +4,18 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sql } from 'kysely';
-import { openDatabase, type OpenDatabase } from '../../storage/kysely/create-database.ts';
-import { WriteGate } from '../../storage/kysely/write-gate.ts';
-import { KyselyPushStore } from '../../storage/kysely/kysely-push-store.ts';
-import type { TraceRow } from '../../storage/index.ts';
+import type { Kysely } from 'kysely';
+import { openSqliteDatabase, SQLITE, type OpenDatabase } from '../../storage/sqlite/sqlite-database.ts';
+import { WriteGate } from '../../storage/sqlite/write-gate.ts';
+import { WriteBatcher } from '../../storage/sqlite/write-batcher.ts';
+import { SqlPushStore } from '../../storage/sql/push-store.ts';
+import type { Database, TraceRow } from '../../storage/index.ts';
+
+/** The push store as the SQLite store composes it beside the writer thread: writes batched behind the gate. */
+function gatedPushStore(db: Kysely<Database>): SqlPushStore {
+  const batcher = new WriteBatcher(db);
+  return new SqlPushStore(db, SQLITE, (work) => batcher.run(work));
+}
 
 const row = (eventId: number, reason = 'test'): TraceRow => ({
   eventId, messageId: null, userId: 'alice', deviceId: 'alice-phone', pushId: null, decision: 'queued', reason,
@@ -17,7 +25,7 @@ const row = (eventId: number, reason = 'test'): TraceRow => ({
 async function withGatedDatabase(body: (opened: OpenDatabase, gate: WriteGate) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tidings-gate-'));
   const gate = new WriteGate();
-  const opened = await openDatabase({ dialect: 'sqlite', file: join(dir, 'tidings.db'), synchronous: 'NORMAL', cacheSizeMb: 8 }, gate);
+  const opened = await openSqliteDatabase({ dialect: 'sqlite', file: join(dir, 'tidings.db'), synchronous: 'NORMAL', cacheSizeMb: 8 }, gate);
   try {
     await body(opened, gate);
   } finally {
@@ -35,7 +43,7 @@ const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 test('a read on the server thread does not wait behind a write that waits at the gate', async () => {
   await withGatedDatabase(async ({ db }, gate) => {
-    const store = new KyselyPushStore(db);
+    const store = gatedPushStore(db);
     await store.trace([row(1)]);
     await gate.acquire(); // the writer thread's transaction, as far as the server thread can tell
     const write = store.trace([row(2)]);
@@ -52,7 +60,7 @@ test('a read on the server thread does not wait behind a write that waits at the
 
 test('writes queued behind the gate commit together, and one that fails is undone alone', async () => {
   await withGatedDatabase(async ({ db }, gate) => {
-    const store = new KyselyPushStore(db);
+    const store = gatedPushStore(db);
     // A real SQLite refusal for one of the queued writes.
     await sql`CREATE TRIGGER refuse_trace BEFORE INSERT ON push_trace WHEN NEW.reason = 'refuse'
       BEGIN SELECT RAISE(ABORT, 'refused by test trigger'); END`.execute(db);

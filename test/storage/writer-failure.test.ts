@@ -64,7 +64,7 @@ for (const writer of ['thread', 'inline'] as const) {
       // Nothing of the failed batches was stored, and the in-memory state forgot them too.
       const events = await store.db.selectFrom('events').select(['id', 'client_msg_id']).orderBy('id').execute();
       assert.deepEqual(events.map((e) => e.client_msg_id), ['warm-up']);
-      assert.equal(store.log.projection.groups.has('g1'), false);
+      assert.equal(store.readModels.isGroup('g1'), false);
       const toGroup = await settle(store.log.append({ kind: 'message', sender: 'alice', group: 'g1', conversation: 'g:g1', clientMsgId: 'c-g', data: { text: 'x' } }));
       assert.ok(!toGroup.ok && toGroup.error instanceof ProtocolError && toGroup.error.code === 'group_not_found');
 

@@ -43,9 +43,10 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { ApnsProvider } from '../../push/providers/apns/apns-provider.ts';
-import { buildApnsRequest } from '../../push/providers/apns/apns-payload.ts';
-import type { ApnsCredentialConfig, PushMessage, PushTarget } from '../../push/providers/types.ts';
+import { ApnsProvider } from '../../push/vendors/apns/apns-provider.ts';
+import { buildApnsRequest } from '../../push/vendors/apns/apns-payload.ts';
+import type { ApnsCredential } from '../../push/vendors/apns/apns-credential.ts';
+import type { PushMessage, PushTarget } from '../../push/vendors/contract.ts';
 import { mintToken } from '../../server/auth/tokens.ts';
 import { validateConfig } from '../../server/config/load-config.ts';
 import { fmt, intArg, latencyStats as stats, pct, printTable } from './lib/peer-load.ts';
@@ -192,7 +193,7 @@ function providerJwt(key: KeyObject, keyId: string, teamId: string): string {
 /** What the dispatcher hands the provider for a peer text message (push/decide.ts), minus the id. */
 function templateMessage(): Omit<PushMessage, 'id'> {
   return {
-    kind: 'alert', priority: 'high', expiresAt: Math.floor(Date.now() / 1000) + 86_400,
+    purpose: 'message', kind: 'alert', priority: 'high', expiresAt: Math.floor(Date.now() / 1000) + 86_400,
     title: 'New message', body: 'You have a new message',
     data: {
       sender: 'bench-sender', receiver: 'bench-d1', messageId: 'V1StGXR8_Z5jdHi6B-myT', eventId: '1208',
@@ -201,9 +202,9 @@ function templateMessage(): Omit<PushMessage, 'id'> {
   };
 }
 
-const targetFor = (n: number): PushTarget => ({ provider: 'apns', token: tokenFor(n % TOKENS), credential: CREDENTIAL, environment: 'development' });
+const targetFor = (n: number): PushTarget => ({ registration: 'apns', token: tokenFor(n % TOKENS), credential: CREDENTIAL, options: { environment: 'development' } });
 
-function apnsCredential(host: string, port: number, ca: string): ApnsCredentialConfig {
+function apnsCredential(host: string, port: number, ca: string): ApnsCredential {
   return {
     type: 'apns', topic: TOPIC, auth: { kind: 'token', key: privatePem, keyId: KEY_ID, teamId: TEAM_ID },
     endpoints: { development: { host, port } }, ca,

@@ -508,7 +508,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
           else lose(e, 'never_queued', where);
         } else if (job.state === 'delivered') {
           if (!source.complete) confirmedByOutbox += 1;
-          else lose(e, 'delivered_per_outbox_but_not_received', `job ${job.jobKey} apnsId ${job.apnsId}; ${where}`);
+          else lose(e, 'delivered_per_outbox_but_not_received', `job ${job.jobKey} idempotency key ${job.idempotencyKey}; ${where}`);
         } else if (job.state === 'cancelled' && ['online', 'acked', 'collapsed', 'logged_out', 'kicked'].includes(reason)) {
           // logged_out/kicked: the device came back and logged out, or another user logged in on it.
           if (backSoon || reason === 'collapsed') cancelledByReconnect += 1;

@@ -21,7 +21,7 @@ export interface PushRecord {
 }
 
 /** The fields of a `GET /admin/push-jobs` row (a PushJob as JSON) that accounting reads. */
-export type OutboxJob = Pick<PushJob, 'jobKey' | 'pushId' | 'userId' | 'deviceId' | 'eventId' | 'seq' | 'apnsId' | 'state' | 'attempts' | 'lastReason'>;
+export type OutboxJob = Pick<PushJob, 'jobKey' | 'pushId' | 'userId' | 'deviceId' | 'eventId' | 'seq' | 'idempotencyKey' | 'state' | 'attempts' | 'lastReason'>;
 
 export interface PushSource {
   readonly kind: 'fake-vendors' | 'admin-sandbox' | 'none';

@@ -1,0 +1,23 @@
+import type { AppendResult } from '../../storage/index.ts';
+
+/**
+ * Committed events on their way to the nodes that hold their recipients' live sessions. Live
+ * delivery hears of commits only through the broker, even on one node, so the single-node path
+ * is the cluster path.
+ *
+ * Guarantees an implementation must give:
+ * - Per recipient, the publications of one node arrive in the order they were published.
+ * - At most once, not exactly once: a publication may be lost (a dropped connection, a node
+ *   restarting). Nothing is lost with it: every event is in the recipient's inbox before it is
+ *   published, and delivery fills a seq gap, or a live session's lag behind the head, from there.
+ * - A node receives the publications of the users it subscribed to (it may receive more).
+ */
+export interface Broker {
+  publish(committed: readonly AppendResult[]): void;
+  /** This node's handler; called with each batch of publications it receives, in order. */
+  onPublication(handler: (committed: readonly AppendResult[]) => void): void;
+  /** This node has (or no longer has) live sessions of the user. */
+  subscribe(userId: string): void;
+  unsubscribe(userId: string): void;
+  close(): Promise<void>;
+}

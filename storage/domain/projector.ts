@@ -1,0 +1,185 @@
+import { nanoid } from 'nanoid';
+import { ProtocolError, callConversation, groupConversation, parseConversation } from '../../protocol/index.ts';
+import type { CallRecord, EventDraft, WriteItem } from '../contract.ts';
+import { isCallOver, nextCallState } from './call-state.ts';
+
+/*
+ * The projection rules of the log, shared by the live planner and by `tidings rebuild`, so the
+ * rebuilt read models equal the live ones by construction (LOG-4). Pure: no I/O, no ids that must
+ * be unique across processes (event ids and seqs are the backend's).
+ */
+
+/**
+ * Message ids start with the time so the message_id index grows at its right edge (random ids
+ * dirty a random page per insert); the random tail keeps them unguessable.
+ */
+export function newMessageId(at: number): string {
+  return `${at.toString(36).padStart(9, '0')}${nanoid(12)}`;
+}
+
+export interface GroupState {
+  name: string;
+  members: Set<string>;
+}
+
+export interface ProjectionState {
+  groups: Map<string, GroupState>;
+  /** Calls that are not over yet; finished calls live only in the read model table. */
+  calls: Map<string, CallRecord>;
+}
+
+export interface ProjectedEvent {
+  kind: EventDraft['kind'];
+  at: number;
+  conversation: string;
+  sender: string;
+  clientMsgId: string | null;
+  messageId: string | null;
+  /** The delivered JSON without `eventId` (assigned when written) and `seq` (per reader). */
+  body: string;
+  /** Inbox rows to write; countable = counts toward the recipient's unread. */
+  recipients: Array<{ user: string; countable: boolean }>;
+  /** For read events: the reader's new read cursor in this conversation. */
+  readCursor?: { user: string; upTo: number };
+  groupChange?: { groupId: string; create?: { name: string; createdBy: string }; add?: string[]; remove?: string[] };
+  callChange?: CallRecord;
+}
+
+export interface ProjectionLimits {
+  maxGroupMembers: number;
+}
+
+/**
+ * Validate a draft against the state as of its place in the log and compute its effects.
+ * Throws ProtocolError when the draft is no longer valid at that place (e.g. the sender left
+ * the group in an earlier event of the same batch).
+ */
+export function project(
+  draft: EventDraft, at: number, state: ProjectionState, limits: ProjectionLimits, messageId?: string,
+): ProjectedEvent {
+  return { ...projectAt(draft, at, state, limits, messageId), at };
+}
+
+function projectAt(draft: EventDraft, at: number, state: ProjectionState, limits: ProjectionLimits, messageId: string | undefined): Omit<ProjectedEvent, 'at'> {
+  const base = { kind: draft.kind, from: draft.sender, at };
+  switch (draft.kind) {
+    case 'message': {
+      const id = messageId ?? newMessageId(at);
+      const body = JSON.stringify({ ...base, conversation: draft.conversation, messageId: id, clientMsgId: draft.clientMsgId, ...draft.data });
+      let recipients: string[];
+      if (draft.group !== undefined) {
+        const group = state.groups.get(draft.group);
+        if (!group) throw new ProtocolError('group_not_found');
+        if (!group.members.has(draft.sender)) throw new ProtocolError('not_group_member');
+        recipients = [...group.members];
+      } else {
+        recipients = draft.peer === undefined || draft.peer === draft.sender ? [draft.sender] : [draft.sender, draft.peer];
+      }
+      return {
+        kind: 'message', conversation: draft.conversation, sender: draft.sender, clientMsgId: draft.clientMsgId,
+        messageId: id, body, recipients: recipients.map((user) => ({ user, countable: user !== draft.sender })),
+      };
+    }
+    case 'read': {
+      const parsed = parseConversation(draft.conversation);
+      if (parsed?.kind === 'group' && !state.groups.get(parsed.groupId)?.members.has(draft.sender)) {
+        throw new ProtocolError('not_group_member');
+      }
+      // The reader's other devices learn of the read; in peer chats the other side gets a read receipt.
+      const recipients = draft.peer && draft.peer !== draft.sender ? [draft.sender, draft.peer] : [draft.sender];
+      return {
+        kind: 'read', conversation: draft.conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+        body: JSON.stringify({ ...base, conversation: draft.conversation, upTo: draft.upTo }),
+        recipients: recipients.map((user) => ({ user, countable: false })),
+        readCursor: { user: draft.sender, upTo: draft.upTo },
+      };
+    }
+    case 'group_created': {
+      if (state.groups.has(draft.groupId)) throw new ProtocolError('group_exists');
+      const members = [...new Set([draft.sender, ...draft.members])];
+      if (members.length > limits.maxGroupMembers) throw new ProtocolError('group_full');
+      const conversation = groupConversation(draft.groupId);
+      return {
+        kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+        body: JSON.stringify({ ...base, conversation, groupId: draft.groupId, name: draft.name, members }),
+        recipients: members.map((user) => ({ user, countable: false })),
+        groupChange: { groupId: draft.groupId, create: { name: draft.name, createdBy: draft.sender }, add: members },
+      };
+    }
+    case 'call_invited':
+    case 'call_state':
+      return projectCall(draft, base, state);
+    case 'member_joined':
+    case 'member_left': {
+      const group = state.groups.get(draft.groupId);
+      if (!group) throw new ProtocolError('group_not_found');
+      const joining = draft.kind === 'member_joined';
+      if (joining && group.members.has(draft.user)) throw new ProtocolError('already_member');
+      if (!joining && !group.members.has(draft.user)) throw new ProtocolError('not_group_member');
+      if (joining && group.members.size + 1 > limits.maxGroupMembers) throw new ProtocolError('group_full');
+      const conversation = groupConversation(draft.groupId);
+      // A joiner sees their own join; a leaver sees their own leave.
+      const recipients = joining ? [...group.members, draft.user] : [...group.members];
+      return {
+        kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+        body: JSON.stringify({ ...base, conversation, groupId: draft.groupId, user: draft.user }),
+        recipients: recipients.map((user) => ({ user, countable: false })),
+        groupChange: joining ? { groupId: draft.groupId, add: [draft.user] } : { groupId: draft.groupId, remove: [draft.user] },
+      };
+    }
+  }
+}
+
+function projectCall(draft: Extract<EventDraft, { kind: 'call_invited' | 'call_state' }>, base: Record<string, unknown>, state: ProjectionState): Omit<ProjectedEvent, 'at'> {
+  const conversation = callConversation(draft.callId);
+  let call: CallRecord;
+  let body: Record<string, unknown>;
+  if (draft.kind === 'call_invited') {
+    if (state.calls.has(draft.callId)) throw new ProtocolError('forbidden', 'A call with this id is already in progress.');
+    const invitees = [...new Set(draft.invitees)].filter((u) => u !== draft.sender);
+    if (invitees.length === 0) throw new ProtocolError('bad_recipient', 'Invite at least one other user.');
+    call = { callId: draft.callId, inviter: draft.sender, state: 'ringing', deadline: draft.deadline, invitees: Object.fromEntries(invitees.map((u) => [u, 'ringing'])) };
+    body = { ...base, conversation, callId: draft.callId, invitees, deadline: draft.deadline, ...(draft.data !== undefined ? { data: draft.data } : {}), ...(draft.push ? { push: draft.push } : {}) };
+  } else {
+    call = nextCallState(state.calls.get(draft.callId), draft.action, draft.sender);
+    body = { ...base, conversation, callId: draft.callId, action: draft.action, state: call.state, invitees: call.invitees, ...(draft.byDevice ? { byDevice: draft.byDevice } : {}) };
+  }
+  // CALL-2: every party, and each of their devices, sees every transition.
+  const recipients = [call.inviter, ...Object.keys(call.invitees)];
+  return {
+    kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null, body: JSON.stringify(body),
+    recipients: recipients.map((user) => ({ user, countable: false })), callChange: call,
+  };
+}
+
+export function applyCallChange(state: ProjectionState, call: CallRecord): void {
+  if (isCallOver(call)) state.calls.delete(call.callId);
+  else state.calls.set(call.callId, call);
+}
+
+/** Apply a projected group change to the in-memory state. */
+export function applyGroupChange(state: ProjectionState, change: NonNullable<ProjectedEvent['groupChange']>): void {
+  let group = state.groups.get(change.groupId);
+  if (change.create) {
+    group = { name: change.create.name, members: new Set() };
+    state.groups.set(change.groupId, group);
+  }
+  if (!group) return;
+  for (const user of change.add ?? []) group.members.add(user);
+  for (const user of change.remove ?? []) group.members.delete(user);
+}
+
+/** What the backend writes for a projected event (its id and seqs are assigned there). */
+export function toWriteItem(projected: ProjectedEvent): WriteItem {
+  return {
+    event: {
+      kind: projected.kind, conversation: projected.conversation, sender: projected.sender, clientMsgId: projected.clientMsgId,
+      messageId: projected.messageId, at: projected.at, body: projected.body,
+    },
+    recipients: projected.recipients.map((r) => r.user),
+    countable: projected.recipients.map((r) => (r.countable ? 1 : 0)),
+    ...(projected.readCursor ? { readCursor: projected.readCursor } : {}),
+    ...(projected.groupChange ? { groupChange: projected.groupChange } : {}),
+    ...(projected.callChange ? { callChange: projected.callChange } : {}),
+  };
+}

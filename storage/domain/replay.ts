@@ -1,0 +1,34 @@
+import type { CallAction } from '../../protocol/index.ts';
+import { peerOf } from '../../protocol/index.ts';
+import type { EventDraft } from '../contract.ts';
+
+/** Recover the draft an event was appended from, so replay (rebuild) runs the very same projection. */
+export function draftFromStored(kind: string, sender: string, conversation: string, clientMsgId: string | null, json: string): EventDraft {
+  const body = JSON.parse(json) as Record<string, unknown>;
+  switch (kind) {
+    case 'message': {
+      const to = body.to as { user?: string; group?: string };
+      const data: Record<string, unknown> = { to: body.to, content: body.content };
+      if (body.push !== undefined) data.push = body.push;
+      return { kind, sender, conversation, clientMsgId: clientMsgId ?? '', data, ...(to.group !== undefined ? { group: to.group } : { peer: to.user }) };
+    }
+    case 'read': {
+      const peer = peerOf(conversation, sender);
+      return { kind, sender, conversation, upTo: body.upTo as number, ...(peer !== undefined ? { peer } : {}) };
+    }
+    case 'group_created':
+      return { kind, sender, groupId: body.groupId as string, name: body.name as string, members: body.members as string[] };
+    case 'member_joined':
+    case 'member_left':
+      return { kind, sender, groupId: body.groupId as string, user: body.user as string };
+    case 'call_invited':
+      return {
+        kind, sender, callId: body.callId as string, invitees: body.invitees as string[], deadline: body.deadline as number,
+        ...(body.data !== undefined ? { data: body.data as string } : {}), ...(body.push !== undefined ? { push: body.push as Record<string, unknown> } : {}),
+      };
+    case 'call_state':
+      return { kind, sender, callId: body.callId as string, action: body.action as CallAction, ...(body.byDevice !== undefined ? { byDevice: body.byDevice as string } : {}) };
+    default:
+      throw new Error(`Cannot replay event kind ${kind}`);
+  }
+}

@@ -1,0 +1,283 @@
+import { ProtocolError } from '../../protocol/index.ts';
+import type {
+  AppendListener, AppendResult, DeviceCursors, EventDraft, EventLog, InboxEntry, LogBackend, StoredEvent, WriteResult,
+} from '../contract.ts';
+import { eventJson } from '../contract.ts';
+import { applyCallChange, applyGroupChange, project, toWriteItem, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../domain/projector.ts';
+import { GroupCommitQueue, type Pending } from './group-commit.ts';
+import { CursorBuffer } from './cursor-buffer.ts';
+
+export interface EventLogOptions extends ProjectionLimits {
+  /** Most drafts committed in one transaction. */
+  maxBatch: number;
+  /** Longest an ack cursor waits for a commit to ride along with. */
+  cursorFlushMs: number;
+  /** How many batches may be written at once (planned in order, outcomes applied in order). */
+  writesInFlight: number;
+  /** A commit listener threw: the append still completes; the server logs and counts it. */
+  onListenerError(listener: string, error: unknown): void;
+}
+
+type Planned = { pending: Pending<EventDraft, AppendResult>; projected: ProjectedEvent };
+type InBatchDuplicate = { pending: Pending<EventDraft, AppendResult>; of: Planned };
+
+/**
+ * The dialect-free log engine: appends are validated and projected here, in log order, and
+ * written in group-commit batches by the dialect's LogBackend, which assigns event ids and inbox
+ * seqs. It also owns the head cache used at the sync/live seam, ack-cursor coalescing, and
+ * recovery after a failed batch.
+ */
+export class EventLogEngine implements EventLog, DeviceCursors {
+  readonly #backend: LogBackend;
+  readonly #options: EventLogOptions;
+  readonly #queue: GroupCommitQueue<EventDraft, AppendResult>;
+  readonly #listeners: Array<{ name: string; listener: AppendListener }> = [];
+  readonly #heads = new Map<string, number>();
+  readonly #cursors: CursorBuffer;
+  #state: ProjectionState;
+  #committedEventId: number;
+  /** Bumped by each failed batch: batches planned in an older epoch cannot succeed. */
+  #epoch = 0;
+  /** The outcome of the newest batch; the next one is applied after it. */
+  #finishing: Promise<void> = Promise.resolve();
+  #recovering: Promise<void> | undefined;
+
+  private constructor(backend: LogBackend, options: EventLogOptions, state: ProjectionState, lastEventId: number) {
+    this.#backend = backend;
+    this.#options = options;
+    this.#state = state;
+    this.#committedEventId = lastEventId;
+    this.#cursors = new CursorBuffer(options.cursorFlushMs, () => this.#queue.kick());
+    this.#queue = new GroupCommitQueue(options.maxBatch, (batch) => this.#commit(batch), options.writesInFlight);
+  }
+
+  static async open(backend: LogBackend, options: EventLogOptions): Promise<EventLogEngine> {
+    const [state, last] = await Promise.all([backend.loadProjectionState(), backend.lastEventId()]);
+    return new EventLogEngine(backend, options, state, last);
+  }
+
+  /** Read-only view of group membership and live calls, current as of the last commit. */
+  get projection(): ProjectionState {
+    return this.#state;
+  }
+
+  append(draft: EventDraft): Promise<AppendResult> {
+    return this.#queue.submit(draft);
+  }
+
+  onCommitted(name: string, listener: AppendListener): void {
+    this.#listeners.push({ name, listener });
+  }
+
+  lastEventId(): number {
+    return this.#committedEventId;
+  }
+
+  get queueDepth(): number {
+    return this.#queue.depth;
+  }
+
+  flush(): Promise<void> {
+    return this.#queue.flush();
+  }
+
+  /**
+   * Device cursors ride along with the next commit; the latest value per device wins. With no
+   * event traffic they are flushed after cursorFlushMs, so acks alone never cost a commit each.
+   * A cursor lost in a crash only means an already-acked event may be pushed again (client dedupes).
+   */
+  saveAckedSeq(userId: string, deviceId: string, seq: number): void {
+    this.#cursors.save(userId, deviceId, seq);
+  }
+
+  async ackedSeq(userId: string, deviceId: string): Promise<number> {
+    const stored = await this.#backend.storedCursor(userId, deviceId);
+    return Math.max(stored, this.#cursors.unsaved(userId, deviceId) ?? 0);
+  }
+
+  /** Commit pending cursors now (shutdown). */
+  async flushCursors(): Promise<void> {
+    if (this.#cursors.pendingCount > 0) this.#queue.kick();
+    await this.#queue.flush();
+  }
+
+  /** Commit what is pending, then close the backend. */
+  async close(): Promise<void> {
+    await this.flushCursors();
+    this.#cursors.stop();
+    await this.#backend.close();
+  }
+
+  cachedHeadSeq(userId: string): number | undefined {
+    return this.#heads.get(userId);
+  }
+
+  async headSeq(userId: string): Promise<number> {
+    if (!this.#heads.has(userId)) {
+      // A commit may have landed (and raised the head) while this read was queued.
+      for (const [user, head] of await this.#backend.inboxHeads([userId])) this.#raiseHead(user, head);
+    }
+    return this.#heads.get(userId) ?? 0;
+  }
+
+  async readInbox(userId: string, after: number, limit: number): Promise<InboxEntry[]> {
+    // Not beyond the head this process knows: a writer may have committed rows whose outcome is
+    // not applied here yet, and a device that got one by sync would ack a seq the server does not
+    // know of (bad_cursor) before the live delivery path catches up.
+    const head = await this.headSeq(userId);
+    return this.#backend.readInbox(userId, after, head, limit);
+  }
+
+  eventsByIds(ids: readonly number[]): Promise<Map<number, StoredEvent>> {
+    return this.#backend.eventsByIds(ids);
+  }
+
+  eventByMessageId(messageId: string): Promise<StoredEvent | undefined> {
+    return this.#backend.eventByMessageId(messageId);
+  }
+
+  recipientsAmong(event: StoredEvent, users: readonly string[]): Promise<Map<string, number>> {
+    return this.#backend.recipientsAmong(event, users);
+  }
+
+  #raiseHead(user: string, seq: number): void {
+    if ((this.#heads.get(user) ?? -1) < seq) this.#heads.set(user, seq);
+  }
+
+  /**
+   * Plan a batch now, in log order (validation, projection), hand it to the backend and return at
+   * once: the queue plans the next batch while this one commits. Outcomes are then applied
+   * strictly in batch order, so listeners see committed events in log order.
+   */
+  #commit(batch: Pending<EventDraft, AppendResult>[]): Promise<void> {
+    // Never plan on state that is being reloaded after a failure.
+    if (this.#recovering) return this.#recovering.then(() => this.#commit(batch));
+    const planned: Planned[] = [];
+    const inBatchDuplicates: InBatchDuplicate[] = [];
+    const plannedByKey = new Map<string, Planned>();
+    const at = Date.now();
+    for (const pending of batch) {
+      const draft = pending.input;
+      const key = draft.kind === 'message' ? `${draft.sender}\u0000${draft.clientMsgId}` : undefined;
+      const sameBatch = key ? plannedByKey.get(key) : undefined;
+      if (sameBatch) {
+        inBatchDuplicates.push({ pending, of: sameBatch });
+        continue;
+      }
+      try {
+        const projected = project(draft, at, this.#state, this.#options);
+        if (projected.groupChange) applyGroupChange(this.#state, projected.groupChange);
+        if (projected.callChange) applyCallChange(this.#state, projected.callChange);
+        const plan = { pending, projected };
+        planned.push(plan);
+        if (key) plannedByKey.set(key, plan);
+      } catch (error) {
+        pending.reject(error);
+      }
+    }
+    const cursors = this.#cursors.take();
+    const written: Promise<WriteResult> = planned.length === 0 && cursors.length === 0
+      ? Promise.resolve({ items: [] })
+      : this.#backend.write({ items: planned.map((p) => toWriteItem(p.projected)), cursors });
+    const epoch = this.#epoch;
+    const previous = this.#finishing;
+    const finished = written.then(
+      async (outcome) => {
+        this.#cursors.committed(cursors);
+        await previous;
+        await this.#finish(epoch, planned, inBatchDuplicates, outcome);
+      },
+      async (error: unknown) => { await previous; await this.#fail(epoch, [...planned, ...inBatchDuplicates], error); },
+    );
+    this.#finishing = finished.catch(() => undefined);
+    return finished;
+  }
+
+  async #finish(epoch: number, planned: Planned[], inBatchDuplicates: InBatchDuplicate[], outcome: WriteResult): Promise<void> {
+    if (epoch !== this.#epoch) {
+      // Planned on state that a failed earlier batch invalidated; the writer refused it too.
+      await this.#fail(epoch, [...planned, ...inBatchDuplicates], new Error('an earlier batch failed'));
+      return;
+    }
+    const results = new Map<Planned, AppendResult>();
+    const resent: Planned[] = [];
+    planned.forEach((plan, i) => {
+      const written = outcome.items[i];
+      if (!written || 'resent' in written) {
+        resent.push(plan);
+        return;
+      }
+      const { projected } = plan;
+      const event: StoredEvent = {
+        eventId: written.eventId, kind: projected.kind, conversation: projected.conversation, sender: projected.sender,
+        at: projected.at, clientMsgId: projected.clientMsgId, messageId: projected.messageId, json: eventJson(written.eventId, projected.body),
+      };
+      const seqs = new Map<string, number>();
+      projected.recipients.forEach(({ user }, r) => {
+        const seq = written.seqs[r]!;
+        seqs.set(user, seq);
+        this.#raiseHead(user, seq);
+      });
+      this.#committedEventId = Math.max(this.#committedEventId, written.eventId);
+      results.set(plan, { event, seqs, duplicate: false });
+    });
+    const committed = [...results.values()];
+    if (committed.length > 0) this.#notify(committed);
+    for (const [plan, result] of results) plan.pending.resolve(result);
+    for (const plan of resent) {
+      const draft = plan.pending.input as Extract<EventDraft, { kind: 'message' }>;
+      await this.#backend.originalOf(draft.sender, draft.clientMsgId).then((r) => plan.pending.resolve(r), (e: unknown) => plan.pending.reject(e));
+    }
+    for (const d of inBatchDuplicates) {
+      const original = results.get(d.of);
+      if (!original) {
+        // Its twin turned out to be a resend of an earlier commit: both get that original.
+        const draft = d.pending.input as Extract<EventDraft, { kind: 'message' }>;
+        await this.#backend.originalOf(draft.sender, draft.clientMsgId).then((r) => d.pending.resolve(r), (e: unknown) => d.pending.reject(e));
+        continue;
+      }
+      const sender = original.event.sender;
+      d.pending.resolve({ event: original.event, seqs: new Map([[sender, original.seqs.get(sender) ?? 0]]), duplicate: true });
+    }
+  }
+
+  /** Each listener runs on its own: one that throws is reported and the others still run. */
+  #notify(committed: readonly AppendResult[]): void {
+    for (const { name, listener } of this.#listeners) {
+      try {
+        listener(committed);
+      } catch (error) {
+        try {
+          this.#options.onListenerError(name, error);
+        } catch {
+          // Reporting must never be what leaves an append unanswered.
+        }
+      }
+    }
+  }
+
+  /**
+   * The batch rolled back. The first failure of an epoch reloads what planning assumed (group and
+   * call state, the last event id, cached heads) and lets the writer accept batches again; batches
+   * planned before that belong to the old epoch and fail with it. Appenders hear of the failure
+   * only after the reload, so a retry is planned on the recovered state.
+   */
+  async #fail(epoch: number, pendings: Array<{ pending: Pending<EventDraft, AppendResult> }>, error: unknown): Promise<void> {
+    if (epoch === this.#epoch) {
+      this.#epoch += 1;
+      this.#recovering = this.#recover();
+      await this.#recovering;
+      this.#recovering = undefined;
+    }
+    const failure = error instanceof ProtocolError ? error : new ProtocolError('internal', String(error));
+    for (const p of pendings) p.pending.reject(failure);
+  }
+
+  async #recover(): Promise<void> {
+    this.#state = await this.#backend.loadProjectionState().catch(() => this.#state);
+    const last = await this.#backend.lastEventId().catch(() => undefined);
+    if (last !== undefined) this.#committedEventId = last;
+    this.#heads.clear();
+    this.#backend.reset();
+  }
+}

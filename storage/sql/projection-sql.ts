@@ -1,0 +1,96 @@
+import { sql, type Transaction } from 'kysely';
+import type { Database } from './schema.ts';
+import type { CallRecord, CursorWrite, WriteItem } from '../contract.ts';
+import { chunk, column, excluded, type SqlDialect } from './dialect.ts';
+
+/** A planned item once the backend gave it its event id and its recipients their seqs. */
+export interface AssignedItem {
+  item: WriteItem;
+  eventId: number;
+  seqs: number[];
+}
+
+/** The inbox rows of assigned items, in order (fan-out on write: one row per recipient). */
+export function inboxRowsOf(assigned: readonly AssignedItem[]): Database['inbox'][] {
+  const rows: Database['inbox'][] = [];
+  for (const { item, eventId, seqs } of assigned) {
+    item.recipients.forEach((user, r) => rows.push({
+      user_id: user, seq: seqs[r]!, event_id: eventId, conversation: item.event.conversation, countable: item.countable[r]!,
+    }));
+  }
+  return rows;
+}
+
+export async function insertInboxRows(trx: Transaction<Database>, dialect: SqlDialect, rows: readonly Database['inbox'][]): Promise<void> {
+  for (const part of chunk(rows, 5, dialect.maxParams)) await trx.insertInto('inbox').values(part).execute();
+}
+
+export async function upsertCall(trx: Transaction<Database>, call: CallRecord, eventId: number): Promise<void> {
+  await trx.insertInto('calls').values({
+    call_id: call.callId, inviter: call.inviter, state: call.state, invitees: JSON.stringify(call.invitees),
+    deadline: call.deadline, created_event_id: eventId, updated_event_id: eventId,
+  }).onConflict((oc) => oc.column('call_id').doUpdateSet({
+    state: call.state, invitees: JSON.stringify(call.invitees), updated_event_id: eventId,
+  })).execute();
+}
+
+/**
+ * Everything a committed batch changes besides the events and inbox rows themselves: unread
+ * counts and last event per (user, conversation), group membership, calls, read cursors, device
+ * cursors. The live writers of every dialect and `rebuild` run this same code, so the rebuilt
+ * read models equal the live ones by construction (LOG-4).
+ */
+export async function applyProjection(trx: Transaction<Database>, dialect: SqlDialect, assigned: readonly AssignedItem[], cursors: readonly CursorWrite[] = []): Promise<void> {
+  const convRows = new Map<string, Database['conversation_state']>();
+  for (const { item, eventId } of assigned) {
+    item.recipients.forEach((user, r) => {
+      const key = `${user}\u0000${item.event.conversation}`;
+      const row = convRows.get(key) ?? { user_id: user, conversation: item.event.conversation, read_event_id: 0, unread: 0, last_event_id: 0 };
+      row.unread += item.countable[r]!;
+      row.last_event_id = eventId;
+      convRows.set(key, row);
+    });
+  }
+  for (const part of chunk([...convRows.values()], 5, dialect.maxParams)) {
+    await trx.insertInto('conversation_state').values(part).onConflict((oc) => oc.columns(['user_id', 'conversation']).doUpdateSet({
+      unread: sql`conversation_state.unread + excluded.unread`,
+      last_event_id: dialect.greatest(column('conversation_state.last_event_id'), excluded('last_event_id')),
+    })).execute();
+  }
+  for (const a of assigned) await applySideEffects(trx, dialect, a);
+  for (const part of chunk(cursors, 4, dialect.maxParams)) {
+    await trx.insertInto('device_cursors')
+      .values(part.map((c) => ({ user_id: c.userId, device_id: c.deviceId, acked_seq: c.seq, updated_at: Date.now() })))
+      .onConflict((oc) => oc.columns(['user_id', 'device_id']).doUpdateSet({
+        acked_seq: dialect.greatest(column('device_cursors.acked_seq'), excluded('acked_seq')), updated_at: sql`excluded.updated_at`,
+      })).execute();
+  }
+}
+
+async function applySideEffects(trx: Transaction<Database>, dialect: SqlDialect, { item, eventId }: AssignedItem): Promise<void> {
+  const change = item.groupChange;
+  if (change?.create) {
+    await trx.insertInto('groups').values({ group_id: change.groupId, name: change.create.name, created_by: change.create.createdBy, created_event_id: eventId }).execute();
+  }
+  if (change?.add?.length) {
+    for (const part of chunk(change.add, 3, dialect.maxParams)) {
+      await trx.insertInto('group_members').values(part.map((user_id) => ({ group_id: change.groupId, user_id, joined_event_id: eventId }))).execute();
+    }
+  }
+  if (change?.remove?.length) {
+    await trx.deleteFrom('group_members').where('group_id', '=', change.groupId).where('user_id', 'in', change.remove).execute();
+  }
+  if (item.callChange) await upsertCall(trx, item.callChange, eventId);
+  const read = item.readCursor;
+  if (read) {
+    const readUpTo = dialect.greatest(column('conversation_state.read_event_id'), read.upTo);
+    await trx.updateTable('conversation_state')
+      .set({
+        read_event_id: readUpTo,
+        unread: sql`(SELECT count(*) FROM inbox WHERE inbox.user_id = conversation_state.user_id
+          AND inbox.conversation = conversation_state.conversation AND inbox.countable = 1
+          AND inbox.event_id > ${readUpTo})`,
+      })
+      .where('user_id', '=', read.user).where('conversation', '=', item.event.conversation).execute();
+  }
+}

@@ -1,0 +1,143 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, Migrator, SqliteDialect, sql, type Dialect, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
+import { GatedDriver, type ReadConnection, type WriteGate } from './write-gate.ts';
+import type { Database } from '../sql/schema.ts';
+import type { SqlDialect } from '../sql/dialect.ts';
+import { profiledStatement } from './sql-profile.ts';
+import { CodeMigrationProvider } from './migrations.ts';
+
+/** SQLite's spellings for the shared SQL (storage/sql/). */
+export const SQLITE: SqlDialect = {
+  name: 'sqlite',
+  // SQLite allows 32,766 bound parameters per statement; keep multi-row inserts well under it.
+  maxParams: 30_000,
+  greatest: (a, b) => sql<number>`max(${a}, ${b})`,
+};
+
+export interface SqliteStorageConfig {
+  dialect: 'sqlite';
+  /** SQLite file path; ':memory:' only for throwaway tools. */
+  file: string;
+  /** SQLite synchronous pragma: FULL survives power loss, NORMAL survives process crashes (kill -9). */
+  synchronous: 'FULL' | 'NORMAL';
+  /** SQLite page cache per connection. */
+  cacheSizeMb: number;
+}
+
+export interface OpenDatabase {
+  db: Kysely<Database>;
+  /** Prepared single-row writers for the append hot path, when the dialect offers them. */
+  hotPath: AppendHotPath | undefined;
+  close(): Promise<void>;
+}
+
+/**
+ * The two inserts every append makes, as prepared statements run once per row inside the
+ * writer's Kysely transaction (same connection). Building a multi-row insert through the query
+ * builder cost more than SQLite's own work for it (tools/bench/core.ts profile); dialects without a
+ * hot path use the query builder.
+ */
+export interface AppendHotPath {
+  /** Returns false when the row was a resend (unique index on sender + client id). */
+  insertEvent(row: Database['events']): boolean;
+  insertInbox(row: Database['inbox']): void;
+}
+
+function sqliteHotPath(sqlite: SQLite.Database): AppendHotPath {
+  const event = sqlite.prepare(`INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`);
+  const inbox = sqlite.prepare('INSERT INTO inbox (user_id, seq, event_id, conversation, countable) VALUES (?, ?, ?, ?, ?)');
+  return {
+    insertEvent: (r) => event.run(r.id, r.kind, r.conversation, r.sender, r.client_msg_id, r.message_id, r.at, r.json).changes === 1,
+    insertInbox: (r) => void inbox.run(r.user_id, r.seq, r.event_id, r.conversation, r.countable),
+  };
+}
+
+/**
+ * Kysely's SQLite driver prepares every statement afresh; preparing is a measurable share of the
+ * hot path (tools/bench/core.ts profile), so identical SQL reuses its compiled statement (bounded LRU).
+ */
+function withStatementCache(sqlite: SQLite.Database, max = 512): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => sqlite.close(),
+    prepare(text: string) {
+      let statement = cache.get(text);
+      if (statement) {
+        cache.delete(text);
+      } else {
+        statement = sqlite.prepare(text);
+        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      }
+      cache.set(text, statement);
+      return profiledStatement(text, statement);
+    },
+  };
+}
+
+/** SQLite whose writes pass a WriteGate shared with the storage writer thread; plain reads use a second connection. */
+class GatedSqliteDialect extends SqliteDialect {
+  readonly #gate: WriteGate;
+  readonly #reader: ReadConnection;
+  constructor(config: SqliteDialectConfig, gate: WriteGate, reader: ReadConnection) {
+    super(config);
+    this.#gate = gate;
+    this.#reader = reader;
+  }
+  override createDriver(): Driver {
+    return new GatedDriver(super.createDriver(), this.#gate, this.#reader);
+  }
+}
+
+function openSqliteFile(config: SqliteStorageConfig): SQLite.Database {
+  const sqlite = new SQLite(config.file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma(`synchronous = ${config.synchronous}`);
+  sqlite.pragma('foreign_keys = ON');
+  // The writer thread and the server thread each hold a connection; a write that meets the
+  // other's transaction waits for it instead of failing.
+  sqlite.pragma('busy_timeout = 5000');
+  sqlite.pragma('wal_autocheckpoint = 10000');
+  // A larger page cache keeps the inbox and index pages of active users in memory.
+  sqlite.pragma(`cache_size = -${config.cacheSizeMb * 1024}`);
+  return sqlite;
+}
+
+function connect(config: SqliteStorageConfig, gate?: WriteGate): { db: Kysely<Database>; sqlite: SQLite.Database } {
+  if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
+  const sqlite = openSqliteFile(config);
+  const dialectConfig = { database: withStatementCache(sqlite) };
+  let dialect: Dialect = new SqliteDialect(dialectConfig);
+  if (gate) {
+    const reader = openSqliteFile(config);
+    reader.pragma('query_only = ON');
+    dialect = new GatedSqliteDialect(dialectConfig, gate, withStatementCache(reader));
+  }
+  return { db: new Kysely<Database>({ dialect }), sqlite };
+}
+
+// Prepared after migrations: the statements need the tables.
+function opened(db: Kysely<Database>, sqlite: SQLite.Database): OpenDatabase {
+  return { db, hotPath: sqliteHotPath(sqlite), close: () => db.destroy() };
+}
+
+/** A connection to an already migrated database (the storage writer thread opens its own). */
+export function openSqlite(config: SqliteStorageConfig): OpenDatabase {
+  const { db, sqlite } = connect(config);
+  return opened(db, sqlite);
+}
+
+/** Open and migrate. With a gate, every write on this connection first passes it (writer-thread mode). */
+export async function openSqliteDatabase(config: SqliteStorageConfig, gate?: WriteGate): Promise<OpenDatabase> {
+  const { db, sqlite } = connect(config, gate);
+  const migrator = new Migrator({ db, provider: new CodeMigrationProvider() });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error || failed) {
+    await db.destroy();
+    throw new Error(`Database migration failed${failed ? ` at ${failed.migrationName}` : ''}: ${String(error)}`);
+  }
+  return opened(db, sqlite);
+}
