@@ -58,7 +58,7 @@ export class PushDispatcher {
   }
 
   async start(): Promise<void> {
-    const reset = await this.#deps.store.resetInFlight();
+    const reset = await this.#deps.store.resetInFlight(Date.now());
     if (reset > 0) this.#deps.logger.warn({ jobs: reset }, 'push jobs left in flight by a previous run were re-queued');
     this.#timer = setInterval(() => this.wake(), this.#options.pollMs);
     this.#timer.unref();
@@ -85,7 +85,7 @@ export class PushDispatcher {
   async #tick(): Promise<void> {
     const free = this.#options.concurrency - this.#inFlight.size;
     if (free <= 0) return;
-    const claimed = await this.#deps.store.claimDue(Date.now(), free);
+    const claimed = await this.#deps.store.claimDue(Date.now(), free, this.#options.claimLeaseMs);
     const jobs = await this.#collapse(claimed);
     for (const [job, folded] of jobs) {
       // The slot is given back as soon as only the outcome's write is left: that write waits for

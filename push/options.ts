@@ -12,6 +12,8 @@ export interface PushServiceOptions {
   retryMaxMs: number;
   /** Most un-acked events replayed as pushes when a device goes offline (newest kept). */
   replayLimit: number;
+  /** How long a claimed job is this dispatcher's; past it (the process died mid-send) another may claim it. */
+  claimLeaseMs: number;
   /** How often the dispatcher looks for due retries even when nothing woke it. */
   pollMs: number;
   /** After a start, devices that do not reconnect within this are treated as offline (crash recovery). */

@@ -68,7 +68,7 @@ function createPush(config: Config, store: Store, ctx: Pick<ServerContext, 'pres
     },
   }, {
     concurrency: config.push.concurrency, maxAttempts: config.push.maxAttempts, retryBaseMs: config.push.retryBaseMs,
-    retryMaxMs: config.push.retryMaxMs, replayLimit: config.push.replayLimit, pollMs: config.push.pollMs,
+    retryMaxMs: config.push.retryMaxMs, replayLimit: config.push.replayLimit, pollMs: config.push.pollMs, claimLeaseMs: config.push.claimLeaseMs,
     startupGraceMs: config.push.startupGraceMs, traceRetentionMs: config.push.traceRetentionHours * 3600_000,
     tracePruneEveryMs: config.push.tracePruneEveryMs, collapseWindowMs: config.push.collapseWindowMs,
     payload: { defaultTitle: config.push.defaultTitle, defaultBody: config.push.defaultBody, ttlSec: config.push.ttlSec },

@@ -6,7 +6,7 @@
  * head cache and ack-cursor coalescing. test/storage/conformance.test.ts runs one body per dialect.
  */
 import type { Kysely } from 'kysely';
-import type { CallAction, CallStateName, EventKind } from '../protocol/index.ts';
+import type { CallAction, CallStateName, ErrorCode, EventKind } from '../protocol/index.ts';
 import type { ProjectedEvent, ProjectionState } from './domain/projector.ts';
 import type { Database } from './sql/schema.ts';
 import type { PushStore } from './push-store.ts';
@@ -150,6 +150,12 @@ export interface PlannedEvent {
 }
 
 export interface WriteItem {
+  /**
+   * What was asked, for a backend that several processes share: it re-projects drafts whose
+   * validity depends on shared state (group membership, a call's state) on that state, read
+   * under its own locks in the write's transaction, and answers with the authoritative result.
+   */
+  draft?: EventDraft;
   event: PlannedEvent;
   /** Inbox recipients, in order; `countable[i]` is 1 when the event counts toward `recipients[i]`'s unread. */
   recipients: string[];
@@ -170,8 +176,16 @@ export interface WriteBatch {
   cursors: CursorWrite[];
 }
 
-/** Per item: its event id and each recipient's seq (same order as `recipients`), or a resend (nothing stored). */
-export type WrittenItem = { eventId: number; seqs: number[] } | { resent: true };
+/**
+ * Per item: its event id and each recipient's seq (same order as `recipients`); or a resend
+ * (nothing stored); or a refusal on the authoritative state (nothing stored). A backend that
+ * re-projected the draft returns that projection, and its recipients and effects are the ones
+ * that count (the seqs then follow `projected.recipients`).
+ */
+export type WrittenItem =
+  | { eventId: number; seqs: number[]; projected?: ProjectedEvent }
+  | { resent: true }
+  | { rejected: { code: ErrorCode; message: string } };
 
 export interface WriteResult {
   items: WrittenItem[];
@@ -179,6 +193,12 @@ export interface WriteResult {
 
 /** The write half of the log and its reads, as a dialect provides them. Plain data in and out. */
 export interface LogBackend {
+  /**
+   * Capability: this backend re-projects drafts on shared state in its transactions (several
+   * processes write one database), so write items carry their drafts. A single writer (SQLite)
+   * trusts the planner and is not sent them.
+   */
+  readonly reprojects?: boolean;
   /** Batches are written in call order, each in one transaction. After a failure every later write fails until reset(). */
   write(batch: WriteBatch): Promise<WriteResult>;
   /** The caller has reloaded its state after a failure: accept batches again. */

@@ -81,8 +81,12 @@ export interface PushStore {
 
   /** Insert jobs that do not exist yet (by job key); returns the jobs actually inserted, each traced by `traceOf` in the same commit. */
   enqueue(jobs: readonly NewPushJob[], now: number, traceOf?: (job: NewPushJob) => TraceRow): Promise<NewPushJob[]>;
-  /** Atomically move up to `limit` due pending jobs to `sending`. */
-  claimDue(now: number, limit: number): Promise<PushJob[]>;
+  /**
+   * Atomically move up to `limit` due jobs to `sending`, each this caller's until `now + leaseMs`:
+   * with several dispatchers on one database a job is claimed by one of them, and a job whose
+   * dispatcher died mid-send (still `sending` past its lease) is due again.
+   */
+  claimDue(now: number, limit: number, leaseMs: number): Promise<PushJob[]>;
   /** Record a job's outcome, with its trace row in the same commit when given. */
   finish(id: number, state: PushJobState, reason: string, vendorId?: string | null, attempts?: number, trace?: TraceRow): Promise<void>;
   retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow): Promise<void>;
@@ -90,8 +94,11 @@ export interface PushStore {
   cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[], traceOf?: (job: PushJob) => TraceRow): Promise<PushJob[]>;
   /** PAY-4: cancel the other pending message jobs of a binding in one conversation; returns them. */
   collapsePending(pushId: string, conversation: string, keepId: number, reason: string): Promise<PushJob[]>;
-  /** After a crash, jobs left `sending` go back to `pending` (at-least-once to the vendor). */
-  resetInFlight(): Promise<number>;
+  /**
+   * At start: jobs a previous run left `sending` go back to `pending` (at-least-once to the
+   * vendor). A database several processes share re-queues only those whose lease has lapsed.
+   */
+  resetInFlight(now: number): Promise<number>;
   jobs(filter: { userId?: string; deviceId?: string; state?: PushJobState }, limit: number): Promise<PushJob[]>;
 
   trace(rows: readonly TraceRow[]): Promise<void>;

@@ -78,6 +78,7 @@ export const ConfigSchema = Type.Object({
     retryMaxMs: int(300000, 'Longest retry delay.', 1),
     replayLimit: int(200, 'Most un-acked events pushed when a device goes offline (newest kept).', 1),
     pollMs: int(250, 'How often the outbox is polled for due retries.', 5),
+    claimLeaseMs: int(60000, 'A push job a dispatcher claimed is its own this long; if the process dies mid-send, another claims it after that.', 1000),
     startupGraceMs: int(90000, 'After start, devices that have not reconnected by then get their un-acked events pushed.', 0),
     traceRetentionHours: int(72, 'How long push decisions are kept for `why`.', 1),
     tracePruneEveryMs: int(60000, 'How often expired push decisions are deleted.', 1000),

@@ -170,8 +170,9 @@ export function applyGroupChange(state: ProjectionState, change: NonNullable<Pro
 }
 
 /** What the backend writes for a projected event (its id and seqs are assigned there). */
-export function toWriteItem(projected: ProjectedEvent): WriteItem {
+export function toWriteItem(projected: ProjectedEvent, draft?: EventDraft): WriteItem {
   return {
+    ...(draft ? { draft } : {}),
     event: {
       kind: projected.kind, conversation: projected.conversation, sender: projected.sender, clientMsgId: projected.clientMsgId,
       messageId: projected.messageId, at: projected.at, body: projected.body,

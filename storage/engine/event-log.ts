@@ -19,6 +19,7 @@ export interface EventLogOptions extends ProjectionLimits {
 }
 
 type Planned = { pending: Pending<EventDraft, AppendResult>; projected: ProjectedEvent };
+
 type InBatchDuplicate = { pending: Pending<EventDraft, AppendResult>; of: Planned };
 
 /**
@@ -178,7 +179,7 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     const cursors = this.#cursors.take();
     const written: Promise<WriteResult> = planned.length === 0 && cursors.length === 0
       ? Promise.resolve({ items: [] })
-      : this.#backend.write({ items: planned.map((p) => toWriteItem(p.projected)), cursors });
+      : this.#backend.write({ items: planned.map((p) => toWriteItem(p.projected, this.#backend.reprojects ? p.pending.input : undefined)), cursors });
     const epoch = this.#epoch;
     const previous = this.#finishing;
     const finished = written.then(
@@ -201,11 +202,23 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     }
     const results = new Map<Planned, AppendResult>();
     const resent: Planned[] = [];
+    let stale = false;
     planned.forEach((plan, i) => {
       const written = outcome.items[i];
       if (!written || 'resent' in written) {
         resent.push(plan);
         return;
+      }
+      if ('rejected' in written) {
+        // Refused on the shared state: what planning assumed here was stale.
+        stale = true;
+        plan.pending.reject(new ProtocolError(written.rejected.code, written.rejected.message));
+        return;
+      }
+      if (written.projected) {
+        plan.projected = written.projected;
+        if (written.projected.groupChange) applyGroupChange(this.#state, written.projected.groupChange);
+        if (written.projected.callChange) applyCallChange(this.#state, written.projected.callChange);
       }
       const { projected } = plan;
       const event: StoredEvent = {
@@ -221,6 +234,7 @@ export class EventLogEngine implements EventLog, DeviceCursors {
       this.#committedEventId = Math.max(this.#committedEventId, written.eventId);
       results.set(plan, { event, seqs, duplicate: false });
     });
+    if (stale) await this.#reloadState();
     const committed = [...results.values()];
     if (committed.length > 0) this.#notify(committed);
     for (const [plan, result] of results) plan.pending.resolve(result);
@@ -271,6 +285,11 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     }
     const failure = error instanceof ProtocolError ? error : new ProtocolError('internal', String(error));
     for (const p of pendings) p.pending.reject(failure);
+  }
+
+  /** The planner's state from the database again (after the shared state refused something it allowed). */
+  async #reloadState(): Promise<void> {
+    this.#state = await this.#backend.loadProjectionState().catch(() => this.#state);
   }
 
   async #recover(): Promise<void> {

@@ -11,6 +11,11 @@ export interface SqlDialect {
   readonly maxParams: number;
   /** The larger of two numbers: scalar `max(a, b)` on SQLite, `greatest(a, b)` on PostgreSQL. */
   greatest(a: Expression<number> | RawBuilder<number>, b: Expression<number> | RawBuilder<number> | number): RawBuilder<number>;
+  /**
+   * Several processes may write this database: claims lock rows (`FOR UPDATE SKIP LOCKED`) and
+   * start-up recovery leaves other processes' leases alone. False for a file one process owns.
+   */
+  readonly shared: boolean;
 }
 
 /**

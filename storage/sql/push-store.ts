@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Kysely, Selectable, Transaction, Updateable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import type { Database } from './schema.ts';
 import type { NewPushJob, PushBinding, PushJob, PushJobState, PushStore, TraceRow } from '../push-store.ts';
 import { chunk, type SqlDialect, type WriteRunner } from './dialect.ts';
@@ -144,7 +144,7 @@ export class SqlPushStore implements PushStore {
         const result = await trx.insertInto('push_jobs').values({
           job_key: key, push_id: job.pushId, user_id: job.userId, device_id: job.deviceId, event_id: job.eventId, seq: job.seq,
           conversation: job.conversation, kind: job.kind,
-          idempotency_key: idempotencyKeyFor(key), state: 'pending', attempts: 0, next_attempt_at: job.notBefore ?? now, created_at: now, updated_at: now,
+          idempotency_key: idempotencyKeyFor(key), state: 'pending', attempts: 0, next_attempt_at: job.notBefore ?? now, lease_until: 0, created_at: now, updated_at: now,
         }).onConflict((oc) => oc.column('job_key').doUpdateSet({
           // A push cancelled because the device came online (or logged out) is owed again when the
           // device drops once more without acking (MSG-4); delivered or collapsed ones are not.
@@ -157,15 +157,25 @@ export class SqlPushStore implements PushStore {
     });
   }
 
-  async claimDue(now: number, limit: number) {
+  async claimDue(now: number, limit: number, leaseMs: number) {
     if (limit <= 0) return [];
+    const due = (eb: ExpressionBuilder<Database, 'push_jobs'>) => eb.or([
+      eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', now)]),
+      eb.and([eb('state', '=', 'sending'), eb('lease_until', '<', now)]),
+    ]);
     // The dispatcher looks after every finished job; most looks find nothing, and a read is cheap.
-    const due = await this.#db.selectFrom('push_jobs').select('id').where('state', '=', 'pending').where('next_attempt_at', '<=', now)
-      .orderBy('next_attempt_at').orderBy('id').limit(limit).execute();
-    if (due.length === 0) return [];
-    // One statement: only jobs still pending when it runs are claimed.
-    const rows = await this.#write((trx) => trx.updateTable('push_jobs').set({ state: 'sending', updated_at: now })
-      .where('id', 'in', due.map((r) => r.id)).where('state', '=', 'pending').returningAll().execute());
+    const candidates = await this.#db.selectFrom('push_jobs').select('id').where(due).limit(1).execute();
+    if (candidates.length === 0) return [];
+    const rows = await this.#write(async (trx) => {
+      // One statement: only jobs still due when it runs are claimed; with several dispatchers on
+      // one database each skips the rows another is claiming.
+      let pick = trx.selectFrom('push_jobs').select('id').where(due).orderBy('next_attempt_at').orderBy('id').limit(limit);
+      if (this.#dialect.shared) pick = pick.forUpdate().skipLocked();
+      const ids = (await pick.execute()).map((r) => r.id);
+      if (ids.length === 0) return [];
+      return trx.updateTable('push_jobs').set({ state: 'sending', lease_until: now + leaseMs, updated_at: now })
+        .where('id', 'in', ids).where(due).returningAll().execute();
+    });
     return rows.map(toJob).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt || a.id - b.id);
   }
 
@@ -211,8 +221,13 @@ export class SqlPushStore implements PushStore {
     });
   }
 
-  async resetInFlight() {
-    const result = await this.#write((trx) => trx.updateTable('push_jobs').set({ state: 'pending', updated_at: Date.now() }).where('state', '=', 'sending').executeTakeFirst());
+  async resetInFlight(now: number) {
+    const result = await this.#write((trx) => {
+      let query = trx.updateTable('push_jobs').set({ state: 'pending', updated_at: now }).where('state', '=', 'sending');
+      // Another process's jobs in flight are its own until their lease lapses.
+      if (this.#dialect.shared) query = query.where('lease_until', '<', now);
+      return query.executeTakeFirst();
+    });
     return Number(result.numUpdatedRows);
   }
 

@@ -25,6 +25,8 @@ export interface Database {
   push_jobs: {
     id: Generated<number>; job_key: string; push_id: string; user_id: string; device_id: string; event_id: number; seq: number; conversation: string; kind: string;
     idempotency_key: string; state: string; attempts: number; next_attempt_at: number; last_reason: string | null;
+    /** While `sending`: the claiming dispatcher's lease; past it the job is due again. */
+    lease_until: number;
     vendor_id: string | null; created_at: number; updated_at: number;
   };
   push_trace: {

@@ -98,6 +98,8 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE push_jobs RENAME COLUMN apns_id TO idempotency_key`.execute(db);
       // Small vendor state that must survive restarts (vivo's day-long auth token: its auth calls are capped per day).
       await sql`CREATE TABLE push_vendor_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires_at INTEGER NOT NULL) WITHOUT ROWID`.execute(db);
+      // A claim is a lease, so a dispatcher that dies mid-send does not hold its jobs forever.
+      await sql`ALTER TABLE push_jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0`.execute(db);
     },
   },
 };

@@ -14,6 +14,7 @@ export const SQLITE: SqlDialect = {
   // SQLite allows 32,766 bound parameters per statement; keep multi-row inserts well under it.
   maxParams: 30_000,
   greatest: (a, b) => sql<number>`max(${a}, ${b})`,
+  shared: false,
 };
 
 export interface SqliteStorageConfig {

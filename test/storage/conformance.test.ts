@@ -237,7 +237,7 @@ for (const dialect of TEST_DIALECTS) {
         const traced = (j: NewPushJob) => ({ eventId: j.eventId, messageId: null, userId: j.userId, deviceId: j.deviceId, pushId: j.pushId, decision: 'queued' as const, reason: 'offline' });
         assert.equal((await store.push.enqueue([job(1), job(2), job(3, { notBefore: now + 60_000 })], now, traced)).length, 3);
         assert.equal((await store.push.enqueue([job(1)], now, traced)).length, 0, 'the job key makes it once');
-        const [first, second] = await Promise.all([store.push.claimDue(now, 10), store.push.claimDue(now, 10)]);
+        const [first, second] = await Promise.all([store.push.claimDue(now, 10, 60_000), store.push.claimDue(now, 10, 60_000)]);
         const claimed = [...first!, ...second!];
         assert.deepEqual(claimed.map((j) => j.eventId).sort(), [1, 2], 'each due job claimed once; the later one is not due');
         assert.ok(claimed.every((j) => j.state === 'sending' && /^[0-9A-F-]{36}$/.test(j.idempotencyKey)));
@@ -249,8 +249,11 @@ for (const dialect of TEST_DIALECTS) {
         assert.deepEqual(cancelled.map((j) => j.eventId), [2, 3]);
         assert.equal((await store.push.enqueue([job(2)], now, traced)).length, 1, 'a push cancelled because the device came online is owed again (MSG-4)');
         assert.equal((await store.push.enqueue([job(1)], now, traced)).length, 0, 'a delivered one is not');
-        await store.push.claimDue(now + 1_000, 10);
-        assert.equal(await store.push.resetInFlight(), 1, 'a crash leaves it sending; the next start re-queues it');
+        const [inFlight] = await store.push.claimDue(now + 1_000, 10, 5_000);
+        assert.equal(inFlight?.eventId, 2);
+        assert.deepEqual(await store.push.claimDue(now + 2_000, 10, 5_000), [], 'not due again while its lease runs');
+        assert.deepEqual((await store.push.claimDue(now + 7_000, 10, 5_000)).map((j) => j.eventId), [2], 'due again once the lease lapsed (its dispatcher died)');
+        assert.equal(await store.push.resetInFlight(now + 20_000), 1, 'a crash leaves it sending; the next start re-queues it');
         const trace = await store.push.traceFor({ eventId: 1 }, 10);
         assert.deepEqual(trace.map((r) => `${r.decision}:${r.reason}`), ['queued:offline', 'pushed:delivered']);
         const rows = (await store.db.selectFrom('push_trace').select('id').execute()).length;
