@@ -20,6 +20,8 @@ export interface FakeHonorApp {
 }
 
 export interface FakeHonorOptions {
+  /** Keep received/rejected lists (default true); a load run turns it off and reads `counts`. */
+  record?: boolean;
   apps: FakeHonorApp[];
   tokenTtlSec?: number;
   latencyMs?: number;
@@ -77,6 +79,7 @@ export interface FakeHonor {
   host: string;
   port: number;
   ca: string;
+  counts: { accepted: number; rejected: number };
   received: ReceivedHonorMessage[];
   rejected: RejectedHonorRequest[];
   tokenRequests: OAuthGrantRecord[];
@@ -162,6 +165,8 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     ttlSec: ttlDefault,
     answers: KEYCLOAK,
   });
+  const record = opts.record ?? true;
+  const counts = { accepted: 0, rejected: 0 };
   const received: ReceivedHonorMessage[] = [];
   const rejected: RejectedHonorRequest[] = [];
   const failures: FakeHonorFailure[] = [];
@@ -207,7 +212,8 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     const receivedAt = Date.now();
     let parsed: unknown = text;
     const reject = (f: { httpStatus: number; code: number | undefined; message: string }, headers: Record<string, string> = {}): void => {
-      rejected.push({ path, httpStatus: f.httpStatus, code: f.code, message: f.message, body: parsed, receivedAt });
+      counts.rejected++;
+      if (record) rejected.push({ path, httpStatus: f.httpStatus, code: f.code, message: f.message, body: parsed, receivedAt });
       reply(res, f.httpStatus, f.code !== undefined ? { code: f.code, message: f.message } : f.message, headers);
     };
 
@@ -242,7 +248,8 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     const tokens = body.token as string[];
     const expired = tokens.filter((t) => control.deadTokens.has(t));
     const requestId = `${Date.now()}${String(randomInt(0, 1e6)).padStart(6, '0')}`;
-    received.push({ appId, body, headers: { ...req.headers }, accessToken: auth.token.accessToken, requestId, receivedAt });
+    counts.accepted++;
+    if (record) received.push({ appId, body, headers: { ...req.headers }, accessToken: auth.token.accessToken, requestId, receivedAt });
     // unverified: the success body (`data.sendResult`, `requestId`, `failTokens`, `expireTokens`).
     reply(res, 200, {
       code: 200,
@@ -275,7 +282,8 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
       }
       const send = /^\/api\/v1\/([^/]+)\/sendMessage$/.exec(path);
       if (req.method === 'POST' && send?.[1]) return handleSend(req, res, path, decodeURIComponent(send[1]), text);
-      rejected.push({ path, httpStatus: 404, code: undefined, message: 'Not Found', body: text, receivedAt: Date.now() });
+      counts.rejected++;
+      if (record) rejected.push({ path, httpStatus: 404, code: undefined, message: 'Not Found', body: text, receivedAt: Date.now() });
       reply(res, 404, 'Not Found');
     });
   });
@@ -288,6 +296,7 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     host: '127.0.0.1',
     port,
     ca: tls.ca,
+    counts,
     received,
     rejected,
     tokenRequests: issuer.grants,

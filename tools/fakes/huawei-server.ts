@@ -21,6 +21,8 @@ export interface FakeHuaweiApp {
 }
 
 export interface FakeHuaweiOptions {
+  /** Keep received/rejected lists (default true); a load run turns it off and reads `counts`. */
+  record?: boolean;
   apps: FakeHuaweiApp[];
   /** Access token lifetime; Huawei's is 3600 s. */
   tokenTtlSec?: number;
@@ -83,6 +85,7 @@ export interface FakeHuawei {
   host: string;
   port: number;
   ca: string;
+  counts: { accepted: number; rejected: number };
   received: ReceivedHuaweiMessage[];
   rejected: RejectedHuaweiRequest[];
   tokenRequests: OAuthGrantRecord[];
@@ -176,6 +179,8 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
     ttlSec: ttlDefault,
     answers: HUAWEI_OAUTH,
   });
+  const record = opts.record ?? true;
+  const counts = { accepted: 0, rejected: 0 };
   const received: ReceivedHuaweiMessage[] = [];
   const rejected: RejectedHuaweiRequest[] = [];
   const failures: FakeHuaweiFailure[] = [];
@@ -219,7 +224,8 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
     const receivedAt = Date.now();
     let parsed: unknown = text;
     const reject = (f: Failure | (FakeHuaweiFailure & { code: string | undefined; msg: string }), headers: Record<string, string> = {}): void => {
-      rejected.push({ path, httpStatus: f.httpStatus, code: f.code, msg: f.msg, body: parsed, receivedAt });
+      counts.rejected++;
+      if (record) rejected.push({ path, httpStatus: f.httpStatus, code: f.code, msg: f.msg, body: parsed, receivedAt });
       const body = f.code !== undefined ? { code: f.code, msg: f.msg, requestId: requestIdOf() } : f.msg;
       reply(res, f.httpStatus, body, headers);
     };
@@ -261,7 +267,8 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
     const dead = tokens.filter((t) => control.deadTokens.has(t));
     if (tokens.length > 0 && dead.length === tokens.length) return reject(fail(400, '80300007', 'All the tokens are invalid'));
     const requestId = requestIdOf();
-    received.push({ appId, body, message, headers: { ...req.headers }, accessToken: auth.token.accessToken, requestId, receivedAt });
+    counts.accepted++;
+    if (record) received.push({ appId, body, message, headers: { ...req.headers }, accessToken: auth.token.accessToken, requestId, receivedAt });
     if (dead.length > 0) {
       const msg = JSON.stringify({ success: tokens.length - dead.length, failure: dead.length, illegal_tokens: dead });
       return reply(res, 200, { code: '80100000', msg, requestId });
@@ -293,7 +300,8 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
       }
       const send = /^\/v1\/([^/]+)\/messages:send$/.exec(path);
       if (req.method === 'POST' && send?.[1]) return handleSend(req, res, path, decodeURIComponent(send[1]), text);
-      rejected.push({ path, httpStatus: 404, code: undefined, msg: 'Not Found', body: text, receivedAt: Date.now() });
+      counts.rejected++;
+      if (record) rejected.push({ path, httpStatus: 404, code: undefined, msg: 'Not Found', body: text, receivedAt: Date.now() });
       reply(res, 404, 'Not Found');
     });
   });
@@ -306,6 +314,7 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
     host: '127.0.0.1',
     port,
     ca: tls.ca,
+    counts,
     received,
     rejected,
     tokenRequests: issuer.grants,

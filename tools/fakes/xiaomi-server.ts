@@ -18,6 +18,8 @@ export interface FakeXiaomiApp {
 }
 
 export interface FakeXiaomiOptions {
+  /** Keep received/rejected lists (default true); a load run turns it off and reads `counts`. */
+  record?: boolean;
   apps: FakeXiaomiApp[];
   latencyMs?: number;
   port?: number;
@@ -65,6 +67,7 @@ export interface FakeXiaomi {
   host: string;
   port: number;
   ca: string;
+  counts: { accepted: number; rejected: number };
   received: ReceivedXiaomiMessage[];
   rejected: RejectedXiaomiRequest[];
   control: FakeXiaomiControl;
@@ -88,6 +91,8 @@ const traceId = (): string => `Xcm${randomBytes(10).toString('hex')}`;
 export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiaomi> {
   const tls = await serverTls();
   const secrets = new Map(opts.apps.map((a) => [a.appSecret, new Set(a.packageNames)]));
+  const record = opts.record ?? true;
+  const counts = { accepted: 0, rejected: 0 };
   const received: ReceivedXiaomiMessage[] = [];
   const rejected: RejectedXiaomiRequest[] = [];
   const failures: FakeXiaomiFailure[] = [];
@@ -121,7 +126,8 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
     const reject = (code: number, reason: string, extra: { httpStatus?: number; description?: string; retryAfterSec?: number } = {}): void => {
       const httpStatus = extra.httpStatus ?? 200;
       const description = extra.description ?? DESCRIPTIONS[code] ?? '错误';
-      rejected.push({ path, httpStatus, code, description, fields, receivedAt });
+      counts.rejected++;
+      if (record) rejected.push({ path, httpStatus, code, description, fields, receivedAt });
       const headers: Record<string, string> = extra.retryAfterSec !== undefined ? { 'retry-after': String(extra.retryAfterSec) } : {};
       reply(res, httpStatus, { result: 'error', reason, trace_id: traceId(), code, description }, headers);
     };
@@ -176,7 +182,8 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
     const bad = regids.filter((r) => control.deadTokens.has(r));
     if (bad.length === regids.length) return reject(20301, 'No valid targets!');
     const messageId = `scm${randomBytes(10).toString('hex')}`;
-    received.push({ path, fields, headers: { ...req.headers }, messageId, receivedAt });
+    counts.accepted++;
+    if (record) received.push({ path, fields, headers: { ...req.headers }, messageId, receivedAt });
     reply(res, 200, {
       result: 'ok',
       trace_id: traceId(),
@@ -206,7 +213,8 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
       const text = Buffer.concat(chunks).toString('utf8');
       const path = (req.url ?? '').split('?')[0] ?? '';
       if (req.method === 'POST' && (path === '/v3/message/regid' || path === '/v2/message/regid')) return handleSend(req, res, path, text);
-      rejected.push({ path, httpStatus: 404, code: undefined, description: 'Not Found', fields: undefined, receivedAt: Date.now() });
+      counts.rejected++;
+      if (record) rejected.push({ path, httpStatus: 404, code: undefined, description: 'Not Found', fields: undefined, receivedAt: Date.now() });
       reply(res, 404, 'Not Found');
     });
   });
@@ -217,6 +225,7 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
     host: '127.0.0.1',
     port,
     ca: tls.ca,
+    counts,
     received,
     rejected,
     control,
