@@ -213,6 +213,9 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
 
   it('a wrong secret is config_error, asked once, not retried in a storm; the secret is never echoed', async () => {
     const wrong = `${SECRET}-wrong`;
+    const start = Date.now();
+    let offset = 0;
+    nowMs = () => start + offset;
     const p = provider({ appSecret: wrong });
     const first = await p.send(target(), msg());
     const second = await p.send(target(), msg());
@@ -223,6 +226,10 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
     assert.equal(fake.received.length + fake.rejected.length, 0);
     assert.ok(!reason(first).includes(wrong));
     assert.ok(!JSON.stringify(logs).includes(wrong));
+    // The refusal is held for a minute, then the token endpoint is asked again.
+    offset = 61_000;
+    assert.equal((await p.send(target(), msg())).status, 'config_error');
+    assert.equal(fake.tokenRequests.length, 2);
   });
 
   it('a token endpoint outage is retry, and the next send fetches a token', async () => {
