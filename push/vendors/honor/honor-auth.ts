@@ -1,0 +1,150 @@
+// Honor OAuth 2.0 client_credentials access token (Honor's IAM is a Keycloak realm), cached per
+// credential: fetched on first use, reused until shortly before `expires_in` runs out, one request
+// in flight however many sends wait. A refused client secret is a config_error (never a dead
+// token), remembered for a short while so a burst of pushes does not hammer the endpoint; a
+// network or 5xx failure is retry. Same design as the other OAuth vendor's cache, kept apart on
+// purpose: vendor folders do not import each other.
+
+import type { PushOutcome, VendorDeps } from '../contract.ts';
+import { retryAfterMs, vendorRequest } from '../http.ts';
+import {
+  HONOR_AUTH_CONTENT_TYPE,
+  HONOR_AUTH_TRANSIENT_STATUS,
+  HONOR_TOKEN_DEFAULT_TTL_SEC,
+  HONOR_TOKEN_REFRESH_EARLY_MS,
+} from './honor-facts.ts';
+
+/** How long a refused credential answers config_error without asking the token endpoint again. */
+export const AUTH_FAILURE_HOLD_MS = 60_000;
+
+export interface AccessToken {
+  /** Goes into `Authorization: <type> <value>`. */
+  value: string;
+  type: string;
+  expiresAt: number;
+  refreshAt: number;
+}
+
+export type TokenResult = { ok: true; token: AccessToken } | { ok: false; outcome: Exclude<PushOutcome, { status: 'delivered' }> };
+
+export interface TokenSource {
+  url: string;
+  clientId: string;
+  clientSecret: string;
+  ca?: string | undefined;
+  timeoutMs?: number | undefined;
+}
+
+export class HonorTokenCache {
+  readonly #credential: string;
+  readonly #source: TokenSource;
+  readonly #deps: VendorDeps;
+  #current: AccessToken | undefined;
+  #inflight: Promise<TokenResult> | undefined;
+  #refused: { outcome: Extract<TokenResult, { ok: false }>['outcome']; until: number } | undefined;
+  /** Token requests sent (for logs and tests). */
+  requests = 0;
+
+  constructor(credential: string, source: TokenSource, deps: VendorDeps) {
+    this.#credential = credential;
+    this.#source = source;
+    this.#deps = deps;
+  }
+
+  get(): Promise<TokenResult> {
+    const now = this.#deps.now();
+    if (this.#refused && now < this.#refused.until) return Promise.resolve({ ok: false, outcome: this.#refused.outcome });
+    if (this.#current && now < this.#current.refreshAt) return Promise.resolve({ ok: true, token: this.#current });
+    this.#inflight ??= this.#fetch().finally(() => {
+      this.#inflight = undefined;
+    });
+    return this.#inflight;
+  }
+
+  /** The vendor said this token expired or is unknown: forget it (only if it is still the current one). */
+  invalidate(value: string): void {
+    if (this.#current?.value === value) this.#current = undefined;
+  }
+
+  async #fetch(): Promise<TokenResult> {
+    const startedAt = this.#deps.now();
+    this.requests++;
+    const body = new URLSearchParams({
+      grant_type: 'client_credentials',
+      client_id: this.#source.clientId,
+      client_secret: this.#source.clientSecret,
+    }).toString();
+    const res = await vendorRequest({
+      url: this.#source.url,
+      method: 'POST',
+      headers: { 'content-type': HONOR_AUTH_CONTENT_TYPE, accept: 'application/json' },
+      body,
+      ca: this.#source.ca,
+      timeoutMs: this.#source.timeoutMs,
+    });
+    const answer = parseJson(res.text);
+    if (res.status === 200 && typeof answer?.access_token === 'string' && answer.access_token !== '') {
+      const ttlSec = typeof answer.expires_in === 'number' && answer.expires_in > 0 ? answer.expires_in : HONOR_TOKEN_DEFAULT_TTL_SEC;
+      const ttlMs = ttlSec * 1000;
+      // Refresh 120 s early, or halfway through a token that lives less than 4 minutes.
+      const early = Math.min(HONOR_TOKEN_REFRESH_EARLY_MS, ttlMs / 2);
+      const token: AccessToken = {
+        value: answer.access_token,
+        type: typeof answer.token_type === 'string' && answer.token_type !== '' ? answer.token_type : 'Bearer',
+        expiresAt: startedAt + ttlMs,
+        refreshAt: startedAt + ttlMs - early,
+      };
+      this.#current = token;
+      this.#refused = undefined;
+      this.#deps.log({ vendor: 'honor', event: 'oauth token fetched', credential: this.#credential, expiresInSec: ttlSec });
+      return { ok: true, token };
+    }
+
+    const detail = describeAuthError(res.status, answer, res.error);
+    if (HONOR_AUTH_TRANSIENT_STATUS(res.status) || (res.status === 200)) {
+      // A still-valid token beats an outage of the token endpoint inside the refresh window.
+      if (this.#current && this.#deps.now() < this.#current.expiresAt) return { ok: true, token: this.#current };
+      this.#deps.log({ vendor: 'honor', event: 'oauth token failed', credential: this.#credential, httpStatus: res.status, transient: true, detail });
+      const after = retryAfterMs(res.headers, this.#deps.now());
+      return {
+        ok: false,
+        outcome: {
+          status: 'retry',
+          reason: `honor oauth token request failed: ${detail}`,
+          ...(res.status ? { httpStatus: res.status } : {}),
+          ...(after !== undefined ? { retryAfterMs: after } : {}),
+        },
+      };
+    }
+    this.#current = undefined;
+    const outcome = {
+      status: 'config_error' as const,
+      reason: `honor oauth refused credential "${this.#credential}" (check clientId and clientSecret): ${detail}`,
+      httpStatus: res.status,
+    };
+    this.#refused = { outcome, until: this.#deps.now() + AUTH_FAILURE_HOLD_MS };
+    this.#deps.log({ vendor: 'honor', event: 'oauth token refused', credential: this.#credential, httpStatus: res.status, detail });
+    return { ok: false, outcome };
+  }
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Keycloak error fields only (`error`, `error_description`), bounded; never the request. */
+function describeAuthError(status: number, answer: Record<string, unknown> | undefined, networkError: string | undefined): string {
+  if (status === 0) return `no answer (${networkError ?? 'network error'})`;
+  const parts = [`HTTP ${status}`];
+  for (const key of ['error', 'error_description']) {
+    const v = answer?.[key];
+    if (typeof v === 'string' || typeof v === 'number') parts.push(`${key}=${String(v).slice(0, 200)}`);
+  }
+  if (status === 200) parts.push('answer has no access_token');
+  return parts.join(' ');
+}

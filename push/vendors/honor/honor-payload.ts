@@ -1,0 +1,119 @@
+// Pure translation (credential, PushTarget, PushMessage, now) -> the exact Honor sendMessage
+// request: Huawei's shape in camelCase, plus the `timestamp` header (ms). The provider sends it;
+// preview() shows it. Only `Authorization` is added at send time.
+
+import type { PushMessage, PushTarget } from '../contract.ts';
+import { ELLIPSIS, fitAlertText, type AlertText } from '../../providers/text-fit.ts';
+import type { HonorCredential } from './honor-credential.ts';
+import {
+  HONOR_BADGE_MAX,
+  HONOR_CLICK_INTENT,
+  HONOR_CLICK_OPEN_APP,
+  HONOR_CLICK_URL,
+  HONOR_MAX_BODY_BYTES,
+  HONOR_NOTIFY_ID_MAX,
+  HONOR_PUSH_URL,
+  HONOR_SEND_CONTENT_TYPE,
+  HONOR_TIMESTAMP_HEADER,
+  honorSendPath,
+} from './honor-facts.ts';
+
+export interface HonorRequest {
+  method: 'POST';
+  url: string;
+  headers: Record<string, string>;
+  body: Record<string, unknown>;
+  bodyText: string;
+}
+
+export type HonorBuildResult =
+  | { ok: true; request: HonorRequest; truncated: boolean; bytes: number }
+  | { ok: false; reason: 'payload_too_large'; bytes: number; limit: number };
+
+/** A stable non-negative Java int from a string (FNV-1a): same collapse id, same notifyId. */
+export function notifyIdFor(key: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return (h >>> 0) & HONOR_NOTIFY_ID_MAX;
+}
+
+function clickActionOf(credential: HonorCredential): Record<string, unknown> {
+  const click = credential.clickAction;
+  switch (click?.type) {
+    case 'intent': return { type: HONOR_CLICK_INTENT, intent: click.intent };
+    case 'action': return { type: HONOR_CLICK_INTENT, action: click.action };
+    case 'url': return { type: HONOR_CLICK_URL, url: click.url };
+    default: return { type: HONOR_CLICK_OPEN_APP };
+  }
+}
+
+export function buildHonorRequest(credential: HonorCredential, target: PushTarget, message: PushMessage, nowMs: number): HonorBuildResult {
+  const data: Record<string, string> = { ...message.data, pushId: message.id };
+  const dataOnly = message.kind !== 'alert';
+  if (dataOnly && message.badge !== undefined && data.badge === undefined) data.badge = String(message.badge);
+
+  const android: Record<string, unknown> = {};
+  // unverified: "<seconds>s" like Huawei's android.ttl.
+  if (message.expiresAt !== undefined) android.ttl = `${Math.max(1, Math.floor(message.expiresAt) - Math.floor(nowMs / 1000))}s`;
+
+  const isCall = message.purpose === 'call_ring' || message.purpose === 'call_over';
+  const channelId = isCall ? credential.callChannelId ?? credential.channelId : credential.channelId;
+
+  const bodyWith = (text: AlertText): Record<string, unknown> => {
+    const androidOut: Record<string, unknown> = { ...android };
+    if (!dataOnly) {
+      const notification: Record<string, unknown> = {
+        title: text.title !== undefined && text.title !== '' ? text.title : ELLIPSIS,
+        body: text.body !== undefined && text.body !== '' ? text.body : ELLIPSIS,
+        clickAction: clickActionOf(credential),
+        importance: credential.importance ?? 'NORMAL',
+      };
+      if (channelId !== undefined) notification.channelId = channelId;
+      if (message.collapseId !== undefined) {
+        notification.tag = message.collapseId;
+        notification.notifyId = notifyIdFor(message.collapseId);
+      }
+      if (message.badge !== undefined && credential.badgeClass !== undefined) {
+        // unverified: camelCase of Huawei's badge { set_num, class }.
+        notification.badge = { setNum: Math.min(Math.max(0, Math.floor(message.badge)), HONOR_BADGE_MAX), badgeClass: credential.badgeClass };
+      }
+      if (credential.foregroundShow !== undefined) notification.foregroundShow = credential.foregroundShow;
+      androidOut.notification = notification;
+    }
+    const body: Record<string, unknown> = { data: JSON.stringify(data) };
+    if (Object.keys(androidOut).length > 0) body.android = androidOut;
+    body.token = [target.token];
+    return body;
+  };
+  const measure = (text: AlertText): number => Buffer.byteLength(JSON.stringify(bodyWith(text)), 'utf8');
+
+  let text: AlertText = {};
+  let truncated = false;
+  if (!dataOnly) {
+    const fitted = fitAlertText({ title: message.title, body: message.body }, measure, HONOR_MAX_BODY_BYTES);
+    if (!fitted) return { ok: false, reason: 'payload_too_large', bytes: measure({}), limit: HONOR_MAX_BODY_BYTES };
+    text = fitted.text;
+    truncated = fitted.truncated;
+  }
+  const body = bodyWith(text);
+  const bodyText = JSON.stringify(body);
+  const bytes = Buffer.byteLength(bodyText, 'utf8');
+  if (bytes > HONOR_MAX_BODY_BYTES) return { ok: false, reason: 'payload_too_large', bytes, limit: HONOR_MAX_BODY_BYTES };
+
+  const base = (credential.endpoints?.pushUrl ?? HONOR_PUSH_URL).replace(/\/+$/, '');
+  return {
+    ok: true,
+    request: {
+      method: 'POST',
+      url: `${base}${honorSendPath(credential.appId)}`,
+      headers: { 'content-type': HONOR_SEND_CONTENT_TYPE, accept: 'application/json', [HONOR_TIMESTAMP_HEADER]: String(Math.floor(nowMs)) },
+      body,
+      bodyText,
+    },
+    truncated,
+    bytes,
+  };
+}

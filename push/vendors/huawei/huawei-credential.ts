@@ -1,0 +1,80 @@
+// One Huawei Push Kit credential (`push.credentials.<name>` with `type: "huawei"`): the schema the
+// config loader checks, and the checks a schema cannot express. Error messages name the setting,
+// never its value (the secret must not reach logs through a config error).
+
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import { CredentialConfigError } from '../contract.ts';
+import { HUAWEI_IMPORTANCE } from './huawei-facts.ts';
+
+const Endpoints = Type.Object({
+  authUrl: Type.Optional(Type.String({ description: 'OAuth token URL (full URL); default oauth-login.cloud.huawei.com/oauth2/v3/token.' })),
+  pushUrl: Type.Optional(Type.String({ description: 'Push API base URL; `/v1/<appId>/messages:send` is appended.' })),
+  ca: Type.Optional(Type.String({ description: 'PEM of an extra CA to trust (a local fake vendor).' })),
+}, { additionalProperties: false });
+
+const ClickAction = Type.Union([
+  Type.Object({ type: Type.Literal('app') }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('intent'), intent: Type.String({ minLength: 1, maxLength: 2048 }) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('action'), action: Type.String({ minLength: 1, maxLength: 256 }) }, { additionalProperties: false }),
+  Type.Object({ type: Type.Literal('url'), url: Type.String({ minLength: 1, maxLength: 2048 }) }, { additionalProperties: false }),
+]);
+
+export const HuaweiCredentialSchema = Type.Object({
+  type: Type.Literal('huawei'),
+  appId: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'AppGallery Connect App ID (also the OAuth client_id unless clientId is set).' }),
+  appSecret: Type.String({ minLength: 1, maxLength: 512, description: 'OAuth 2.0 client secret of the app.' }),
+  clientId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'OAuth client_id when it differs from appId.' })),
+  endpoints: Type.Optional(Endpoints),
+  channelId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'android.notification.channel_id for message pushes.' })),
+  callChannelId: Type.Optional(Type.String({ minLength: 1, maxLength: 128, description: 'Channel for call rings; defaults to channelId.' })),
+  importance: Type.Optional(Type.Union(HUAWEI_IMPORTANCE.map((i) => Type.Literal(i)), { description: 'android.notification.importance; default NORMAL.' })),
+  badgeClass: Type.Optional(Type.String({ pattern: '^[A-Za-z_$][A-Za-z0-9_$]*(\\.[A-Za-z_$][A-Za-z0-9_$]*)+$', description: 'Launcher activity class; badges are set only when given.' })),
+  clickAction: Type.Optional(ClickAction),
+  foregroundShow: Type.Optional(Type.Boolean({ description: 'android.notification.foreground_show.' })),
+  timeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 120_000, description: 'Per-request timeout.' })),
+}, { additionalProperties: false });
+
+export type HuaweiCredential = Static<typeof HuaweiCredentialSchema>;
+
+/** First schema error as `push.credentials.<name>.<path>: <message>` (TypeBox messages never quote values). */
+export function schemaError(schema: TSchema, name: string, value: unknown): string | undefined {
+  const first = Value.Errors(schema, value).First();
+  if (!first) return undefined;
+  const path = first.path.split('/').filter(Boolean).join('.');
+  return `push.credentials.${name}${path ? `.${path}` : ''}: ${first.message}`;
+}
+
+function checkUrl(name: string, field: string, url: string | undefined): void {
+  if (url === undefined) return;
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CredentialConfigError(`push.credentials.${name}.endpoints.${field} is not a URL`);
+  }
+  if (parsed.protocol !== 'https:') throw new CredentialConfigError(`push.credentials.${name}.endpoints.${field} must be an https:// URL`);
+  if (parsed.username !== '' || parsed.password !== '') {
+    throw new CredentialConfigError(`push.credentials.${name}.endpoints.${field} must not carry user info`);
+  }
+}
+
+export function checkHuaweiCredential(name: string, credential: HuaweiCredential): void {
+  const error = schemaError(HuaweiCredentialSchema, name, credential);
+  if (error) throw new CredentialConfigError(error);
+  // A pasted secret with a stray newline or space authenticates as "wrong secret" forever.
+  if (/\s/.test(credential.appSecret)) {
+    throw new CredentialConfigError(`push.credentials.${name}.appSecret contains whitespace (copy-paste error?)`);
+  }
+  checkUrl(name, 'authUrl', credential.endpoints?.authUrl);
+  checkUrl(name, 'pushUrl', credential.endpoints?.pushUrl);
+  const ca = credential.endpoints?.ca;
+  if (ca !== undefined && !/-----BEGIN CERTIFICATE-----/.test(ca)) {
+    throw new CredentialConfigError(`push.credentials.${name}.endpoints.ca is not a PEM certificate`);
+  }
+  if (credential.clickAction?.type === 'url') checkUrlScheme(name, credential.clickAction.url);
+}
+
+function checkUrlScheme(name: string, url: string): void {
+  if (!/^https:\/\//.test(url)) throw new CredentialConfigError(`push.credentials.${name}.clickAction.url must be an https:// URL`);
+}

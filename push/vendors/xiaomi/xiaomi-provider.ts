@@ -1,0 +1,82 @@
+// Xiaomi MiPush provider: one registration id per send, the form request from xiaomi-payload.ts,
+// the answer classified by xiaomi-outcome.ts. No token exchange: the AppSecret is the header.
+
+import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
+import { vendorRequest } from '../http.ts';
+import type { XiaomiCredential } from './xiaomi-credential.ts';
+import { xiaomiAuthorization } from './xiaomi-facts.ts';
+import { classifyXiaomiAnswer } from './xiaomi-outcome.ts';
+import { buildXiaomiRequest } from './xiaomi-payload.ts';
+
+export const XIAOMI_REGISTRATION = 'xiaomi';
+
+export class XiaomiProvider implements PushProvider {
+  readonly name: string;
+  readonly #credential: XiaomiCredential;
+  readonly #deps: VendorDeps;
+  readonly #onClose: (() => void) | undefined;
+  #closed = false;
+
+  constructor(name: string, credential: XiaomiCredential, deps: VendorDeps, onClose?: () => void) {
+    this.name = name;
+    this.#credential = credential;
+    this.#deps = deps;
+    this.#onClose = onClose;
+  }
+
+  async send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
+    try {
+      return this.#scrubbed(await this.#send(target, message));
+    } catch (err) {
+      return this.#scrubbed({ status: 'retry', reason: `xiaomi provider error: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  }
+
+  async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
+    if (this.#closed) return { status: 'retry', reason: 'provider closed' };
+    if (target.registration !== XIAOMI_REGISTRATION) {
+      return { status: 'config_error', reason: `credential "${this.name}" is xiaomi but the target registered as ${target.registration}` };
+    }
+    // A comma would address a second device (registration_id is a comma list).
+    if (target.token === '' || target.token.includes(',')) return { status: 'dead_token', reason: 'malformed xiaomi registration id' };
+    const built = buildXiaomiRequest(this.#credential, target, message, this.#deps.now());
+    const startedAt = this.#deps.now();
+    const res = await vendorRequest({
+      url: built.request.url,
+      method: 'POST',
+      headers: { ...built.request.headers, authorization: xiaomiAuthorization(this.#credential.appSecret) },
+      body: built.request.bodyText,
+      ca: this.#credential.endpoints?.ca,
+      timeoutMs: this.#credential.timeoutMs,
+    });
+    const { outcome, code } = classifyXiaomiAnswer(res, target.token, this.#deps.now());
+    this.#deps.log({
+      vendor: 'xiaomi',
+      event: 'push answered',
+      credential: this.name,
+      pushId: message.id,
+      purpose: message.purpose,
+      status: outcome.status,
+      ...(code !== undefined ? { code } : {}),
+      ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
+      ms: this.#deps.now() - startedAt,
+      ...('reason' in outcome ? { reason: this.#scrub(outcome.reason) } : {}),
+    });
+    return outcome;
+  }
+
+  #scrub(text: string): string {
+    const secret = this.#credential.appSecret;
+    return secret.length >= 4 ? text.split(secret).join('<redacted>') : text;
+  }
+
+  #scrubbed(outcome: PushOutcome): PushOutcome {
+    return 'reason' in outcome ? { ...outcome, reason: this.#scrub(outcome.reason) } : outcome;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onClose?.();
+  }
+}
