@@ -132,6 +132,16 @@ describe('OPPO provider against the fake OPPO', () => {
     assert.equal(fake.received.filter((r) => r.message.notification.app_message_id === m.id).length, 1);
   });
 
+  it('a resend of the same push (same message.id) carries the same app_message_id: one message at the fake', async () => {
+    const m = msg();
+    const first = await provider().send(target(), m);
+    const again = await provider().send(target(), m);
+    assert.equal(first.status, 'delivered');
+    assert.deepEqual(again, first);
+    assert.equal(fake.received.length, 1);
+    assert.equal(fake.counts.deduplicated, 1);
+  });
+
   it('a token refused twice is resent only once, then retried later', async () => {
     const p = provider();
     fake.control.failNext(2, OPPO_CODES.INVALID_AUTH_TOKEN);

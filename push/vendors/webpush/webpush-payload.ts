@@ -32,11 +32,15 @@ export type WebPushBuildResult =
   | { ok: false; reason: 'payload_too_large'; bytes: number; limit: number };
 
 function payloadOf(message: PushMessage, text: AlertText): WebPushPayload {
-  const payload: WebPushPayload = { data: { ...message.data }, purpose: message.purpose, kind: message.kind, id: message.id };
-  if (text.title !== undefined && text.title !== '') payload.title = text.title;
-  if (text.body !== undefined && text.body !== '') payload.body = text.body;
-  if (message.badge !== undefined) payload.badge = message.badge;
-  return payload;
+  return {
+    ...(text.title !== undefined && text.title !== '' ? { title: text.title } : {}),
+    ...(text.body !== undefined && text.body !== '' ? { body: text.body } : {}),
+    ...(message.badge !== undefined ? { badge: message.badge } : {}),
+    data: { ...message.data },
+    purpose: message.purpose,
+    kind: message.kind,
+    id: message.id,
+  };
 }
 
 /** high for calls and high-priority pushes, very-low for badge updates, low for other background pushes. */
