@@ -1,0 +1,100 @@
+/**
+ * One OPPO credential, ready to send: a unicast per push (IM messages must not go by broadcast,
+ * which OPPO caps at a few a day per user), a token refused with code 11 renewed and the push
+ * resent once. Never throws: every failure is a PushOutcome.
+ */
+import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
+import { vendorRequest } from '../http.ts';
+import { OppoAuth } from './oppo-auth.ts';
+import { oppoUrls, type OppoCredential } from './oppo-credential.ts';
+import { OPPO_FORM_CONTENT_TYPE } from './oppo-facts.ts';
+import { classifyOppoSend, type OppoSendAnswer } from './oppo-outcome.ts';
+import { buildOppoMessage, oppoUnicastForm, type OppoMessage } from './oppo-payload.ts';
+
+export const OPPO_REGISTRATION = 'oppo';
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+export class OppoProvider implements PushProvider {
+  readonly name: string;
+  readonly #credential: OppoCredential;
+  readonly #deps: VendorDeps;
+  readonly #auth: OppoAuth;
+  readonly #pushUrl: string;
+  readonly #timeoutMs: number;
+  #closed = false;
+
+  constructor(name: string, credential: OppoCredential, deps: VendorDeps) {
+    this.name = name;
+    this.#credential = credential;
+    this.#deps = deps;
+    const { authUrl, pushUrl } = oppoUrls(credential);
+    this.#pushUrl = pushUrl;
+    this.#timeoutMs = credential.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#auth = new OppoAuth({
+      credential: name,
+      appKey: credential.appKey,
+      masterSecret: credential.masterSecret,
+      authUrl,
+      ca: credential.endpoints?.ca,
+      timeoutMs: this.#timeoutMs,
+      deps,
+    });
+  }
+
+  async send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
+    try {
+      return await this.#send(target, message);
+    } catch (err) {
+      // Nothing above should throw; if it does, the push is retried rather than lost.
+      return { status: 'retry', reason: `oppo provider error: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
+  async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
+    if (this.#closed) return { status: 'retry', reason: 'provider closed' };
+    if (target.registration !== OPPO_REGISTRATION) {
+      return { status: 'config_error', reason: `credential "${this.name}" is OPPO but the target registered ${target.registration}` };
+    }
+    if (target.token === '') return { status: 'dead_token', reason: 'empty registration id' };
+    const built = buildOppoMessage(target, message, { channelId: this.#credential.channelId ?? '', clickActivity: this.#credential.clickActivity }, this.#deps.now());
+    if (!built.ok) {
+      return { status: 'rejected', reason: built.reason === 'background_unsupported' ? 'oppo has no silent push for a background push' : 'payload_too_large' };
+    }
+
+    let refused = '';
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const auth = await this.#auth.token();
+      if (!auth.ok) return auth.outcome;
+      const outcome = await this.#unicast(auth.token, built.message);
+      if (outcome.status !== 'reauth') return outcome;
+      refused = outcome.reason;
+      this.#auth.invalidate(auth.token);
+      this.#deps.log({ vendor: 'oppo', credential: this.name, event: 'auth_token_refused', attempt, pushId: message.id });
+    }
+    // A fresh token refused as well: OPPO is confused right now; try again later.
+    return { status: 'retry', reason: `${refused}: a fresh token was refused as well` };
+  }
+
+  async #unicast(authToken: string, message: OppoMessage): Promise<OppoSendAnswer> {
+    const startedAt = this.#deps.now();
+    const response = await vendorRequest({
+      url: this.#pushUrl,
+      method: 'POST',
+      headers: { 'content-type': OPPO_FORM_CONTENT_TYPE, accept: 'application/json' },
+      body: oppoUnicastForm(authToken, message),
+      timeoutMs: this.#timeoutMs,
+      ...(this.#credential.endpoints?.ca !== undefined ? { ca: this.#credential.endpoints.ca } : {}),
+    });
+    const outcome = classifyOppoSend(response, this.#deps.now());
+    this.#deps.log({
+      vendor: 'oppo', credential: this.name, event: 'unicast', status: outcome.status, httpStatus: response.status,
+      elapsedMs: this.#deps.now() - startedAt, ...('reason' in outcome ? { reason: outcome.reason } : {}),
+    });
+    return outcome;
+  }
+
+  async close(): Promise<void> {
+    // The HTTPS agents are shared per origin (http.ts); closeVendorAgents() ends them at shutdown.
+    this.#closed = true;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * One vivo credential, ready to send: `/message/send` per push with the token in the
+ * `authToken` header and our push id as requestId (vivo's dedupe key), a refused token renewed
+ * and the push resent once. Never throws: every failure is a PushOutcome.
+ */
+import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
+import { vendorRequest } from '../http.ts';
+import { VivoAuth } from './vivo-auth.ts';
+import { vivoUrls, type VivoCredential } from './vivo-credential.ts';
+import { VIVO_AUTH_HEADER, VIVO_CONTENT_TYPE, VIVO_PUSH_MODE } from './vivo-facts.ts';
+import { classifyVivoSend, type VivoSendAnswer } from './vivo-outcome.ts';
+import { buildVivoSend, type VivoSendBody } from './vivo-payload.ts';
+
+export const VIVO_REGISTRATION = 'vivo';
+const DEFAULT_TIMEOUT_MS = 10_000;
+
+export class VivoProvider implements PushProvider {
+  readonly name: string;
+  readonly #credential: VivoCredential;
+  readonly #deps: VendorDeps;
+  readonly #auth: VivoAuth;
+  readonly #pushUrl: string;
+  readonly #timeoutMs: number;
+  #closed = false;
+
+  constructor(name: string, credential: VivoCredential, deps: VendorDeps) {
+    this.name = name;
+    this.#credential = credential;
+    this.#deps = deps;
+    const { authUrl, pushUrl } = vivoUrls(credential);
+    this.#pushUrl = pushUrl;
+    this.#timeoutMs = credential.requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#auth = new VivoAuth({
+      credential: name,
+      appId: credential.appId,
+      appKey: credential.appKey,
+      appSecret: credential.appSecret,
+      authUrl,
+      ca: credential.endpoints?.ca,
+      timeoutMs: this.#timeoutMs,
+      deps,
+    });
+  }
+
+  async send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
+    try {
+      return await this.#send(target, message);
+    } catch (err) {
+      // Nothing above should throw; if it does, the push is retried rather than lost.
+      return { status: 'retry', reason: `vivo provider error: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  }
+
+  async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
+    if (this.#closed) return { status: 'retry', reason: 'provider closed' };
+    if (target.registration !== VIVO_REGISTRATION) {
+      return { status: 'config_error', reason: `credential "${this.name}" is vivo but the target registered ${target.registration}` };
+    }
+    if (target.token === '') return { status: 'dead_token', reason: 'empty regId' };
+    const built = buildVivoSend(target, message, {
+      appId: this.#credential.appId,
+      pushMode: VIVO_PUSH_MODE[this.#credential.pushMode ?? 'production'],
+      skipContent: this.#credential.skipContent,
+    }, this.#deps.now());
+    if (!built.ok) {
+      return { status: 'rejected', reason: built.reason === 'background_unsupported' ? 'vivo has no silent push for a background push' : 'payload_too_large' };
+    }
+
+    let refused = '';
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const auth = await this.#auth.token();
+      if (!auth.ok) return auth.outcome;
+      const outcome = await this.#post(auth.token, built.body);
+      if (outcome.status !== 'reauth') return outcome;
+      refused = outcome.reason;
+      await this.#auth.invalidate(auth.token);
+      this.#deps.log({ vendor: 'vivo', credential: this.name, event: 'auth_token_refused', attempt, pushId: message.id });
+    }
+    return { status: 'retry', reason: `${refused}: a fresh token was refused as well` };
+  }
+
+  async #post(authToken: string, body: VivoSendBody): Promise<VivoSendAnswer> {
+    const startedAt = this.#deps.now();
+    const response = await vendorRequest({
+      url: this.#pushUrl,
+      method: 'POST',
+      headers: { 'content-type': VIVO_CONTENT_TYPE, accept: 'application/json', [VIVO_AUTH_HEADER]: authToken },
+      body: JSON.stringify(body),
+      timeoutMs: this.#timeoutMs,
+      ...(this.#credential.endpoints?.ca !== undefined ? { ca: this.#credential.endpoints.ca } : {}),
+    });
+    const outcome = classifyVivoSend(response, this.#deps.now());
+    this.#deps.log({
+      vendor: 'vivo', credential: this.name, event: 'send', status: outcome.status, httpStatus: response.status,
+      requestId: body.requestId, elapsedMs: this.#deps.now() - startedAt, ...('reason' in outcome ? { reason: outcome.reason } : {}),
+    });
+    return outcome;
+  }
+
+  async close(): Promise<void> {
+    // The HTTPS agents are shared per origin (http.ts); closeVendorAgents() ends them at shutdown.
+    this.#closed = true;
+  }
+}
