@@ -7,7 +7,7 @@ import { CredentialConfigError, RegistrationError, type PushMessage, type PushOu
 import { closeVendorAgents } from '../../push/vendors/http.ts';
 import { createHonorVendor, type HonorCredential } from '../../push/vendors/honor/index.ts';
 import { classifyHonorAnswer } from '../../push/vendors/honor/honor-outcome.ts';
-import { ELLIPSIS } from '../../push/providers/text-fit.ts';
+import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startHonorFake, type FakeHonor } from '../../tools/fakes/honor-server.ts';
 
 const APP_ID = '104412345';

@@ -7,7 +7,7 @@ import { CredentialConfigError, RegistrationError, type PushMessage, type PushOu
 import { closeVendorAgents } from '../../push/vendors/http.ts';
 import { createHuaweiVendor, type HuaweiCredential } from '../../push/vendors/huawei/index.ts';
 import { classifyHuaweiAnswer } from '../../push/vendors/huawei/huawei-outcome.ts';
-import { ELLIPSIS } from '../../push/providers/text-fit.ts';
+import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startHuaweiFake, type FakeHuawei } from '../../tools/fakes/huawei-server.ts';
 
 const APP_ID = '101234567';

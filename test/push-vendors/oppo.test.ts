@@ -8,7 +8,7 @@ import { closeVendorAgents } from '../../push/vendors/http.ts';
 import { oppoVendor, type OppoCredential } from '../../push/vendors/oppo/index.ts';
 import { OPPO_CODES, OPPO_LIMITS } from '../../push/vendors/oppo/oppo-facts.ts';
 import { oppoNotifyId } from '../../push/vendors/oppo/oppo-payload.ts';
-import { ELLIPSIS } from '../../push/providers/text-fit.ts';
+import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startFakeOppo, type FakeOppo } from '../../tools/fakes/oppo-server.ts';
 
 const APP_KEY = 'oppo-app-key-4f1c';

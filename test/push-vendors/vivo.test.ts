@@ -9,7 +9,7 @@ import { vivoVendor, type VivoCredential } from '../../push/vendors/vivo/index.t
 import { vivoTokenStateKey } from '../../push/vendors/vivo/vivo-auth.ts';
 import { VIVO_CODES, VIVO_LIMITS } from '../../push/vendors/vivo/vivo-facts.ts';
 import { vivoTextUnits } from '../../push/vendors/vivo/vivo-payload.ts';
-import { ELLIPSIS } from '../../push/providers/text-fit.ts';
+import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startFakeVivo, type FakeVivo } from '../../tools/fakes/vivo-server.ts';
 
 const APP_ID = 105562603;

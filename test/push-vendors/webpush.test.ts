@@ -10,7 +10,7 @@ import { CredentialConfigError, RegistrationError, type PushMessage, type PushTa
 import { webPushVendor, type WebPushCredential } from '../../push/vendors/webpush/index.ts';
 import { WEBPUSH_MAX_PLAINTEXT_BYTES } from '../../push/vendors/webpush/webpush-facts.ts';
 import { webPushTopic } from '../../push/vendors/webpush/webpush-payload.ts';
-import { ELLIPSIS } from '../../push/providers/text-fit.ts';
+import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { encryptAes128gcm, startFakeWebPush, type FakeSubscription, type FakeWebPush } from '../../tools/fakes/webpush-server.ts';
 
 const VAPID = webpush.generateVAPIDKeys();

@@ -8,7 +8,7 @@ import { closeVendorAgents } from '../../push/vendors/http.ts';
 import { createXiaomiVendor, type XiaomiCredential } from '../../push/vendors/xiaomi/index.ts';
 import { msUntilNextBeijingMidnight } from '../../push/vendors/xiaomi/xiaomi-facts.ts';
 import { classifyXiaomiAnswer } from '../../push/vendors/xiaomi/xiaomi-outcome.ts';
-import { ELLIPSIS } from '../../push/providers/text-fit.ts';
+import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startXiaomiFake, type FakeXiaomi } from '../../tools/fakes/xiaomi-server.ts';
 
 const SECRET = `mi${randomBytes(11).toString('base64url')}==`;

@@ -3,7 +3,7 @@
 // preview() shows it. Only `Authorization` is added at send time.
 
 import type { PushMessage, PushTarget } from '../contract.ts';
-import { ELLIPSIS, fitAlertText, type AlertText } from '../../providers/text-fit.ts';
+import { ELLIPSIS, fitAlertText, type AlertText } from '../text-fit.ts';
 import type { HonorCredential } from './honor-credential.ts';
 import {
   HONOR_BADGE_MAX,

@@ -2,7 +2,7 @@
 // The provider sends it; preview() shows it. Only `Authorization` is added at send time.
 
 import type { PushMessage, PushTarget } from '../contract.ts';
-import { ELLIPSIS, fitAlertText, type AlertText } from '../../providers/text-fit.ts';
+import { ELLIPSIS, fitAlertText, type AlertText } from '../text-fit.ts';
 import type { HuaweiCredential } from './huawei-credential.ts';
 import {
   HUAWEI_BADGE_MAX,

@@ -3,7 +3,7 @@
  * provider and preview() so the sandbox shows what OPPO would get. No I/O, no clock of its own.
  */
 import { createHash } from 'node:crypto';
-import { fitAlertText } from '../../providers/text-fit.ts';
+import { fitAlertText } from '../text-fit.ts';
 import type { PushMessage, PushTarget } from '../contract.ts';
 import {
   OPPO_CLICK_LAUNCH_APP, OPPO_CLICK_OPEN_ACTIVITY, OPPO_LIMITS, OPPO_STYLE_STANDARD, OPPO_TARGET_REGISTRATION_ID,

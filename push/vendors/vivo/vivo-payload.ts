@@ -3,7 +3,7 @@
  * shared by the provider and preview(). No I/O, no clock of its own.
  */
 import { createHash } from 'node:crypto';
-import { fitAlertText } from '../../providers/text-fit.ts';
+import { fitAlertText } from '../text-fit.ts';
 import type { PushMessage, PushTarget } from '../contract.ts';
 import {
   VIVO_CATEGORY_IM, VIVO_CLASSIFICATION_SYSTEM, VIVO_LIMITS, VIVO_NETWORK_ANY, VIVO_NOTIFY_TYPE, VIVO_SKIP_TYPE,

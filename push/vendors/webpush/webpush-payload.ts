@@ -4,7 +4,7 @@
  * clock of its own. The payload is JSON: {title, body, badge, data, purpose, kind, id}.
  */
 import { createHash } from 'node:crypto';
-import { fitAlertText, jsonBytes, type AlertText } from '../../providers/text-fit.ts';
+import { fitAlertText, jsonBytes, type AlertText } from '../text-fit.ts';
 import type { PushMessage, PushPurpose } from '../contract.ts';
 import {
   WEBPUSH_DEFAULT_TTL_SEC, WEBPUSH_MAX_PLAINTEXT_BYTES, WEBPUSH_MAX_TTL_SEC, WEBPUSH_TOPIC_CHARS, type WebPushUrgency,

@@ -3,7 +3,7 @@
 // Only `Authorization: key=<AppSecret>` is added at send time.
 
 import type { PushMessage, PushTarget } from '../contract.ts';
-import { ELLIPSIS, fitAlertText } from '../../providers/text-fit.ts';
+import { ELLIPSIS, fitAlertText } from '../text-fit.ts';
 import type { XiaomiCredential } from './xiaomi-credential.ts';
 import {
   XIAOMI_CONTENT_TYPE,
