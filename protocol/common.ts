@@ -1,7 +1,9 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-/** User, group and device ids: short, printable, no separators we use in conversation ids. */
-export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.@-]+$' });
+/** The one rule for user, group and device ids: short, printable, no separators we use in conversation ids. */
+export const ID_PATTERN = '^[A-Za-z0-9_.@-]{1,64}$';
+export const isId = (value: unknown): value is string => typeof value === 'string' && new RegExp(ID_PATTERN).test(value);
+export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: ID_PATTERN });
 /** Optional client correlation id, echoed on the reply or error for this request. */
 export const Ref = Type.Optional(Type.String({ maxLength: 64 }));
 export const Seq = Type.Integer({ minimum: 0 });

@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   not_logged_in: { retryable: false, meaning: 'Only `login` and `ping` are accepted before a successful login.' },
   already_logged_in: { retryable: false, meaning: 'This connection is already logged in; open a new connection to switch users.' },
   token_invalid: { retryable: false, meaning: 'The login token is malformed or its signature does not verify.' },
+  token_device_mismatch: { retryable: false, meaning: 'The login token is bound to another device id than the one logging in (or, with `auth.requireDeviceClaim`, to none).' },
   token_expired: { retryable: false, meaning: 'The login token has expired (beyond the allowed clock skew).' },
   too_many_connections: { retryable: true, meaning: 'A per-user or per-IP connection cap was reached.' },
   bad_cursor: { retryable: false, meaning: 'An `ack` or `sync` cursor is beyond the newest sequence this user has.' },

@@ -38,6 +38,13 @@ export interface CreateServerOptions {
   transport?: TransportFactory;
 }
 
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+
+/** The start-up warning for metrics anyone who reaches the port can read, if that is the case. */
+export function metricsExposureWarning(config: Pick<Config, 'host' | 'metrics'>): string | undefined {
+  return !config.metrics.secret && !isLoopback(config.host) ? 'GET /metrics is public on a non-loopback address: set metrics.secret' : undefined;
+}
+
 /** A listener that threw is logged and counted; the append or event it heard still completed. */
 function listenerErrors(logger: Logger, metrics: Metrics) {
   return (listener: string, error: unknown) => {
@@ -127,6 +134,8 @@ export async function startServer(config: Config, options: CreateServerOptions =
     lifecycle: { draining: false }, push: createPush(config, store, base),
   };
   wire(ctx);
+  const exposure = metricsExposureWarning(config);
+  if (exposure) logger.warn({ host: config.host }, exposure);
 
   const calls = callsFeature(ctx);
   const handlers: FrameHandlers = Object.assign({}, calls.handlers,

@@ -13,7 +13,12 @@ export function json(status: number, body: unknown): HttpResponse {
  * features (`GET /admin/pushes` by push); all of them require the admin secret, and the whole
  * admin API answers 404 when no secret is configured.
  */
-export function createHttpHandler(ctx: Pick<ServerContext, 'secrets' | 'hub' | 'metrics' | 'lifecycle'>, adminRoutes: Map<string, AdminRoute>): HttpHandler {
+function bearer(request: HttpRequest): string {
+  const header = request.headers.authorization ?? '';
+  return header.startsWith('Bearer ') ? header.slice(7) : '';
+}
+
+export function createHttpHandler(ctx: Pick<ServerContext, 'secrets' | 'hub' | 'metrics' | 'lifecycle' | 'config'>, adminRoutes: Map<string, AdminRoute>): HttpHandler {
   return async (request) => {
     const url = new URL(request.url, 'http://localhost');
     if (url.pathname === '/healthz' && request.method === 'GET') {
@@ -22,15 +27,15 @@ export function createHttpHandler(ctx: Pick<ServerContext, 'secrets' | 'hub' | '
       });
     }
     if (url.pathname === '/metrics' && request.method === 'GET') {
+      const secret = ctx.config.metrics.secret;
+      if (secret !== undefined && !secretsEqual(bearer(request), secret)) return json(401, { error: 'metrics secret required (Authorization: Bearer <metrics.secret>)' });
       ctx.metrics.sessions.set(ctx.hub.size());
       return { status: 200, headers: { 'content-type': ctx.metrics.registry.contentType }, body: await ctx.metrics.registry.metrics() };
     }
     if (url.pathname.startsWith('/admin/')) {
       const secret = ctx.secrets.admin;
       if (!secret) return json(404, { error: 'admin API disabled: set admin.secret' });
-      const header = request.headers.authorization ?? '';
-      const given = header.startsWith('Bearer ') ? header.slice(7) : '';
-      if (!secretsEqual(given, secret)) return json(401, { error: 'admin secret required (Authorization: Bearer <admin.secret>)' });
+      if (!secretsEqual(bearer(request), secret)) return json(401, { error: 'admin secret required (Authorization: Bearer <admin.secret>)' });
       const route = adminRoutes.get(`${request.method} ${url.pathname}`);
       if (!route) return json(404, { error: 'no such admin route' });
       return route(request, url.searchParams);

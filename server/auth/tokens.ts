@@ -1,15 +1,18 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { ProtocolError } from '../../protocol/index.ts';
+import { ProtocolError, isId } from '../../protocol/index.ts';
 
 /**
  * Login tokens (AUTH-1), minted by the app's backend with a shared secret, like Tencent's
- * UserSig or ZEGO's token: `v1.<base64url JSON {sub, iat, exp}>.<base64url HMAC-SHA256>`.
- * Several secrets verify at once so a secret can be rotated without logging everyone out.
+ * UserSig or ZEGO's token: `v1.<base64url JSON {sub, iat, exp, dev?}>.<base64url HMAC-SHA256>`.
+ * Several secrets verify at once so a secret can be rotated without logging everyone out. `dev`,
+ * when present, is the one device id the token may log in as (a backend that mints a token per
+ * device).
  */
 export interface TokenClaims {
   sub: string;
   iat: number;
   exp: number;
+  dev?: string;
 }
 
 const PREFIX = 'v1';
@@ -18,9 +21,10 @@ function sign(secret: string, body: string): Buffer {
   return createHmac('sha256', secret).update(`${PREFIX}.${body}`).digest();
 }
 
-export function mintToken(secret: string, userId: string, ttlSec: number, now = Date.now()): string {
+export function mintToken(secret: string, userId: string, ttlSec: number, now = Date.now(), options: { deviceId?: string } = {}): string {
   const iat = Math.floor(now / 1000);
-  const body = Buffer.from(JSON.stringify({ sub: userId, iat, exp: iat + ttlSec })).toString('base64url');
+  const claims: TokenClaims = { sub: userId, iat, exp: iat + ttlSec, ...(options.deviceId !== undefined ? { dev: options.deviceId } : {}) };
+  const body = Buffer.from(JSON.stringify(claims)).toString('base64url');
   return `${PREFIX}.${body}.${sign(secret, body).toString('base64url')}`;
 }
 
@@ -47,7 +51,7 @@ export function verifyToken(token: string, secrets: readonly string[], clockSkew
   }
   // `null` or a non-object body would otherwise throw a TypeError here; `1e999` parses to Infinity.
   if (typeof claims !== 'object' || claims === null
-    || typeof claims.sub !== 'string' || !/^[A-Za-z0-9_.@-]{1,64}$/.test(claims.sub)
+    || !isId(claims.sub) || (claims.dev !== undefined && !isId(claims.dev))
     || typeof claims.exp !== 'number' || typeof claims.iat !== 'number' || !Number.isFinite(claims.exp) || !Number.isFinite(claims.iat)) {
     throw new ProtocolError('token_invalid');
   }

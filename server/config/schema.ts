@@ -35,6 +35,10 @@ export const ConfigSchema = Type.Object({
     secrets: Type.Array(Type.String({ minLength: 16 }), { default: [], description: 'HMAC app secrets, newest first; all verify, the first signs (rotation). Generated into `<dataDir>/dev-secrets.json` when empty.' }),
     clockSkewSec: int(60, 'Tolerance for token expiry and issue time.'),
     tokenTtlSec: int(86400, 'Lifetime of tokens minted by `tidings token`.', 1),
+    requireDeviceClaim: Type.Boolean({ default: false, description: 'Refuse login tokens without a device-id claim (`dev`). A token that has one always logs in that device only.' }),
+  }, { default: {} }),
+  metrics: Type.Object({
+    secret: Type.Optional(Type.String({ minLength: 16, description: 'Bearer secret for `GET /metrics`; public when unset (warned about at start when `host` is not loopback).' })),
   }, { default: {} }),
   admin: Type.Object({
     secret: Type.Optional(Type.String({ minLength: 16, description: 'Bearer secret for `/admin/*`; the admin API is off when unset (generated in dev mode).' })),

@@ -8,8 +8,10 @@ export function loginFeature(ctx: Pick<ServerContext, 'config' | 'secrets' | 'st
   return {
     async login(session, frame) {
       if (session.identity) throw new ProtocolError('already_logged_in');
-      const { sub: userId } = verifyToken(frame.token, ctx.secrets.app, config.auth.clockSkewSec);
+      const { sub: userId, dev } = verifyToken(frame.token, ctx.secrets.app, config.auth.clockSkewSec);
       const { deviceId, platform } = frame;
+      // A backend that mints a token per device: the token logs in that device only.
+      if (dev !== undefined ? dev !== deviceId : config.auth.requireDeviceClaim) throw new ProtocolError('token_device_mismatch');
       const [ackedSeq, headSeq, online] = await Promise.all([
         store.cursors.ackedSeq(userId, deviceId), store.log.headSeq(userId), presence.devicesOf(userId),
       ]);
