@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Content, ConversationId, Id, Platform, PushOptions, Recipient, Ref, Seq } from './common.ts';
+import { Content, ConversationId, Id, JoinPolicy, Platform, PushOptions, Recipient, Ref, Seq } from './common.ts';
 
 const strict = { additionalProperties: false } as const;
 
@@ -29,10 +29,24 @@ export const GroupCreateFrame = Type.Object({
   groupId: Type.Optional(Id),
   name: Type.String({ maxLength: 128 }),
   members: Type.Array(Id, { maxItems: 10000 }),
+  joinPolicy: Type.Optional(JoinPolicy),
 }, strict);
 export const GroupJoinFrame = Type.Object({ type: Type.Literal('group_join'), ref: Ref, groupId: Id }, strict);
 export const GroupLeaveFrame = Type.Object({ type: Type.Literal('group_leave'), ref: Ref, groupId: Id }, strict);
 export const GroupMembersFrame = Type.Object({ type: Type.Literal('group_members'), ref: Ref, groupId: Id }, strict);
+const groupUser = <T extends string>(type: T) => Type.Object({ type: Type.Literal(type), ref: Ref, groupId: Id, user: Id }, strict);
+export const GroupInviteFrame = Type.Object({ type: Type.Literal('group_invite'), ref: Ref, groupId: Id, users: Type.Array(Id, { minItems: 1, maxItems: 1000 }) }, strict);
+export const GroupRemoveFrame = groupUser('group_remove');
+export const GroupApproveFrame = groupUser('group_approve');
+export const GroupRejectFrame = groupUser('group_reject');
+export const GroupTransferFrame = groupUser('group_transfer');
+export const GroupSetRoleFrame = Type.Object({
+  type: Type.Literal('group_set_role'), ref: Ref, groupId: Id, user: Id, role: Type.Union([Type.Literal('admin'), Type.Literal('member')]),
+}, strict);
+export const GroupUpdateFrame = Type.Object({
+  type: Type.Literal('group_update'), ref: Ref, groupId: Id, name: Type.Optional(Type.String({ maxLength: 128 })), joinPolicy: Type.Optional(JoinPolicy),
+}, strict);
+export const GroupDissolveFrame = Type.Object({ type: Type.Literal('group_dissolve'), ref: Ref, groupId: Id }, strict);
 export const ReadFrame = Type.Object({
   type: Type.Literal('read'), ref: Ref,
   conversation: ConversationId,
@@ -89,7 +103,8 @@ export const UnreadFrame = Type.Object({ type: Type.Literal('unread'), ref: Ref 
 
 export const ClientFrame = Type.Union([
   LoginFrame, LogoutFrame, PingFrame, SendFrame, AckFrame, SyncFrame,
-  GroupCreateFrame, GroupJoinFrame, GroupLeaveFrame, GroupMembersFrame, ReadFrame, UnreadFrame,
+  GroupCreateFrame, GroupJoinFrame, GroupLeaveFrame, GroupMembersFrame, GroupInviteFrame, GroupRemoveFrame, GroupApproveFrame,
+  GroupRejectFrame, GroupTransferFrame, GroupSetRoleFrame, GroupUpdateFrame, GroupDissolveFrame, ReadFrame, UnreadFrame,
   PushRegisterFrame, PushUnregisterFrame,
   CallInviteFrame, CallAcceptFrame, CallRejectFrame, CallCancelFrame, CallEndFrame,
   SettingsGetFrame, SettingsUpdateFrame, MuteFrame, BlockFrame,

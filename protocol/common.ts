@@ -43,6 +43,13 @@ export function peerOf(conversation: string, user: string): string | undefined {
   return parsed.users.find((u) => u !== user);
 }
 
+/** Who may join a group: by invitation only (the default), anyone who knows its id, or on request approved by an admin. */
+export const JoinPolicy = Type.Union([Type.Literal('invite'), Type.Literal('open'), Type.Literal('approval')]);
+export type JoinPolicy = Static<typeof JoinPolicy>;
+/** A member's role in a group: one owner (the creator, until ownership is transferred), admins, members. */
+export const GroupRole = Type.Union([Type.Literal('owner'), Type.Literal('admin'), Type.Literal('member')]);
+export type GroupRole = Static<typeof GroupRole>;
+
 export const Recipient = Type.Union([
   Type.Object({ user: Id }, { additionalProperties: false }),
   Type.Object({ group: Id }, { additionalProperties: false }),

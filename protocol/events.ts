@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Content, ConversationId, Id, PushOptions, Recipient, Seq } from './common.ts';
+import { Content, ConversationId, GroupRole, Id, JoinPolicy, PushOptions, Recipient, Seq } from './common.ts';
 
 /** Fields every delivered event carries: its place in the reader's inbox and in the global log. */
 const Envelope = {
@@ -20,12 +20,34 @@ export const ReadEvent = Type.Object({
 });
 export const GroupCreatedEvent = Type.Object({
   kind: Type.Literal('group_created'), ...Envelope, groupId: Id, name: Type.String(), members: Type.Array(Id),
+  owner: Type.Optional(Id), joinPolicy: Type.Optional(JoinPolicy),
 });
+/** `from` is who joined them: the user themself, or the admin who invited or approved them. */
 export const MemberJoinedEvent = Type.Object({
   kind: Type.Literal('member_joined'), ...Envelope, groupId: Id, user: Id,
 });
+/** `reason`: `left` (the user left) or `removed` (an admin, `from`, removed them). */
 export const MemberLeftEvent = Type.Object({
   kind: Type.Literal('member_left'), ...Envelope, groupId: Id, user: Id,
+  reason: Type.Optional(Type.Union([Type.Literal('left'), Type.Literal('removed')])),
+});
+/** A member's role changed: made admin or member by the owner, or made owner by a transfer (the old owner becomes an admin). */
+export const MemberRoleEvent = Type.Object({
+  kind: Type.Literal('member_role'), ...Envelope, groupId: Id, user: Id, role: GroupRole,
+});
+export const GroupUpdatedEvent = Type.Object({
+  kind: Type.Literal('group_updated'), ...Envelope, groupId: Id, name: Type.Optional(Type.String()), joinPolicy: Type.Optional(JoinPolicy),
+});
+/** The group is gone: nobody can send to it, join it or read it any more; its id is not reused. */
+export const GroupDissolvedEvent = Type.Object({
+  kind: Type.Literal('group_dissolved'), ...Envelope, groupId: Id,
+});
+/** A join request to an `approval` group, delivered to the requester, the owner and the admins. */
+export const JoinRequestedEvent = Type.Object({
+  kind: Type.Literal('join_requested'), ...Envelope, groupId: Id, user: Id,
+});
+export const JoinRejectedEvent = Type.Object({
+  kind: Type.Literal('join_rejected'), ...Envelope, groupId: Id, user: Id,
 });
 
 export const CallStateName = Type.Union([
@@ -53,7 +75,8 @@ export const CallStateEvent = Type.Object({
 });
 
 export const DeliveredEvent = Type.Union([
-  MessageEvent, ReadEvent, GroupCreatedEvent, MemberJoinedEvent, MemberLeftEvent, CallInvitedEvent, CallStateEvent,
+  MessageEvent, ReadEvent, GroupCreatedEvent, MemberJoinedEvent, MemberLeftEvent, MemberRoleEvent, GroupUpdatedEvent,
+  GroupDissolvedEvent, JoinRequestedEvent, JoinRejectedEvent, CallInvitedEvent, CallStateEvent,
 ]);
 export type DeliveredEvent = Static<typeof DeliveredEvent>;
 export type MessageEvent = Static<typeof MessageEvent>;

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { ConversationId, Id, Platform, Seq } from './common.ts';
+import { ConversationId, GroupRole, Id, JoinPolicy, Platform, Seq } from './common.ts';
 import { DeliveredEvent } from './events.ts';
 import { ERROR_CODES, type ErrorCode } from './errors.ts';
 
@@ -26,6 +26,9 @@ export const SyncDoneFrame = Type.Object({ type: Type.Literal('sync_done'), ref:
 export const GroupCreatedFrame = Type.Object({ type: Type.Literal('group_created'), ref: Ref, groupId: Id, eventId: Seq });
 export const GroupMembersListFrame = Type.Object({
   type: Type.Literal('group_members_list'), ref: Ref, groupId: Id, members: Type.Array(Id),
+  roles: Type.Record(Type.String(), GroupRole), joinPolicy: JoinPolicy, name: Type.String(),
+  /** Pending join requests (`approval` groups), shown to the owner and admins only. */
+  requests: Type.Optional(Type.Array(Id)),
 });
 export const UnreadCountsFrame = Type.Object({
   type: Type.Literal('unread_counts'), ref: Ref, total: Type.Integer(),
@@ -46,13 +49,22 @@ export const SettingsFrame = Type.Object({
   muted: Type.Array(Type.String()),
   blocked: Type.Array(Type.String()),
 });
-export const OkFrame = Type.Object({ type: Type.Literal('ok'), ref: Ref, for: Type.String(), eventId: Type.Optional(Seq) });
+/** Exactly the codes of the one table (protocol/errors.ts), so a typed client can switch on them. */
+const ErrorCodeSchema = Type.Union((Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => Type.Literal(code)));
+/** The client frames answered with `ok` (`for` names the request). */
+export const OK_FOR = [
+  'group_join', 'group_leave', 'group_invite', 'group_remove', 'group_approve', 'group_reject', 'group_transfer', 'group_set_role',
+  'group_update', 'group_dissolve', 'read', 'push_unregister', 'call_accept', 'call_reject', 'call_cancel', 'call_end',
+] as const;
+export const OkFrame = Type.Object({
+  type: Type.Literal('ok'), ref: Ref, for: Type.Union(OK_FOR.map((t) => Type.Literal(t))), eventId: Type.Optional(Seq),
+  /** group_invite: the invitees that were refused, each with its error code (the others were added). */
+  failed: Type.Optional(Type.Array(Type.Object({ user: Id, code: ErrorCodeSchema }))),
+});
 export const KickedFrame = Type.Object({
   type: Type.Literal('kicked'), reason: Type.String(), byDeviceId: Type.Optional(Type.String()),
 });
 export const ReconnectFrame = Type.Object({ type: Type.Literal('reconnect'), reason: Type.String(), afterMs: Type.Integer() });
-/** Exactly the codes of the one table (protocol/errors.ts), so a typed client can switch on them. */
-const ErrorCodeSchema = Type.Union((Object.keys(ERROR_CODES) as ErrorCode[]).map((code) => Type.Literal(code)));
 export const ErrorFrame = Type.Object({
   type: Type.Literal('error'), ref: Ref, code: ErrorCodeSchema, message: Type.String(), retryable: Type.Boolean(),
   retryAfterMs: Type.Optional(Type.Integer()), details: Type.Optional(Type.Unknown()),

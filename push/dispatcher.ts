@@ -169,7 +169,7 @@ export class PushDispatcher {
   }
 
   async #run(job: PushJob, folded: readonly PushJob[], freeSlot: () => void): Promise<void> {
-    const collapsedCount = 1 + folded.length;
+    const collapsedCount = job.collapsed + folded.reduce((sum, f) => sum + f.collapsed, 0);
     const { store, log, readModels, providers, logger } = this.#deps;
     const binding = await store.bindingByPushId(job.pushId);
     if (!binding) return this.#cancel(job, 'unregistered', freeSlot);
@@ -218,7 +218,7 @@ export class PushDispatcher {
         }
         const delay = retryDelayMs(attempts, this.#options, outcome.retryAfterMs);
         return store.retryLater(job.id, attempts, Date.now() + delay, outcome.reason,
-          this.#row(job, event.messageId, 'retry', 'vendor_retry', `${outcome.reason}; attempt ${attempts}, next in ${delay} ms`, vendorCall));
+          this.#row(job, event.messageId, 'retry', 'vendor_retry', `${outcome.reason}; attempt ${attempts}, next in ${delay} ms`, vendorCall), collapsedCount);
       }
       case 'dead_token':
         // DEV-7: the vendor says the token is gone; remove the binding so nothing tries it again.

@@ -10,7 +10,7 @@ export interface PushServiceOptions {
   maxAttempts: number;
   retryBaseMs: number;
   retryMaxMs: number;
-  /** Most un-acked events replayed as pushes when a device goes offline (newest kept). */
+  /** Most pushes replayed when a device goes offline (the newest un-acked events that push). */
   replayLimit: number;
   /** How long a claimed job is this dispatcher's; past it (the process died mid-send) another may claim it. */
   claimLeaseMs: number;

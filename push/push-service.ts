@@ -163,17 +163,26 @@ export class PushService {
     if (await this.#deps.presence.isOnline(userId, deviceId)) return;
     const bindings = await this.#deps.store.bindingsForDevice(userId, deviceId);
     if (bindings.length === 0) return;
-    const head = await this.#deps.log.headSeq(userId);
-    const from = Math.max(ackedSeq, head - this.#options.replayLimit);
-    const entries = await this.#deps.log.readInbox(userId, from, this.#options.replayLimit);
     const planned: Array<{ job: NewPushJob; why: string }> = [];
     const messageIds = new Map<number, string | null>();
-    for (const { seq, event } of entries) {
-      const kind = pushKindFor(event, userId);
-      if (!kind) continue;
-      messageIds.set(event.eventId, event.messageId);
-      const job = this.#jobFor(bindings, userId, event.eventId, seq, event.conversation, kind);
-      if (job) planned.push(job);
+    // The newest `replayLimit` pushes (not inbox entries: reads and membership changes push
+    // nothing), found by walking back from the head a window at a time.
+    const limit = this.#options.replayLimit;
+    const window = Math.max(limit, 200);
+    let upper = await this.#deps.log.headSeq(userId);
+    while (upper > ackedSeq && planned.length < limit) {
+      const from = Math.max(ackedSeq, upper - window);
+      const found: Array<{ job: NewPushJob; why: string }> = [];
+      for (const { seq, event } of await this.#deps.log.readInbox(userId, from, upper - from)) {
+        const kind = pushKindFor(event, userId);
+        if (!kind) continue;
+        const job = this.#jobFor(bindings, userId, event.eventId, seq, event.conversation, kind);
+        if (!job) continue;
+        messageIds.set(event.eventId, event.messageId);
+        found.push(job);
+      }
+      planned.unshift(...found.slice(Math.max(0, found.length - (limit - planned.length))));
+      upper = from;
     }
     await this.#enqueue(planned, messageIds, reason);
   }

@@ -64,7 +64,12 @@ export async function explainMessage(
       byDevice.set(key, entry);
     }
     for (const b of bindings) {
-      if (b.userId !== userId || byDevice.has(b.deviceId) || userId === event.sender) continue;
+      if (b.userId !== userId || byDevice.has(b.deviceId)) continue;
+      if (userId === event.sender) {
+        // The sender's own devices get their message over the socket, never as a push.
+        byDevice.set(b.deviceId, { deviceId: b.deviceId, pushId: b.pushId, outcome: 'suppressed:own_message', steps: [] });
+        continue;
+      }
       const acked = (await deps.cursors.ackedSeq(userId, b.deviceId)) >= inInbox.get(userId)!;
       byDevice.set(b.deviceId, {
         deviceId: b.deviceId, pushId: b.pushId, outcome: acked ? 'suppressed:online' : 'none:not_acked',

@@ -7,7 +7,8 @@ import type { ConnectionListener, TransportConnection } from './transports/trans
 const BEFORE_LOGIN = new Set(['login', 'ping']);
 /** LIM-2: while draining, frames that would append to the log are refused (reads, acks and syncs still work). */
 const APPENDING: ReadonlySet<ClientFrameType> = new Set<ClientFrameType>([
-  'send', 'group_create', 'group_join', 'group_leave', 'read', 'call_invite', 'call_accept', 'call_reject', 'call_cancel', 'call_end',
+  'send', 'group_create', 'group_join', 'group_leave', 'group_invite', 'group_remove', 'group_approve', 'group_reject', 'group_transfer',
+  'group_set_role', 'group_update', 'group_dissolve', 'read', 'call_invite', 'call_accept', 'call_reject', 'call_cancel', 'call_end',
 ]);
 
 /** Rate-limit state of one connection (LIM-1); owned by the gateway. */

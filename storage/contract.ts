@@ -6,7 +6,7 @@
  * head cache and ack-cursor coalescing. test/storage/conformance.test.ts runs one body per dialect.
  */
 import type { Kysely } from 'kysely';
-import type { CallAction, CallStateName, ErrorCode, EventKind } from '../protocol/index.ts';
+import type { CallAction, CallStateName, ErrorCode, EventKind, GroupRole, JoinPolicy } from '../protocol/index.ts';
 import type { ProjectedEvent, ProjectionState } from './domain/projector.ts';
 import type { Database } from './sql/schema.ts';
 import type { PushStore } from './push-store.ts';
@@ -34,9 +34,16 @@ export interface InboxEntry {
 export type EventDraft =
   | { kind: 'message'; sender: string; conversation: string; clientMsgId: string; data: Record<string, unknown>; group?: string; peer?: string }
   | { kind: 'read'; sender: string; conversation: string; upTo: number; peer?: string }
-  | { kind: 'group_created'; sender: string; groupId: string; name: string; members: string[] }
-  | { kind: 'member_joined'; sender: string; groupId: string; user: string }
+  | { kind: 'group_created'; sender: string; groupId: string; name: string; members: string[]; joinPolicy?: JoinPolicy }
+  /** `sender` is the user joining, or the admin who invites (`via: 'invite'`) or approves a request (`via: 'approve'`). */
+  | { kind: 'member_joined'; sender: string; groupId: string; user: string; via?: 'join' | 'invite' | 'approve' }
+  /** `sender` is the user leaving, or the admin removing them. */
   | { kind: 'member_left'; sender: string; groupId: string; user: string }
+  | { kind: 'member_role'; sender: string; groupId: string; user: string; role: GroupRole }
+  | { kind: 'group_updated'; sender: string; groupId: string; name?: string; joinPolicy?: JoinPolicy }
+  | { kind: 'group_dissolved'; sender: string; groupId: string }
+  | { kind: 'join_requested'; sender: string; groupId: string }
+  | { kind: 'join_rejected'; sender: string; groupId: string; user: string }
   | { kind: 'call_invited'; sender: string; callId: string; invitees: string[]; deadline: number; data?: string; push?: Record<string, unknown> }
   | { kind: 'call_state'; sender: string; callId: string; action: CallAction; byDevice?: string };
 
@@ -100,9 +107,22 @@ export interface CallRecord {
   deadline: number;
 }
 
+/** A group as its members see it (group_members). */
+export interface GroupInfo {
+  name: string;
+  owner: string | undefined;
+  joinPolicy: JoinPolicy;
+  members: string[];
+  roles: Record<string, GroupRole>;
+  /** Pending join requests. */
+  requests: string[];
+}
+
 /** Read models derived from the log (LOG-4). The group and active-call lookups are synchronous: the planner holds them. */
 export interface ReadModels {
+  /** False for unknown and for dissolved groups. */
   isGroup(groupId: string): boolean;
+  group(groupId: string): GroupInfo | undefined;
   groupName(groupId: string): string | undefined;
   groupMembers(groupId: string): readonly string[] | undefined;
   isMember(groupId: string, userId: string): boolean;

@@ -33,6 +33,8 @@ export interface PushJob {
   attempts: number;
   nextAttemptAt: number;
   lastReason: string | null;
+  /** PAY-4: how many queued messages this job stands for (1 unless others were collapsed into it). */
+  collapsed: number;
 }
 
 export interface NewPushJob {
@@ -89,7 +91,8 @@ export interface PushStore {
   claimDue(now: number, limit: number, leaseMs: number): Promise<PushJob[]>;
   /** Record a job's outcome, with its trace row in the same commit when given. */
   finish(id: number, state: PushJobState, reason: string, vendorId?: string | null, attempts?: number, trace?: TraceRow): Promise<void>;
-  retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow): Promise<void>;
+  /** `collapsed`: how many messages the job stands for now (PAY-4), kept for its next attempt. */
+  retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow, collapsed?: number): Promise<void>;
   /** Cancel a device's pending jobs (optionally only these registrations); each traced by `traceOf` in the same commit. */
   cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[], traceOf?: (job: PushJob) => TraceRow): Promise<PushJob[]>;
   /** PAY-4: cancel the other pending message jobs of a binding in one conversation; returns them. */
@@ -102,6 +105,7 @@ export interface PushStore {
   jobs(filter: { userId?: string; deviceId?: string; state?: PushJobState }, limit: number): Promise<PushJob[]>;
 
   trace(rows: readonly TraceRow[]): Promise<void>;
+  /** Trace rows, oldest first (the oldest `limit` still kept). */
   traceFor(filter: { messageId?: string; eventId?: number; userId?: string }, limit: number): Promise<Required<TraceRow>[]>;
   pruneTrace(olderThan: number): Promise<number>;
 

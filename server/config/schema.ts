@@ -80,7 +80,7 @@ export const ConfigSchema = Type.Object({
     maxAttempts: int(8, 'Tries before a push job is dead-lettered.', 1),
     retryBaseMs: int(1000, 'First retry delay; doubles per attempt, with jitter.', 1),
     retryMaxMs: int(300000, 'Longest retry delay.', 1),
-    replayLimit: int(200, 'Most un-acked events pushed when a device goes offline (newest kept).', 1),
+    replayLimit: int(200, 'Most pushes replayed when a device goes offline: the newest of its un-acked events that push (MSG-4).', 1),
     pollMs: int(250, 'How often the outbox is polled for due retries.', 5),
     claimLeaseMs: int(60000, 'A push job a dispatcher claimed is its own this long; if the process dies mid-send, another claims it after that.', 1000),
     startupGraceMs: int(90000, 'After start, devices that have not reconnected by then get their un-acked events pushed.', 0),

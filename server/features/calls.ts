@@ -25,7 +25,7 @@ export function callsFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'logg
     timers.set(callId, timer);
   }
 
-  const answer = (action: CallAction) => async (session: Session, frame: { type: string; ref?: string | undefined; callId: string }): Promise<void> => {
+  const answer = (action: CallAction) => async (session: Session, frame: { type: 'call_accept' | 'call_reject' | 'call_cancel' | 'call_end'; ref?: string | undefined; callId: string }): Promise<void> => {
     if (!store.readModels.activeCall(frame.callId)) {
       const known = (await store.readModels.callsByIds([frame.callId])).get(frame.callId);
       throw new ProtocolError(known ? 'call_ended' : 'call_not_found');

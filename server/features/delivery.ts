@@ -74,7 +74,8 @@ export function deliveryFeature(ctx: Pick<ServerContext, 'store' | 'hub' | 'brok
         const cut = lastSeq !== page[page.length - 1]!.seq;
         state.deliveredSeq = lastSeq;
         const hasMore = cut || page.length === limit;
-        if (framing.asSync || parts.length > 0) session.sendText(framing.asSync
+        // A page that only skipped stale call events is not sent: every sync_page carries events.
+        if (parts.length > 0) session.sendText(framing.asSync
           ? `{"type":"sync_page",${framing.ref !== undefined ? `"ref":${JSON.stringify(framing.ref)},` : ''}"events":[${parts.join(',')}],"hasMore":${hasMore}}`
           : eventsFrame(parts));
         await waitForDrain(session);

@@ -24,8 +24,8 @@ export function messagingFeature(ctx: Pick<ServerContext, 'store' | 'config'>): 
       let pendingConversation: string;
       if ('group' in frame.to) {
         const groupId = frame.to.group;
-        if (!store.readModels.isGroup(groupId)) throw new ProtocolError('group_not_found');
-        if (!store.readModels.isMember(groupId, sender)) throw new ProtocolError('not_group_member');
+        // Membership is checked where the message takes its place in the log (so a resend of a
+        // message committed before the sender left is still its duplicate ack, LOG-2).
         pendingConversation = groupConversation(groupId);
         pending = store.log.append({ kind: 'message', sender, conversation: pendingConversation, clientMsgId: frame.clientMsgId, data, group: groupId });
       } else {

@@ -2,6 +2,9 @@ import { nanoid } from 'nanoid';
 import { ProtocolError, callConversation, groupConversation, parseConversation } from '../../protocol/index.ts';
 import type { CallRecord, EventDraft, WriteItem } from '../contract.ts';
 import { isCallOver, nextCallState } from './call-state.ts';
+import { applyGroupChange as applyToGroups, projectGroupEvent, type GroupChange, type GroupDraft, type GroupState } from './group-rules.ts';
+
+export type { GroupChange, GroupState } from './group-rules.ts';
 
 /*
  * The projection rules of the log, shared by the live planner and by `tidings rebuild`, so the
@@ -15,11 +18,6 @@ import { isCallOver, nextCallState } from './call-state.ts';
  */
 export function newMessageId(at: number): string {
   return `${at.toString(36).padStart(9, '0')}${nanoid(12)}`;
-}
-
-export interface GroupState {
-  name: string;
-  members: Set<string>;
 }
 
 export interface ProjectionState {
@@ -41,12 +39,14 @@ export interface ProjectedEvent {
   recipients: Array<{ user: string; countable: boolean }>;
   /** For read events: the reader's new read cursor in this conversation. */
   readCursor?: { user: string; upTo: number };
-  groupChange?: { groupId: string; create?: { name: string; createdBy: string }; add?: string[]; remove?: string[] };
+  groupChange?: GroupChange;
   callChange?: CallRecord;
 }
 
 export interface ProjectionLimits {
   maxGroupMembers: number;
+  /** Rebuild: accept what the log holds; limits and rules added later are not applied to history. */
+  replay?: boolean;
 }
 
 /**
@@ -69,7 +69,7 @@ function projectAt(draft: EventDraft, at: number, state: ProjectionState, limits
       let recipients: string[];
       if (draft.group !== undefined) {
         const group = state.groups.get(draft.group);
-        if (!group) throw new ProtocolError('group_not_found');
+        if (!group || group.dissolved) throw new ProtocolError('group_not_found');
         if (!group.members.has(draft.sender)) throw new ProtocolError('not_group_member');
         recipients = [...group.members];
       } else {
@@ -94,40 +94,23 @@ function projectAt(draft: EventDraft, at: number, state: ProjectionState, limits
         readCursor: { user: draft.sender, upTo: draft.upTo },
       };
     }
-    case 'group_created': {
-      if (state.groups.has(draft.groupId)) throw new ProtocolError('group_exists');
-      const members = [...new Set([draft.sender, ...draft.members])];
-      if (members.length > limits.maxGroupMembers) throw new ProtocolError('group_full');
-      const conversation = groupConversation(draft.groupId);
-      return {
-        kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
-        body: JSON.stringify({ ...base, conversation, groupId: draft.groupId, name: draft.name, members }),
-        recipients: members.map((user) => ({ user, countable: false })),
-        groupChange: { groupId: draft.groupId, create: { name: draft.name, createdBy: draft.sender }, add: members },
-      };
-    }
     case 'call_invited':
     case 'call_state':
       return projectCall(draft, base, state);
-    case 'member_joined':
-    case 'member_left': {
-      const group = state.groups.get(draft.groupId);
-      if (!group) throw new ProtocolError('group_not_found');
-      const joining = draft.kind === 'member_joined';
-      if (joining && group.members.has(draft.user)) throw new ProtocolError('already_member');
-      if (!joining && !group.members.has(draft.user)) throw new ProtocolError('not_group_member');
-      if (joining && group.members.size + 1 > limits.maxGroupMembers) throw new ProtocolError('group_full');
-      const conversation = groupConversation(draft.groupId);
-      // A joiner sees their own join; a leaver sees their own leave.
-      const recipients = joining ? [...group.members, draft.user] : [...group.members];
-      return {
-        kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
-        body: JSON.stringify({ ...base, conversation, groupId: draft.groupId, user: draft.user }),
-        recipients: recipients.map((user) => ({ user, countable: false })),
-        groupChange: joining ? { groupId: draft.groupId, add: [draft.user] } : { groupId: draft.groupId, remove: [draft.user] },
-      };
-    }
+    default:
+      return projectGroup(draft, base, state, limits);
   }
+}
+
+function projectGroup(draft: GroupDraft, base: Record<string, unknown>, state: ProjectionState, limits: ProjectionLimits): Omit<ProjectedEvent, 'at'> {
+  const { body, recipients, change } = projectGroupEvent(draft, state.groups, limits);
+  const conversation = groupConversation(draft.groupId);
+  return {
+    kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+    body: JSON.stringify({ ...base, conversation, ...body }),
+    recipients: recipients.map((user) => ({ user, countable: false })),
+    groupChange: change,
+  };
 }
 
 function projectCall(draft: Extract<EventDraft, { kind: 'call_invited' | 'call_state' }>, base: Record<string, unknown>, state: ProjectionState): Omit<ProjectedEvent, 'at'> {
@@ -141,8 +124,11 @@ function projectCall(draft: Extract<EventDraft, { kind: 'call_invited' | 'call_s
     call = { callId: draft.callId, inviter: draft.sender, state: 'ringing', deadline: draft.deadline, invitees: Object.fromEntries(invitees.map((u) => [u, 'ringing'])) };
     body = { ...base, conversation, callId: draft.callId, invitees, deadline: draft.deadline, ...(draft.data !== undefined ? { data: draft.data } : {}), ...(draft.push ? { push: draft.push } : {}) };
   } else {
-    call = nextCallState(state.calls.get(draft.callId), draft.action, draft.sender);
-    body = { ...base, conversation, callId: draft.callId, action: draft.action, state: call.state, invitees: call.invitees, ...(draft.byDevice ? { byDevice: draft.byDevice } : {}) };
+    const before = state.calls.get(draft.callId);
+    call = nextCallState(before, draft.action, draft.sender);
+    // Ending a call nobody answered is the inviter cancelling it, and the event says so.
+    const action = draft.action === 'end' && before?.state === 'ringing' ? 'cancel' : draft.action;
+    body = { ...base, conversation, callId: draft.callId, action, state: call.state, invitees: call.invitees, ...(draft.byDevice ? { byDevice: draft.byDevice } : {}) };
   }
   // CALL-2: every party, and each of their devices, sees every transition.
   const recipients = [call.inviter, ...Object.keys(call.invitees)];
@@ -158,15 +144,8 @@ export function applyCallChange(state: ProjectionState, call: CallRecord): void 
 }
 
 /** Apply a projected group change to the in-memory state. */
-export function applyGroupChange(state: ProjectionState, change: NonNullable<ProjectedEvent['groupChange']>): void {
-  let group = state.groups.get(change.groupId);
-  if (change.create) {
-    group = { name: change.create.name, members: new Set() };
-    state.groups.set(change.groupId, group);
-  }
-  if (!group) return;
-  for (const user of change.add ?? []) group.members.add(user);
-  for (const user of change.remove ?? []) group.members.delete(user);
+export function applyGroupChange(state: ProjectionState, change: GroupChange): void {
+  applyToGroups(state.groups, change);
 }
 
 /** What the backend writes for a projected event (its id and seqs are assigned there). */

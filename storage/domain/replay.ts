@@ -1,4 +1,4 @@
-import type { CallAction } from '../../protocol/index.ts';
+import type { CallAction, GroupRole, JoinPolicy } from '../../protocol/index.ts';
 import { peerOf } from '../../protocol/index.ts';
 import type { EventDraft } from '../contract.ts';
 
@@ -17,10 +17,24 @@ export function draftFromStored(kind: string, sender: string, conversation: stri
       return { kind, sender, conversation, upTo: body.upTo as number, ...(peer !== undefined ? { peer } : {}) };
     }
     case 'group_created':
-      return { kind, sender, groupId: body.groupId as string, name: body.name as string, members: body.members as string[] };
+      return {
+        kind, sender, groupId: body.groupId as string, name: body.name as string, members: body.members as string[],
+        ...(body.joinPolicy !== undefined ? { joinPolicy: body.joinPolicy as JoinPolicy } : {}),
+      };
     case 'member_joined':
     case 'member_left':
+    case 'join_rejected':
       return { kind, sender, groupId: body.groupId as string, user: body.user as string };
+    case 'member_role':
+      return { kind, sender, groupId: body.groupId as string, user: body.user as string, role: body.role as GroupRole };
+    case 'group_updated':
+      return {
+        kind, sender, groupId: body.groupId as string,
+        ...(body.name !== undefined ? { name: body.name as string } : {}), ...(body.joinPolicy !== undefined ? { joinPolicy: body.joinPolicy as JoinPolicy } : {}),
+      };
+    case 'group_dissolved':
+    case 'join_requested':
+      return { kind, sender, groupId: body.groupId as string };
     case 'call_invited':
       return {
         kind, sender, callId: body.callId as string, invitees: body.invitees as string[], deadline: body.deadline as number,

@@ -173,7 +173,8 @@ export class EventLogEngine implements EventLog, DeviceCursors {
         planned.push(plan);
         if (key) plannedByKey.set(key, plan);
       } catch (error) {
-        pending.reject(error);
+        if (draft.kind === 'message') void this.#originalOrReject(pending, draft, error);
+        else pending.reject(error);
       }
     }
     const cursors = this.#cursors.take();
@@ -252,6 +253,18 @@ export class EventLogEngine implements EventLog, DeviceCursors {
       }
       const sender = original.event.sender;
       d.pending.resolve({ event: original.event, seqs: new Map([[sender, original.seqs.get(sender) ?? 0]]), duplicate: true });
+    }
+  }
+
+  /**
+   * LOG-2: a message refused where it stands in the log (its sender left the group since, say)
+   * may be a resend of one committed before: then the answer is the original, not the refusal.
+   */
+  async #originalOrReject(pending: Pending<EventDraft, AppendResult>, draft: Extract<EventDraft, { kind: 'message' }>, refusal: unknown): Promise<void> {
+    try {
+      pending.resolve(await this.#backend.originalOf(draft.sender, draft.clientMsgId));
+    } catch {
+      pending.reject(refusal);
     }
   }
 

@@ -1,4 +1,5 @@
 import type { Kysely, Transaction } from 'kysely';
+import type { JoinPolicy } from '../../protocol/index.ts';
 import type { Database } from './schema.ts';
 import type { ProjectionState } from '../domain/projector.ts';
 import type { AppendResult, CallRecord, InboxEntry, LogBackend, StoredEvent } from '../contract.ts';
@@ -23,11 +24,19 @@ export function callFromRow(row: Database['calls']): CallRecord {
 /** Group membership and live calls, as planning holds them in memory; loaded from the read models. */
 export async function loadProjectionState(db: Db): Promise<ProjectionState> {
   const state: ProjectionState = { groups: new Map(), calls: new Map() };
-  for (const row of await db.selectFrom('groups').select(['group_id', 'name']).execute()) {
-    state.groups.set(row.group_id, { name: row.name, members: new Set() });
+  for (const row of await db.selectFrom('groups').select(['group_id', 'name', 'owner', 'join_policy', 'dissolved_event_id']).execute()) {
+    state.groups.set(row.group_id, {
+      name: row.name, owner: row.owner ?? undefined, joinPolicy: row.join_policy as JoinPolicy,
+      members: new Set(), admins: new Set(), requests: new Set(), dissolved: row.dissolved_event_id !== null,
+    });
   }
-  for (const row of await db.selectFrom('group_members').select(['group_id', 'user_id']).execute()) {
-    state.groups.get(row.group_id)?.members.add(row.user_id);
+  for (const row of await db.selectFrom('group_members').select(['group_id', 'user_id', 'role']).execute()) {
+    const group = state.groups.get(row.group_id);
+    group?.members.add(row.user_id);
+    if (row.role === 'admin') group?.admins.add(row.user_id);
+  }
+  for (const row of await db.selectFrom('group_join_requests').select(['group_id', 'user_id']).execute()) {
+    state.groups.get(row.group_id)?.requests.add(row.user_id);
   }
   for (const row of await db.selectFrom('calls').selectAll().where('state', 'in', ['ringing', 'accepted']).execute()) {
     state.calls.set(row.call_id, callFromRow(row));

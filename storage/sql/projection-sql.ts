@@ -1,6 +1,7 @@
 import { sql, type Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import type { CallRecord, CursorWrite, WriteItem } from '../contract.ts';
+import type { GroupChange } from '../domain/group-rules.ts';
 import { chunk, column, excluded, type SqlDialect } from './dialect.ts';
 
 /** A planned item once the backend gave it its event id and its recipients their seqs. */
@@ -67,19 +68,52 @@ export async function applyProjection(trx: Transaction<Database>, dialect: SqlDi
   }
 }
 
-async function applySideEffects(trx: Transaction<Database>, dialect: SqlDialect, { item, eventId }: AssignedItem): Promise<void> {
-  const change = item.groupChange;
-  if (change?.create) {
-    await trx.insertInto('groups').values({ group_id: change.groupId, name: change.create.name, created_by: change.create.createdBy, created_event_id: eventId }).execute();
+/** The group tables after one group change (group-rules.ts says what each change means). */
+async function applyGroupSql(trx: Transaction<Database>, dialect: SqlDialect, change: GroupChange, eventId: number): Promise<void> {
+  const { groupId } = change;
+  const group = trx.updateTable('groups').where('group_id', '=', groupId);
+  const member = (user: string) => trx.updateTable('group_members').where('group_id', '=', groupId).where('user_id', '=', user);
+  if (change.create) {
+    await trx.insertInto('groups').values({
+      group_id: groupId, name: change.create.name, created_by: change.create.createdBy, created_event_id: eventId,
+      owner: change.create.createdBy, join_policy: change.create.joinPolicy, dissolved_event_id: null,
+    }).execute();
   }
-  if (change?.add?.length) {
-    for (const part of chunk(change.add, 3, dialect.maxParams)) {
-      await trx.insertInto('group_members').values(part.map((user_id) => ({ group_id: change.groupId, user_id, joined_event_id: eventId }))).execute();
+  if (change.add?.length) {
+    for (const part of chunk(change.add, 4, dialect.maxParams)) {
+      await trx.insertInto('group_members').values(part.map((user_id) => ({
+        group_id: groupId, user_id, joined_event_id: eventId, role: user_id === change.create?.createdBy ? 'owner' : 'member',
+      }))).execute();
     }
+    await trx.deleteFrom('group_join_requests').where('group_id', '=', groupId).where('user_id', 'in', change.add).execute();
   }
-  if (change?.remove?.length) {
-    await trx.deleteFrom('group_members').where('group_id', '=', change.groupId).where('user_id', 'in', change.remove).execute();
+  if (change.remove?.length) {
+    await trx.deleteFrom('group_members').where('group_id', '=', groupId).where('user_id', 'in', change.remove).execute();
   }
+  if (change.owner !== undefined) {
+    await trx.updateTable('group_members').set({ role: 'admin' }).where('group_id', '=', groupId).where('role', '=', 'owner').execute();
+    await group.set({ owner: change.owner === '' ? null : change.owner }).execute();
+    if (change.owner !== '') await member(change.owner).set({ role: 'owner' }).execute();
+  }
+  if (change.role) await member(change.role.user).set({ role: change.role.role }).execute();
+  if (change.update?.name !== undefined) await group.set({ name: change.update.name }).execute();
+  if (change.update?.joinPolicy !== undefined) await group.set({ join_policy: change.update.joinPolicy }).execute();
+  if (change.request?.add !== undefined) {
+    await trx.insertInto('group_join_requests').values({ group_id: groupId, user_id: change.request.add, event_id: eventId })
+      .onConflict((oc) => oc.columns(['group_id', 'user_id']).doUpdateSet({ event_id: eventId })).execute();
+  }
+  if (change.request?.remove !== undefined) {
+    await trx.deleteFrom('group_join_requests').where('group_id', '=', groupId).where('user_id', '=', change.request.remove).execute();
+  }
+  if (change.dissolve) {
+    await group.set({ dissolved_event_id: eventId }).execute();
+    await trx.deleteFrom('group_members').where('group_id', '=', groupId).execute();
+    await trx.deleteFrom('group_join_requests').where('group_id', '=', groupId).execute();
+  }
+}
+
+async function applySideEffects(trx: Transaction<Database>, dialect: SqlDialect, { item, eventId }: AssignedItem): Promise<void> {
+  if (item.groupChange) await applyGroupSql(trx, dialect, item.groupChange, eventId);
   if (item.callChange) await upsertCall(trx, item.callChange, eventId);
   const read = item.readCursor;
   if (read) {

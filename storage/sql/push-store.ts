@@ -19,6 +19,7 @@ function toJob(row: JobRow): PushJob {
     id: Number(row.id), jobKey: row.job_key, pushId: row.push_id, userId: row.user_id, deviceId: row.device_id, eventId: Number(row.event_id),
     seq: Number(row.seq), conversation: row.conversation, kind: row.kind as PushJob['kind'], idempotencyKey: row.idempotency_key,
     state: row.state as PushJobState, attempts: Number(row.attempts), nextAttemptAt: Number(row.next_attempt_at), lastReason: row.last_reason,
+    collapsed: Number(row.collapsed),
   };
 }
 
@@ -144,7 +145,7 @@ export class SqlPushStore implements PushStore {
         const result = await trx.insertInto('push_jobs').values({
           job_key: key, push_id: job.pushId, user_id: job.userId, device_id: job.deviceId, event_id: job.eventId, seq: job.seq,
           conversation: job.conversation, kind: job.kind,
-          idempotency_key: idempotencyKeyFor(key), state: 'pending', attempts: 0, next_attempt_at: job.notBefore ?? now, lease_until: 0, created_at: now, updated_at: now,
+          idempotency_key: idempotencyKeyFor(key), state: 'pending', attempts: 0, next_attempt_at: job.notBefore ?? now, lease_until: 0, collapsed: 1, created_at: now, updated_at: now,
         }).onConflict((oc) => oc.column('job_key').doUpdateSet({
           // A push cancelled because the device came online (or logged out) is owed again when the
           // device drops once more without acking (MSG-4); delivered or collapsed ones are not.
@@ -183,8 +184,11 @@ export class SqlPushStore implements PushStore {
     await this.#updateJob(id, { state, last_reason: reason, vendor_id: vendorId, updated_at: Date.now(), ...(attempts !== undefined ? { attempts } : {}) }, trace);
   }
 
-  async retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow) {
-    await this.#updateJob(id, { state: 'pending', attempts, next_attempt_at: nextAttemptAt, last_reason: reason, updated_at: Date.now() }, trace);
+  async retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow, collapsed?: number) {
+    await this.#updateJob(id, {
+      state: 'pending', attempts, next_attempt_at: nextAttemptAt, last_reason: reason, updated_at: Date.now(),
+      ...(collapsed !== undefined ? { collapsed } : {}),
+    }, trace);
   }
 
   async #updateJob(id: number, set: Updateable<Database['push_jobs']>, trace: TraceRow | undefined) {
@@ -250,9 +254,7 @@ export class SqlPushStore implements PushStore {
     if (filter.messageId) query = query.where('message_id', '=', filter.messageId);
     if (filter.eventId !== undefined) query = query.where('event_id', '=', filter.eventId);
     if (filter.userId) query = query.where('user_id', '=', filter.userId);
-    // By user the newest rows matter most; by message or event the whole story is small.
-    const newestFirst = !filter.messageId && filter.eventId === undefined;
-    const rows = await query.orderBy('id', newestFirst ? 'desc' : 'asc').limit(limit).execute();
+    const rows = await query.orderBy('id', 'asc').limit(limit).execute();
     return rows.map((r) => ({
       eventId: Number(r.event_id), messageId: r.message_id, userId: r.user_id, deviceId: r.device_id, pushId: r.push_id,
       decision: r.decision as TraceRow['decision'], reason: r.reason, detail: r.detail, at: Number(r.at),

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
-import type { CallRecord, ConversationUnread, ReadModels } from '../contract.ts';
+import type { CallRecord, ConversationUnread, GroupInfo, ReadModels } from '../contract.ts';
+import { roleOf } from '../domain/group-rules.ts';
 import type { ProjectionState } from '../domain/projector.ts';
 import { callFromRow } from './log-reads.ts';
 import { chunk, type SqlDialect } from './dialect.ts';
@@ -22,7 +23,18 @@ export class SqlReadModels implements ReadModels {
   }
 
   isGroup(groupId: string): boolean {
-    return this.#projection().groups.has(groupId);
+    const group = this.#projection().groups.get(groupId);
+    return group !== undefined && !group.dissolved;
+  }
+
+  group(groupId: string): GroupInfo | undefined {
+    const group = this.#projection().groups.get(groupId);
+    if (!group || group.dissolved) return undefined;
+    const members = [...group.members].sort();
+    return {
+      name: group.name, owner: group.owner, joinPolicy: group.joinPolicy, members,
+      roles: Object.fromEntries(members.map((m) => [m, roleOf(group, m)!])), requests: [...group.requests].sort(),
+    };
   }
 
   groupName(groupId: string): string | undefined {
@@ -30,8 +42,7 @@ export class SqlReadModels implements ReadModels {
   }
 
   groupMembers(groupId: string): readonly string[] | undefined {
-    const group = this.#projection().groups.get(groupId);
-    return group ? [...group.members].sort() : undefined;
+    return this.group(groupId)?.members;
   }
 
   isMember(groupId: string, userId: string): boolean {

@@ -6,7 +6,7 @@ import { applyProjection, inboxRowsOf, insertInboxRows, type AssignedItem } from
 import type { SqlDialect } from './dialect.ts';
 
 /** The read models that rebuild recomputes from the log; the live writers maintain the same tables. */
-export const REBUILT_TABLES = ['inbox', 'groups', 'group_members', 'conversation_state', 'calls'] as const;
+export const REBUILT_TABLES = ['inbox', 'groups', 'group_members', 'group_join_requests', 'conversation_state', 'calls'] as const;
 
 /**
  * Recompute every read model from the events table alone (LOG-4), inside one transaction. Events
@@ -28,7 +28,7 @@ export async function rebuildReadModels(db: Kysely<Database>, dialect: SqlDialec
       for (const row of page) {
         const draft = draftFromStored(row.kind, row.sender, row.conversation, row.client_msg_id, row.json);
         // Limits applied when the event was appended; replay must accept what the log holds.
-        const projected = project(draft, Number(row.at), state, { maxGroupMembers: Number.POSITIVE_INFINITY }, row.message_id ?? undefined);
+        const projected = project(draft, Number(row.at), state, { maxGroupMembers: Number.POSITIVE_INFINITY, replay: true }, row.message_id ?? undefined);
         if (projected.groupChange) applyGroupChange(state, projected.groupChange);
         if (projected.callChange) applyCallChange(state, projected.callChange);
         const item = toWriteItem(projected);

@@ -13,8 +13,12 @@ export interface Database {
     json: string;
   };
   inbox: { user_id: string; seq: number; event_id: number; conversation: string; countable: number };
-  groups: { group_id: string; name: string; created_by: string; created_event_id: number };
-  group_members: { group_id: string; user_id: string; joined_event_id: number };
+  groups: {
+    group_id: string; name: string; created_by: string; created_event_id: number;
+    owner: string | null; join_policy: string; dissolved_event_id: number | null;
+  };
+  group_members: { group_id: string; user_id: string; joined_event_id: number; role: string };
+  group_join_requests: { group_id: string; user_id: string; event_id: number };
   conversation_state: { user_id: string; conversation: string; read_event_id: number; unread: number; last_event_id: number };
   device_cursors: { user_id: string; device_id: string; acked_seq: number; updated_at: number };
   push_bindings: {
@@ -27,6 +31,8 @@ export interface Database {
     idempotency_key: string; state: string; attempts: number; next_attempt_at: number; last_reason: string | null;
     /** While `sending`: the claiming dispatcher's lease; past it the job is due again. */
     lease_until: number;
+    /** PAY-4: messages this job stands for, kept across its retries. */
+    collapsed: number;
     vendor_id: string | null; created_at: number; updated_at: number;
   };
   push_trace: {

@@ -102,6 +102,29 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE push_jobs ADD COLUMN lease_until INTEGER NOT NULL DEFAULT 0`.execute(db);
     },
   },
+  '0006_group_roles': {
+    async up(db: Kysely<any>) {
+      // Groups get an owner, admins and a join policy. Groups that exist already were open to
+      // anyone, and stay open; their creator owns them (or, if the creator left, the first
+      // remaining member by id: the rule rebuild applies to that history too).
+      await sql`ALTER TABLE groups ADD COLUMN owner TEXT`.execute(db);
+      await sql`ALTER TABLE groups ADD COLUMN join_policy TEXT NOT NULL DEFAULT 'invite'`.execute(db);
+      await sql`ALTER TABLE groups ADD COLUMN dissolved_event_id INTEGER`.execute(db);
+      await sql`UPDATE groups SET join_policy = 'open', owner = CASE
+        WHEN EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = groups.group_id AND m.user_id = groups.created_by) THEN created_by
+        ELSE (SELECT min(m.user_id) FROM group_members m WHERE m.group_id = groups.group_id) END`.execute(db);
+      await sql`ALTER TABLE group_members ADD COLUMN role TEXT NOT NULL DEFAULT 'member'`.execute(db);
+      await sql`UPDATE group_members SET role = 'owner' WHERE user_id = (SELECT owner FROM groups g WHERE g.group_id = group_members.group_id)`.execute(db);
+      await sql`CREATE TABLE group_join_requests (group_id TEXT NOT NULL, user_id TEXT NOT NULL, event_id INTEGER NOT NULL,
+        PRIMARY KEY (group_id, user_id)) WITHOUT ROWID`.execute(db);
+    },
+  },
+  '0007_push_collapsed_count': {
+    async up(db: Kysely<any>) {
+      // A collapsed push keeps its count of messages when it is retried (PAY-4).
+      await sql`ALTER TABLE push_jobs ADD COLUMN collapsed INTEGER NOT NULL DEFAULT 1`.execute(db);
+    },
+  },
 };
 
 export class CodeMigrationProvider implements MigrationProvider {

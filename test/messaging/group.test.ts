@@ -66,7 +66,7 @@ test('LIM-1: a group larger than maxGroupMembers is refused with group_full', as
     const alice = await t.connect('alice');
     const reply = await alice.request({ type: 'group_create', name: 'big', members: ['b', 'c', 'd'] });
     assert.equal(reply.type === 'error' && reply.code, 'group_full');
-    await alice.expect({ type: 'group_create', groupId: 'small', name: 'ok', members: ['b', 'c'] }, 'group_created');
+    await alice.expect({ type: 'group_create', groupId: 'small', name: 'ok', members: ['b', 'c'], joinPolicy: 'open' }, 'group_created');
     const dave = await t.connect('dave');
     const join = await dave.request({ type: 'group_join', groupId: 'small' });
     assert.equal(join.type === 'error' && join.code, 'group_full');

@@ -28,8 +28,8 @@ test('LOG-4: `tidings rebuild` recomputes read models equal to the live ones', a
   const random = seededRandom(99);
   const users = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
   const clients = await Promise.all(users.map((u) => t.connect(u)));
-  await clients[0]!.expect({ type: 'group_create', groupId: 'g1', name: 'one', members: ['u1', 'u2', 'u3'] }, 'group_created');
-  await clients[4]!.expect({ type: 'group_create', groupId: 'g2', name: 'two', members: ['u5'] }, 'group_created');
+  await clients[0]!.expect({ type: 'group_create', groupId: 'g1', name: 'one', members: ['u1', 'u2', 'u3'], joinPolicy: 'open' }, 'group_created');
+  await clients[4]!.expect({ type: 'group_create', groupId: 'g2', name: 'two', members: ['u5'], joinPolicy: 'open' }, 'group_created');
   const eventIds: number[] = [];
   const callIds: string[] = [];
   for (let i = 0; i < 300; i++) {

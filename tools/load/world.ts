@@ -492,7 +492,7 @@ export class World {
     for (const [groupId, plan] of this.#groupCreates) {
       const device = this.liveDeviceOf(plan.creator);
       if (!device) continue;
-      device.request({ type: 'group_create', ref: `N${groupId}`, groupId, name: `load ${groupId}`, members: plan.members.filter((m) => m !== plan.creator) });
+      device.request({ type: 'group_create', ref: `N${groupId}`, groupId, name: `load ${groupId}`, members: plan.members.filter((m) => m !== plan.creator), joinPolicy: 'open' });
       requested += 1;
     }
     return requested;
