@@ -20,6 +20,8 @@ import { createProviders, validateCredentials } from '../push/providers/create-p
 import { SandboxProvider } from '../push/providers/sandbox/sandbox-provider.ts';
 import { pushRegistrationFeature } from './features/push-registration.ts';
 import { pushAdminRoutes } from './features/push-admin.ts';
+import { devAdminRoutes } from './features/dev-admin.ts';
+import { withStaticFiles } from './http-static.ts';
 import { callsFeature } from './features/calls.ts';
 import { settingsFeature } from './features/settings.ts';
 import { ListenError, type Transport, type TransportFactory } from './transports/transport.ts';
@@ -99,6 +101,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
       sessions: [...registry.presence.all()].map((s) => ({ ...s.identity, sessionId: s.sessionId, mode: s.mode, ackedSeq: s.ackedSeq, deliveredSeq: s.deliveredSeq })),
     })],
     ...pushAdminRoutes(ctx),
+    ...devAdminRoutes(ctx),
   ]);
 
   const gateway = createGateway(ctx, handlers);
@@ -108,7 +111,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
     hardMaxPayloadBytes: Math.max(config.limits.maxFrameBytes * 4, 1024 * 1024),
     maxHttpBodyBytes: 1024 * 1024,
     onConnection: gateway.onConnection,
-    onHttp: createHttpHandler(ctx, adminRoutes),
+    onHttp: withStaticFiles(createHttpHandler(ctx, adminRoutes)),
   });
   let port: number;
   try {
