@@ -4,16 +4,16 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startTestServer } from '../helpers/server.ts';
+import { ensureClientBuilt, repo } from './build.ts';
 
 // The published package is self-contained: built, packed with `npm pack`, unpacked into a
 // consumer's node_modules (its dependencies linked from ours, so nothing is downloaded), it
 // type-checks with the consumer's own tsc settings and runs in Node with `ws` injected.
-const repo = resolve(import.meta.dirname, '../..');
 
 test('npm pack → a consumer type-checks against the tarball and talks to a real server', { timeout: 120_000 }, async () => {
-  execFileSync(process.execPath, [join(repo, 'client/scripts/build.mjs')], { stdio: 'inherit' });
+  ensureClientBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'tidings-consumer-'));
   try {
     execFileSync('npm', ['pack', '--silent', '--ignore-scripts', '--pack-destination', dir], { cwd: join(repo, 'client'), stdio: ['ignore', 'ignore', 'inherit'] });
