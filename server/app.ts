@@ -14,6 +14,8 @@ import { messagingFeature } from './features/messaging.ts';
 import { readsFeature } from './features/reads.ts';
 import { pushRegistrationFeature } from './features/push-registration.ts';
 import { pushAdminRoutes } from './features/push-admin.ts';
+import { devAdminRoutes } from './features/dev-admin.ts';
+import { withStaticFiles } from './http-static.ts';
 import { callsFeature } from './features/calls.ts';
 import { settingsFeature } from './features/settings.ts';
 import { createGateway } from './gateway.ts';
@@ -146,6 +148,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
       sessions: [...hub.all()].map((s) => ({ ...s.identity, sessionId: s.sessionId, mode: s.delivery.mode, ackedSeq: s.delivery.ackedSeq, deliveredSeq: s.delivery.deliveredSeq })),
     })],
     ...pushAdminRoutes(ctx),
+    ...devAdminRoutes(ctx),
   ]);
 
   const gateway = createGateway(ctx, handlers);
@@ -155,7 +158,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
     hardMaxPayloadBytes: Math.max(config.limits.maxFrameBytes * 4, 1024 * 1024),
     maxHttpBodyBytes: config.limits.maxHttpBodyBytes,
     onConnection: gateway.onConnection,
-    onHttp: createHttpHandler(ctx, adminRoutes),
+    onHttp: withStaticFiles(createHttpHandler(ctx, adminRoutes)),
   });
   let port: number;
   try {
