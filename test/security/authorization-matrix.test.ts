@@ -32,7 +32,7 @@ async function snapshot(w: World) {
     lastEventId: store.log.lastEventId(),
     heads: await Promise.all(users.map((u) => store.log.headSeq(u))),
     settings: await Promise.all(users.map((u) => store.settings.get(u))),
-    groups: ['secret-team', 'left-team'].map((g) => store.readModels.groupMembers(g)),
+    groups: ['secret-team', 'left-team', 'ruled'].map((g) => store.readModels.group(g)),
     call: (await store.readModels.callsByIds([w.callId])).get(w.callId),
     bobBinding: await store.push.bindingByToken('apns', BOB_PUSH_TOKEN),
     malloryAcked: hub.sessionOf('mallory', 'mallory-phone')?.delivery.ackedSeq,
@@ -54,6 +54,9 @@ async function setUp(t: TestServer): Promise<World> {
   await alice.expect({ type: 'group_create', groupId: 'left-team', name: 'Left', members: ['mallory'] }, 'group_created');
   await mallory.expect({ type: 'group_leave', groupId: 'left-team' }, 'ok');
   await alice.sendText({ group: 'left-team' }, 'after mallory left', 'a-left-1');
+  // alice owns `ruled`, bob is an admin there, mallory a plain member; it takes join requests.
+  await alice.expect({ type: 'group_create', groupId: 'ruled', name: 'Ruled', members: ['bob', 'mallory'], joinPolicy: 'approval' }, 'group_created');
+  await alice.expect({ type: 'group_set_role', groupId: 'ruled', user: 'bob', role: 'admin' }, 'ok');
   await mallory.sendText({ user: 'alice' }, 'hi alice', 'm-1');
   const call = await alice.expect({ type: 'call_invite', invitees: ['bob'], timeoutSec: 120 }, 'call_created');
   await bob.expect({ type: 'push_register', provider: 'apns', token: BOB_PUSH_TOKEN, credential: 'ios', environment: 'development' }, 'push_registered');
@@ -105,6 +108,24 @@ const rows: Row[] = [
   { name: 'send to a group you left', frame: () => ({ type: 'send', clientMsgId: 'm-left', to: { group: 'left-team' }, content: { type: 'text', text: 'still here?' } }), code: 'not_group_member' },
   { name: 'read in a group you left', frame: (w) => ({ type: 'read', conversation: 'g:left-team', upTo: w.peerEventId }), code: 'not_group_member' },
   { name: 'mute a group you left', frame: () => ({ type: 'mute', to: { group: 'left-team' }, muted: true }), code: 'not_group_member' },
+  // Group roles and join policy (issue 17): a member who is not a moderator, an admin acting as the owner.
+  { name: 'join an invite-only group', frame: () => ({ type: 'group_join', groupId: 'secret-team' }), code: 'group_invite_only' },
+  { name: 'invite into a group you are not in', frame: () => ({ type: 'group_invite', groupId: 'secret-team', users: ['mallory-friend'] }), code: 'not_group_member' },
+  { name: 'invite as a plain member', frame: () => ({ type: 'group_invite', groupId: 'ruled', users: ['mallory-friend'] }), code: 'not_group_admin' },
+  { name: 'remove a member as a plain member', frame: () => ({ type: 'group_remove', groupId: 'ruled', user: 'bob' }), code: 'not_group_admin' },
+  { name: 'remove a member of a group you are not in', frame: () => ({ type: 'group_remove', groupId: 'secret-team', user: 'bob' }), code: 'not_group_member' },
+  { name: 'remove the owner as an admin', actor: (w) => w.bob, frame: () => ({ type: 'group_remove', groupId: 'ruled', user: 'alice' }), code: 'not_group_admin' },
+  { name: 'approve a join request as a plain member', frame: () => ({ type: 'group_approve', groupId: 'ruled', user: 'mallory-friend' }), code: 'not_group_admin' },
+  { name: 'approve someone who never asked', actor: (w) => w.bob, frame: () => ({ type: 'group_approve', groupId: 'ruled', user: 'mallory-friend' }), code: 'no_join_request' },
+  { name: 'reject a join request as a plain member', frame: () => ({ type: 'group_reject', groupId: 'ruled', user: 'mallory-friend' }), code: 'not_group_admin' },
+  { name: 'transfer ownership as an admin', actor: (w) => w.bob, frame: () => ({ type: 'group_transfer', groupId: 'ruled', user: 'bob' }), code: 'not_group_owner' },
+  { name: 'make yourself an admin as a plain member', frame: () => ({ type: 'group_set_role', groupId: 'ruled', user: 'mallory', role: 'admin' }), code: 'not_group_owner' },
+  { name: 'change roles as an admin', actor: (w) => w.bob, frame: () => ({ type: 'group_set_role', groupId: 'ruled', user: 'mallory', role: 'admin' }), code: 'not_group_owner' },
+  { name: 'update a group as a plain member', frame: () => ({ type: 'group_update', groupId: 'ruled', joinPolicy: 'open' }), code: 'not_group_admin' },
+  { name: 'dissolve a group as an admin', actor: (w) => w.bob, frame: () => ({ type: 'group_dissolve', groupId: 'ruled' }), code: 'not_group_owner' },
+  { name: 'dissolve a group you are not in', frame: () => ({ type: 'group_dissolve', groupId: 'secret-team' }), code: 'not_group_member' },
+  { name: 'leave a group you own without transferring it', actor: (w) => w.alice, frame: () => ({ type: 'group_leave', groupId: 'ruled' }), code: 'group_owner_must_transfer' },
+  { name: 'ask to join a group you are in', frame: () => ({ type: 'group_join', groupId: 'ruled' }), code: 'already_member' },
   // Someone else's call.
   { name: 'accept a call you were not invited to', frame: (w) => ({ type: 'call_accept', callId: w.callId }), code: 'call_not_invitee' },
   { name: 'reject a call you were not invited to', frame: (w) => ({ type: 'call_reject', callId: w.callId }), code: 'call_not_invitee' },
