@@ -102,6 +102,7 @@ function config(o: { port: number; db: string }): string {
   // Only what the bench needs; every module on SQL. The c2s listener is plain TCP on loopback
   // (no certfiles, so STARTTLS is not even offered) with SASL PLAIN, and no shaper: the default
   // config's `normal` shaper (3000 B/s per connection) would be the thing measured otherwise.
+  // The listen backlog defaults to 5: a burst of 50 logins would then wait on SYN retransmits.
   return `# written by tools/bench/lib/ejabberd-process.ts; a throw-away instance
 loglevel: warning
 hosts: [${JSON.stringify(EJABBERD_DOMAIN)}]
@@ -117,6 +118,7 @@ listen:
     module: ejabberd_c2s
     starttls_required: false
     max_stanza_size: 65536
+    backlog: 1024
     shaper: none
     access: c2s
 acl:
