@@ -15,15 +15,18 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
+import { XmppConnection } from './xmpp-client.ts';
 
 const CTL = '/usr/sbin/ejabberdctl';
 const SCHEMA = '/usr/share/ejabberd/sql/lite.sql';
 export const EJABBERD_DOMAIN = 'localhost';
 export const EJABBERD_PASSWORD = 'bench-password';
+/** A user of our own for the readiness login, so no bench user has a session before its phase. */
+const READY_USER = 'bench-ready';
 
 /** What is missing for the bench (undefined: ready), and the package version when installed. */
 export function ejabberdStatus(): { missing?: string; version?: string } {
@@ -166,6 +169,7 @@ export async function startEjabberd(o: { users: number; name: (i: number) => str
   const insert = db.prepare('INSERT INTO users (username, password) VALUES (?, ?)');
   db.transaction(() => {
     for (let i = 0; i < o.users; i++) insert.run(o.name(i), EJABBERD_PASSWORD);
+    insert.run(READY_USER, EJABBERD_PASSWORD);
   })();
   db.close();
 
@@ -248,7 +252,7 @@ export async function startEjabberd(o: { users: number; name: (i: number) => str
   };
 
   try {
-    await waitForPort(port, child, o.timeoutMs ?? 30_000);
+    await waitForLogin(port, child, o.timeoutMs ?? 30_000);
     beam = descendants(child.pid!).find((p) => p.comm === 'beam.smp')?.pid ?? 0;
     if (!beam) throw new Error('ejabberd is listening but its beam.smp was not found under ejabberdctl');
   } catch (error) {
@@ -266,20 +270,22 @@ export async function startEjabberd(o: { users: number; name: (i: number) => str
   };
 }
 
-/** Poll the c2s port until it accepts: ejabberd opens its listeners last, once SQL and modules are up. */
-async function waitForPort(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
+/**
+ * Ready means a full SASL login works. An open c2s port is not enough: ejabberd 23.01 can accept
+ * connections before its SQL pool worker is registered, and a login then crashes its c2s process
+ * (badarg in ejabberd_sql:get_worker) and the socket closes.
+ */
+async function waitForLogin(port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (child.exitCode !== null || child.signalCode !== null) throw new Error(`ejabberdctl exited (code ${child.exitCode}, signal ${child.signalCode})`);
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = connect({ host: '127.0.0.1', port }, () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`c2s port ${port} not open after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    try {
+      const conn = await XmppConnection.open({ host: '127.0.0.1', port, domain: EJABBERD_DOMAIN, user: READY_USER, password: EJABBERD_PASSWORD, resource: 'ready', timeoutMs: 2000 });
+      conn.close();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`no XMPP login on port ${port} after ${timeoutMs} ms: ${(error as Error).message}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
   }
 }
