@@ -1,23 +1,16 @@
 /**
- * Peer bench against a real peer: tidings' durable peer-message throughput next to ejabberd's
- * (Debian's package: XMPP, mod_mam + mod_offline on its SQL backend on SQLite), same workload as
- * tools/bench/core.ts, measured in the same run, one server at a time.
+ * tidings next to a real peer: ejabberd (Debian's package, XMPP; mod_mam + mod_offline on its SQL
+ * backend on SQLite) on the workload of tools/bench/core.ts, in the same run, one server at a time.
  *
  *   node --import tsx tools/bench/peer-ejabberd.ts [--clients 50] [--inflight 10] [--seconds 5]
  *     [--warmup 1] [--rounds 1] [--text-bytes 64] [--synchronous FULL|NORMAL] [--transport ws|uws]
  *     [--ejabberd-ack sm|receipt] [--ejabberd-journal wal|delete] [--json]
  *
- * Clients i and i^1 are peers, each keeps `inflight` messages pipelined, text bodies of
- * `text-bytes`. tidings counts `send_ack`s (the message committed for sender and receiver, then
- * acked). ejabberd counts, with `--ejabberd-ack sm` (default), XEP-0198 `<a h/>` answers to an
- * `<r/>` sent after every message: ejabberd's c2s process runs mod_mam's INSERT of the sender's
- * archive copy synchronously before it reads the next element, so `<a/>` follows that commit
- * (checked under load by the probe below). The receiver's copy is written later by the
- * receiver's c2s process; the delivered row counts messages that arrive carrying the receiver's
- * `<stanza-id/>` (ejabberd tags it after that INSERT). `--ejabberd-ack receipt` waits instead for
- * an XEP-0184 receipt the receiver returns once it holds its stanza-id: both copies stored,
- * acknowledged to the sender, at the price of one more stanza per message. See
- * docs/bench-ejabberd.md. Loopback only, bounded; the target is printed, never the exit code.
+ * tidings counts `send_ack`s (committed for sender and receiver). ejabberd counts XEP-0198 `<a/>`
+ * (`sm`: after the sender's archive copy is committed; the receiver's comes later) or XEP-0184
+ * receipts the receiver returns once its copy is stored (`receipt`); deliveries count only with the
+ * receiver's `<stanza-id/>`. Why, and what is unequal: docs/bench-ejabberd.md. Loopback only,
+ * bounded; the target is printed, never the exit code.
  */
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -64,10 +57,6 @@ type Probe = { onAcked?(id: string, body: string): void; onDelivered?(from: stri
 /** The XMPP twin of WsLoadClient: a window of pipelined chat messages on one logged-in session. */
 class XmppLoadClient implements LoadClient {
   readonly #inflight = new Map<string, { at: number; body: string }>();
-  // Stream-management order: the stanza index of each message still waiting for `<a h/>`.
-  readonly #smIdx: number[] = [];
-  readonly #smIds: string[] = [];
-  #smHead = 0;
   #next = 0;
   #phase: Phase = newPhase();
   #window: Window = { from: Infinity, to: Infinity, sending: false };
@@ -75,7 +64,7 @@ class XmppLoadClient implements LoadClient {
   probe: Probe = {};
 
   constructor(readonly conn: XmppConnection, private readonly o: { tag: string; peer: string; mode: 'sm' | 'receipt'; load: LoadOptions }) {
-    conn.onAck = (h) => this.#onAck(h);
+    conn.onAcked = (id) => this.#complete(id, true);
     conn.onStanza = (el) => this.#onStanza(el);
     conn.onClose = (why) => this.#error(`closed:${why}`);
   }
@@ -111,12 +100,9 @@ class XmppLoadClient implements LoadClient {
     const body = stampedText(at, this.o.load.textBytes); // digits, a space and x: nothing to escape
     this.#inflight.set(id, { at, body });
     const receipt = this.o.mode === 'receipt' ? "<request xmlns='urn:xmpp:receipts'/>" : '';
-    const index = this.conn.send(`<message to='${this.o.peer}' type='chat' id='${id}'><body>${body}</body>${receipt}</message>`);
-    if (this.o.mode === 'sm') {
-      this.#smIdx.push(index);
-      this.#smIds.push(id);
-      this.conn.requestAck();
-    }
+    const xml = `<message to='${this.o.peer}' type='chat' id='${id}'><body>${body}</body>${receipt}</message>`;
+    if (this.o.mode === 'sm') this.conn.sendAcked(xml, id);
+    else this.conn.send(xml);
   }
 
   #complete(id: string, ok: boolean): void {
@@ -134,15 +120,6 @@ class XmppLoadClient implements LoadClient {
     }
     if (this.#window.sending && now < this.#window.to) this.#sendOne();
     else if (this.#inflight.size === 0) this.#drained?.();
-  }
-
-  #onAck(h: number): void {
-    while (this.#smHead < this.#smIdx.length && this.#smIdx[this.#smHead]! <= h) this.#complete(this.#smIds[this.#smHead++]!, true);
-    if (this.#smHead > 4096) {
-      this.#smIdx.splice(0, this.#smHead);
-      this.#smIds.splice(0, this.#smHead);
-      this.#smHead = 0;
-    }
   }
 
   #error(code: string): void {
@@ -254,20 +231,6 @@ async function probeAcks(server: EjabberdServer): Promise<Record<string, number>
   return r;
 }
 
-/** Archive and offline-spool row counts once ejabberd's write queue is done (two equal reads 0.5 s apart, 15 s at most). */
-async function settledCounts(server: EjabberdServer): Promise<{ archive: number; spool: number }> {
-  const db = server.reader();
-  const read = () => ({ archive: db.prepare('SELECT count(*) FROM archive').pluck().get() as number, spool: db.prepare('SELECT count(*) FROM spool').pluck().get() as number });
-  let last = read();
-  for (let i = 0; i < 30; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    const now = read();
-    if (now.archive === last.archive && now.spool === last.spool) break;
-    last = now;
-  }
-  return last;
-}
-
 function summary(phase: Phase, perRound: number[]) {
   const ack = latencyStats(phase.sendLatencies);
   const deliver = latencyStats(phase.deliverLatencies);
@@ -319,7 +282,7 @@ async function main(): Promise<void> {
     }
     if (journal === 'wal') {
       probe = await probeAcks(ejabberd);
-      archive = await settledCounts(ejabberd);
+      archive = await ejabberd.settledRowCounts();
     }
   } finally {
     await tidingsServer.stop(5000);
@@ -346,7 +309,7 @@ async function main(): Promise<void> {
   console.log(`ratio tidings/ejabberd: ${ratio.toFixed(2)}×  (${fmt(t.msgsPerSec, 0)} ÷ ${fmt(e.msgsPerSec, 0)} msgs/s); p99 ${fmt(t.ack.p99, 2)} ms vs ${fmt(e.ack.p99, 2)} ms`);
   for (const [name, s] of [['tidings', t], ['ejabberd', e]] as const) if (Object.keys(s.errors).length > 0) console.log(`${name} errors: ${JSON.stringify(s.errors)}`);
   if (probe) {
-    console.log(`ack probe (client 0 under load): at <a/>/ack the sender's archive row was there ${probe.senderRowAtAck}/${probe.acks}, the receiver's ${probe.receiverRowAtAck}/${probe.acks}; `
+    console.log(`ack probe (client 0 under load): at each ${ackMode === 'sm' ? '<a/>' : 'receipt'} the sender's archive row was there ${probe.senderRowAtAck}/${probe.acks}, the receiver's ${probe.receiverRowAtAck}/${probe.acks}; `
       + `at delivery with stanza-id the receiver's row was there ${probe.receiverRowAtDelivery}/${probe.deliveries}`);
     console.log(`ejabberd archive: ${archive?.archive} rows for ${totals.acked} acknowledged messages (2 per message expected: sender's and receiver's copy); `
       + `${archive?.spool} in mod_offline's spool (messages whose receiver had gone)`);

@@ -152,6 +152,8 @@ export interface EjabberdServer {
   readonly journal: 'wal' | 'delete';
   /** A read-only connection to ejabberd's database (WAL only: a reader could make a rollback-journal writer fail). */
   reader(): SQLite.Database;
+  /** Archive and offline-spool rows once ejabberd's writes settle (two equal reads 0.5 s apart, 15 s at most). */
+  settledRowCounts(): Promise<{ archive: number; spool: number }>;
   stop(graceMs?: number): Promise<void>;
 }
 
@@ -260,14 +262,27 @@ export async function startEjabberd(o: { users: number; name: (i: number) => str
     const log = existsSync(join(logs, 'error.log')) ? readFileSync(join(logs, 'error.log'), 'utf8').slice(-2000) : '';
     throw new Error(`ejabberd did not start: ${(error as Error).message}\n--- output ---\n${output}\n--- error.log ---\n${log}`);
   }
-  return {
+  const server: EjabberdServer = {
     port, pid: beam, dbFile, journal: o.journal, stop,
     reader() {
       if (o.journal !== 'wal') throw new Error('reading a rollback-journal database while ejabberd writes could fail its writes');
       reader ??= new SQLite(dbFile, { readonly: true, fileMustExist: true });
       return reader;
     },
+    async settledRowCounts() {
+      const db = server.reader();
+      const read = () => ({ archive: db.prepare('SELECT count(*) FROM archive').pluck().get() as number, spool: db.prepare('SELECT count(*) FROM spool').pluck().get() as number });
+      let last = read();
+      for (let i = 0; i < 30; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        const now = read();
+        if (now.archive === last.archive && now.spool === last.spool) break;
+        last = now;
+      }
+      return last;
+    },
   };
+  return server;
 }
 
 /**

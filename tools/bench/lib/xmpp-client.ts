@@ -128,7 +128,7 @@ const NS_SM = 'urn:xmpp:sm:3';
 
 /**
  * One logged-in XMPP session with stream management on. Every stanza sent through `send()` is
- * counted, so a caller can match the server's `<a h/>` against what it sent; the server's
+ * counted, so the server's `<a h/>` can be matched to what was sent (sendAcked); the server's
  * `<r/>` are answered here with the count of stanzas received, as XEP-0198 requires (ejabberd
  * drops a session whose unacked queue overflows).
  */
@@ -140,11 +140,15 @@ export class XmppConnection {
   /** Stanzas received since `<enabled/>`. */
   received = 0;
   #smOn = false;
+  // Stanzas sent with sendAcked() not yet covered by an `<a h/>`: their index and key, in order.
+  readonly #ackIdx: number[] = [];
+  readonly #ackKeys: string[] = [];
+  #ackHead = 0;
   #queue: XmlEl[] = [];
   #waiter: ((el: XmlEl | Error) => void) | undefined;
   /** After login: every stanza, and every `<a h/>` of the server. */
   onStanza: (el: XmlEl) => void = () => undefined;
-  onAck: (h: number) => void = () => undefined;
+  onAcked: (key: string) => void = () => undefined;
   onClose: (why: string) => void = () => undefined;
 
   private constructor(socket: Socket, private readonly login: XmppLogin) {
@@ -193,9 +197,20 @@ export class XmppConnection {
     return ++this.sent;
   }
 
-  /** Ask the server to acknowledge what it has handled so far. */
-  requestAck(): void {
+  /** Send a stanza and `<r/>`; onAcked(key) fires once the server's `<a h/>` covers the stanza. */
+  sendAcked(xml: string, key: string): void {
+    this.#ackIdx.push(this.send(xml));
+    this.#ackKeys.push(key);
     this.socket.write('<r xmlns="urn:xmpp:sm:3"/>');
+  }
+
+  #onAck(h: number): void {
+    while (this.#ackHead < this.#ackIdx.length && this.#ackIdx[this.#ackHead]! <= h) this.onAcked(this.#ackKeys[this.#ackHead++]!);
+    if (this.#ackHead > 4096) {
+      this.#ackIdx.splice(0, this.#ackHead);
+      this.#ackKeys.splice(0, this.#ackHead);
+      this.#ackHead = 0;
+    }
   }
 
   /** Acknowledge everything received, close the stream; the socket goes after 1 s at most. */
@@ -209,7 +224,7 @@ export class XmppConnection {
   #onElement(el: XmlEl): void {
     if (this.#smOn && el.attrs.xmlns === NS_SM) {
       if (el.name === 'r') this.socket.write(`<a xmlns="urn:xmpp:sm:3" h="${this.received}"/>`);
-      else if (el.name === 'a') this.onAck(Number(el.attrs.h));
+      else if (el.name === 'a') this.#onAck(Number(el.attrs.h));
       return;
     }
     if (this.#smOn && (el.name === 'message' || el.name === 'presence' || el.name === 'iq')) this.received += 1;
