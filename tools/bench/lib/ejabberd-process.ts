@@ -101,6 +101,18 @@ function descendants(root: number): Array<{ pid: number; comm: string }> {
   return out;
 }
 
+/** beam.smp below ejabberdctl, with its process group (su starts it in a session of its own). */
+function findBeam(root: number): { pid: number; pgid: number } | undefined {
+  const pid = descendants(root).find((p) => p.comm === 'beam.smp')?.pid;
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return { pid, pgid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]) };
+  } catch {
+    return undefined;
+  }
+}
+
 function config(o: { port: number; db: string }): string {
   // Only what the bench needs; every module on SQL. The c2s listener is plain TCP on loopback
   // (no certfiles, so STARTTLS is not even offered) with SASL PLAIN, and no shaper: the default
@@ -195,7 +207,8 @@ export async function startEjabberd(o: { users: number; name: (i: number) => str
   chmodSync(dir, 0o700);
   chownTree(dir, uid, gid);
 
-  // Its own process group, so a stop can reach su, sh and beam.smp below ejabberdctl.
+  // ejabberdctl gets a process group of its own; su then puts sh and beam.smp in a new session,
+  // so beam (and its port programs) must be signalled by pid and by beam's own group.
   const child = spawn(CTL, ['--config-dir', etc, '--ctl-config', join(etc, 'ejabberdctl.cfg'), '--spool', spool, '--logs', logs, 'foreground'], {
     cwd: dir, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -206,13 +219,15 @@ export async function startEjabberd(o: { users: number; name: (i: number) => str
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  let beam = 0;
+  let beam = { pid: 0, pgid: 0 };
   let stopped = false;
 
-  // SIGTERM goes to beam.smp alone (sh and su then exit in order, reaping it); SIGKILL to the
-  // whole group. A group-wide SIGTERM would kill sh first and leave beam an unreaped orphan.
+  // SIGTERM goes to beam.smp alone (sh and su then exit in order, reaping it): a SIGTERM to sh or
+  // su first would orphan beam. SIGKILL goes to everything: beam, its group, ejabberdctl's group.
   const kill = (signal: NodeJS.Signals) => {
-    for (const target of signal === 'SIGKILL' || !beam ? [beam, -child.pid!] : [beam]) {
+    if (!beam.pid) beam = findBeam(child.pid!) ?? beam;
+    const targets = signal === 'SIGKILL' || !beam.pid ? [beam.pid, -beam.pgid, -child.pid!] : [beam.pid];
+    for (const target of targets) {
       try {
         if (target) process.kill(target, signal);
       } catch { /* already gone */ }
@@ -246,7 +261,9 @@ export async function startEjabberd(o: { users: number; name: (i: number) => str
       await exited;
       clearTimeout(timer);
     }
-    kill('SIGKILL'); // anything left in the group
+    kill('SIGKILL'); // anything left
+    child.stdout!.destroy(); // a surviving orphan must not hold our event loop through the pipes
+    child.stderr!.destroy();
     cleanup();
     process.off('exit', onExit);
     process.off('SIGINT', onSignal);
@@ -254,16 +271,21 @@ export async function startEjabberd(o: { users: number; name: (i: number) => str
   };
 
   try {
+    // Find beam first (it appears within a second), so every later stop reaches it.
+    for (let i = 0; i < 100 && !beam.pid; i++) {
+      if (child.exitCode !== null) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      beam = findBeam(child.pid!) ?? beam;
+    }
+    if (!beam.pid) throw new Error('no beam.smp appeared under ejabberdctl');
     await waitForLogin(port, child, o.timeoutMs ?? 30_000);
-    beam = descendants(child.pid!).find((p) => p.comm === 'beam.smp')?.pid ?? 0;
-    if (!beam) throw new Error('ejabberd is listening but its beam.smp was not found under ejabberdctl');
   } catch (error) {
     await stop(2000);
     const log = existsSync(join(logs, 'error.log')) ? readFileSync(join(logs, 'error.log'), 'utf8').slice(-2000) : '';
     throw new Error(`ejabberd did not start: ${(error as Error).message}\n--- output ---\n${output}\n--- error.log ---\n${log}`);
   }
   const server: EjabberdServer = {
-    port, pid: beam, dbFile, journal: o.journal, stop,
+    port, pid: beam.pid, dbFile, journal: o.journal, stop,
     reader() {
       if (o.journal !== 'wal') throw new Error('reading a rollback-journal database while ejabberd writes could fail its writes');
       reader ??= new SQLite(dbFile, { readonly: true, fileMustExist: true });
