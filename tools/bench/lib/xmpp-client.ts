@@ -146,8 +146,9 @@ export class XmppConnection {
   #ackHead = 0;
   #queue: XmlEl[] = [];
   #waiter: ((el: XmlEl | Error) => void) | undefined;
-  /** After login: every stanza, and every `<a h/>` of the server. */
+  /** After login: every stanza the server sends (its `<r/>`/`<a/>` are handled here). */
   onStanza: (el: XmlEl) => void = () => undefined;
+  /** The key of a sendAcked() stanza once an `<a h/>` covers it, in send order. */
   onAcked: (key: string) => void = () => undefined;
   onClose: (why: string) => void = () => undefined;
 
