@@ -20,6 +20,7 @@ const SELF = basename(fileURLToPath(import.meta.url));
 const SIZES: Record<string, string[]> = {
   core: ['--clients', '50', '--inflight', '10', '--seconds', '5'],
   fanout: ['--members', '100', '--senders', '5', '--inflight', '10', '--seconds', '3'],
+  'peer-ejabberd': ['--clients', '50', '--inflight', '10', '--seconds', '3'],
   socketio: ['--clients', '50', '--inflight', '10', '--seconds', '3'],
 };
 
