@@ -94,6 +94,7 @@ export const SettingsUpdateFrame = Type.Object({
   displayStyle: Type.Optional(Type.Union([Type.Literal('banner'), Type.Literal('summary')])),
   dnd: Type.Optional(Type.Union([DndWindow, Type.Null()])),
   pushEnabled: Type.Optional(Type.Boolean()),
+  syncBadges: Type.Optional(Type.Boolean()),
 }, strict);
 export const MuteFrame = Type.Object({
   type: Type.Literal('mute'), ref: Ref, to: Recipient, muted: Type.Boolean(),

@@ -17,6 +17,8 @@ export const MessageEvent = Type.Object({
 });
 export const ReadEvent = Type.Object({
   kind: Type.Literal('read'), ...Envelope, upTo: Seq,
+  /** The reader's device (absent on events from before it was recorded). */
+  byDevice: Type.Optional(Type.String()),
 });
 export const GroupCreatedEvent = Type.Object({
   kind: Type.Literal('group_created'), ...Envelope, groupId: Id, name: Type.String(), members: Type.Array(Id),

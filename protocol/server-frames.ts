@@ -46,6 +46,7 @@ export const SettingsFrame = Type.Object({
   displayStyle: Type.Union([Type.Literal('banner'), Type.Literal('summary')]),
   dnd: Type.Union([Type.Object({ start: Type.Integer(), end: Type.Integer(), timeZone: Type.String() }), Type.Null()]),
   pushEnabled: Type.Boolean(),
+  syncBadges: Type.Boolean(),
   muted: Type.Array(Type.String()),
   blocked: Type.Array(Type.String()),
 });

@@ -6,7 +6,7 @@ import type { PushMessage } from './vendors/contract.ts';
 /** Why a push was not sent; the strings are stable and appear in the trace (OPS-2). */
 export type SuppressReason =
   | 'not_pushable' | 'own_message' | 'no_push_option' | 'custom_without_text' | 'call_over'
-  | 'push_disabled' | 'blocked' | 'muted' | 'dnd';
+  | 'push_disabled' | 'blocked' | 'muted' | 'dnd' | 'badge_sync_off';
 
 export type PushDecision =
   | { push: true; message: Omit<PushMessage, 'id'> }
@@ -159,6 +159,50 @@ export function decidePush(input: DecideInput, defaults: PayloadDefaults, now = 
       ...(options.mutableContent !== undefined ? { mutableContent: options.mutableContent } : {}),
       ...badge,
       data,
+    },
+  };
+}
+
+export interface FollowUpInput {
+  kind: 'badge_update' | 'call_over';
+  event: StoredEvent;
+  recipient: string;
+  settings: UserSettings;
+  /** PAY-2: the receiver's unread count now. */
+  badge: number;
+  /** badge_update: every conversation this update stands for (a burst of reads). */
+  conversations: readonly string[];
+  call?: CallRecord | undefined;
+}
+
+/**
+ * The silent follow-ups of earlier pushes, never shown as a notification: a badge update after a
+ * read on another device (the exact badge, and which conversations' notifications to remove:
+ * Mattermost's `clear` push), and the end of a ring (the call id and how it ended, so CallKit or
+ * ConnectionService stop ringing; answered elsewhere is not a missed call). DND does not hold
+ * them back: they make a device quieter, not louder.
+ */
+export function decideFollowUp(input: FollowUpInput): PushDecision {
+  const { kind, event, settings } = input;
+  if (!settings.pushEnabled) return { push: false, reason: 'push_disabled' };
+  const base = { eventId: String(event.eventId), receiver: input.recipient };
+  if (kind === 'badge_update') {
+    if (!settings.syncBadges) return { push: false, reason: 'badge_sync_off' };
+    return {
+      push: true,
+      message: {
+        purpose: 'badge_update', kind: 'background', priority: 'normal', badge: input.badge, collapseId: 'badge',
+        data: { type: 'badge_update', badge: String(input.badge), conversations: [...new Set(input.conversations)].join(','), ...base },
+      },
+    };
+  }
+  const body = JSON.parse(event.json) as CallStateBody;
+  const mine = body.invitees[input.recipient] ?? input.call?.invitees[input.recipient];
+  return {
+    push: true,
+    message: {
+      purpose: 'call_over', kind: 'background', priority: 'high', badge: input.badge, collapseId: `call-over-${body.callId}`,
+      data: { type: 'call_over', callId: body.callId, state: body.state, ...(mine !== undefined ? { yourState: mine } : {}), ...base },
     },
   };
 }

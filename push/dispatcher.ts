@@ -1,5 +1,5 @@
 import type { PushBinding, PushJob, PushStore, TraceRow } from '../storage/index.ts';
-import { decidePush } from './decide.ts';
+import { decideFollowUp, decidePush } from './decide.ts';
 import { parseConversation } from '../protocol/index.ts';
 import { isVoipCarrier } from './carriers.ts';
 import { groupBy } from './grouping.ts';
@@ -116,14 +116,16 @@ export class PushDispatcher {
    */
   async #collapse(claimed: PushJob[]): Promise<Map<PushJob, PushJob[]>> {
     const out = new Map<PushJob, PushJob[]>();
-    const collapsible = (job: PushJob) => job.kind === 'message' && this.#options.collapseWindowMs > 0;
-    for (const job of claimed) if (!collapsible(job)) out.set(job, []);
-    for (const group of groupBy(claimed.filter(collapsible), (job) => `${job.pushId}\u0000${job.conversation}`).values()) {
+    // Message pushes collapse per binding and conversation; badge updates per binding (one badge).
+    const collapseKey = (job: PushJob) => (job.kind === 'message' && this.#options.collapseWindowMs > 0 ? `${job.pushId}\u0000${job.conversation}`
+      : job.kind === 'badge_update' ? job.pushId : undefined);
+    for (const job of claimed) if (collapseKey(job) === undefined) out.set(job, []);
+    for (const group of groupBy(claimed.filter((j) => collapseKey(j) !== undefined), (job) => collapseKey(job)!).values()) {
       const keep = group.reduce((a, b) => (b.eventId > a.eventId ? b : a));
       const reason = 'collapsed';
       const others = group.filter((j) => j !== keep);
       for (const job of others) await this.#deps.store.finish(job.id, 'cancelled', reason);
-      const pending = await this.#deps.store.collapsePending(keep.pushId, keep.conversation, keep.id, reason);
+      const pending = await this.#deps.store.collapsePending(keep.pushId, keep.kind === 'message' ? keep.conversation : null, keep.kind, keep.id, reason);
       for (const job of [...others, ...pending]) await this.#trace(job, null, 'cancelled', reason, `into ${keep.jobKey}`);
       // Jobs still inside their window are folded in too. With a count above one the text is the
       // generic "N new messages"; the notification's click-through points at the oldest event.
@@ -186,11 +188,13 @@ export class PushDispatcher {
       readModels.totalUnread(job.userId),
     ]);
     const groupName = parsed?.kind === 'group' ? readModels.groupName(parsed.groupId) : undefined;
-    const decision = decidePush({
-      event, recipient: job.userId, voipCarrier: isVoipCarrier(binding), call, settings, badge, collapsedCount,
-      senderName: senderSettings.displayName ?? call?.inviter ?? event.sender,
-      ...(groupName !== undefined ? { groupName } : {}),
-    }, this.#options.payload);
+    const decision = job.kind === 'badge_update' || job.kind === 'call_over'
+      ? decideFollowUp({ kind: job.kind, event, recipient: job.userId, settings, badge, call, conversations: [job.conversation, ...folded.map((f) => f.conversation)] })
+      : decidePush({
+        event, recipient: job.userId, voipCarrier: isVoipCarrier(binding), call, settings, badge, collapsedCount,
+        senderName: senderSettings.displayName ?? call?.inviter ?? event.sender,
+        ...(groupName !== undefined ? { groupName } : {}),
+      }, this.#options.payload);
     if (!decision.push) {
       freeSlot();
       await store.finish(job.id, 'cancelled', decision.reason, null, undefined, this.#row(job, event.messageId, 'suppressed', decision.reason));

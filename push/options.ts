@@ -23,6 +23,8 @@ export interface PushServiceOptions {
   tracePruneEveryMs: number;
   /** Message pushes wait this long so that several for one device and conversation collapse (PAY-4). */
   collapseWindowMs: number;
+  /** Badge updates wait this long, so a burst of reads on another device is one update per device. */
+  badgeUpdateWindowMs: number;
   payload: PayloadDefaults;
 }
 

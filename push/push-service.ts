@@ -3,6 +3,7 @@ import type { AppendResult, NewPushJob, PushBinding } from '../storage/index.ts'
 import { carrierReason, carriersFor } from './carriers.ts';
 import { isPushable, pushKindFor, type PushKind } from './decide.ts';
 import { PushDispatcher } from './dispatcher.ts';
+import { followUpsOf, hasFollowUps } from './follow-ups.ts';
 import { deviceKey, groupBy } from './grouping.ts';
 import type { PushDeps, PushServiceOptions } from './options.ts';
 
@@ -64,7 +65,7 @@ export class PushService {
   }
 
   onCommitted(results: readonly AppendResult[]): void {
-    const relevant = results.filter((r) => [...r.seqs.keys()].some((user) => isPushable(r.event, user)));
+    const relevant = results.filter((r) => hasFollowUps(r) || [...r.seqs.keys()].some((user) => isPushable(r.event, user)));
     if (relevant.length === 0) return;
     // Under load the chain falls behind; one pass (one binding read, one outbox commit) for all
     // commits queued back to back keeps it from falling further behind.
@@ -75,7 +76,7 @@ export class PushService {
     const batch = [...relevant];
     this.#serial('committed', () => {
       if (this.#tailCommitted === batch) this.#tailCommitted = undefined;
-      return this.#enqueueForOffline(batch);
+      return this.#enqueueForOffline(batch).then(() => this.#enqueueFollowUps(batch));
     });
     this.#tailCommitted = batch;
   }
@@ -109,9 +110,10 @@ export class PushService {
     }));
   }
 
-  /** Message pushes wait out the collapse window (PAY-4); call pushes go at once. */
+  /** Message pushes wait out the collapse window (PAY-4), badge updates theirs (a burst of reads is one update); call pushes go at once. */
   #job(binding: PushBinding, userId: string, eventId: number, seq: number, conversation: string, kind: PushKind): NewPushJob {
-    const notBefore = kind === 'message' && this.#options.collapseWindowMs > 0 ? Date.now() + this.#options.collapseWindowMs : undefined;
+    const wait = kind === 'message' ? this.#options.collapseWindowMs : kind === 'badge_update' ? this.#options.badgeUpdateWindowMs : 0;
+    const notBefore = wait > 0 ? Date.now() + wait : undefined;
     return { pushId: binding.pushId, userId, deviceId: binding.deviceId, eventId, seq, conversation, kind, ...(notBefore ? { notBefore } : {}) };
   }
 
@@ -156,6 +158,19 @@ export class PushService {
       }
     }
     await this.#enqueue(planned, messageIds, 'offline');
+  }
+
+  /** Silent pushes to devices that were pushed before: badges after a read elsewhere, the end of a ring. */
+  async #enqueueFollowUps(results: readonly AppendResult[]): Promise<void> {
+    const owed = await followUpsOf(results.filter(hasFollowUps), this.#deps);
+    const planned: Array<{ job: NewPushJob; why: string }> = [];
+    for (const f of owed) {
+      const job = this.#jobFor(f.bindings, f.userId, f.event.eventId, f.seq, f.event.conversation, f.kind);
+      if (job) planned.push(job);
+    }
+    for (const [reason, jobs] of groupBy(planned, (p) => (p.job.kind === 'badge_update' ? 'read_elsewhere' : 'call_over'))) {
+      await this.#enqueue(jobs, new Map(), reason);
+    }
   }
 
   /** MSG-4: everything after the device's acked cursor, pushed once per (device, event). */

@@ -33,7 +33,7 @@ export interface InboxEntry {
 /** What a caller asks the log to append. Recipients are decided by the projector, not the caller. */
 export type EventDraft =
   | { kind: 'message'; sender: string; conversation: string; clientMsgId: string; data: Record<string, unknown>; group?: string; peer?: string }
-  | { kind: 'read'; sender: string; conversation: string; upTo: number; peer?: string }
+  | { kind: 'read'; sender: string; conversation: string; upTo: number; peer?: string; byDevice?: string }
   | { kind: 'group_created'; sender: string; groupId: string; name: string; members: string[]; joinPolicy?: JoinPolicy }
   /** `sender` is the user joining, or the admin who invites (`via: 'invite'`) or approves a request (`via: 'approve'`). */
   | { kind: 'member_joined'; sender: string; groupId: string; user: string; via?: 'join' | 'invite' | 'approve' }

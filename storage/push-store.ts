@@ -51,7 +51,7 @@ export interface NewPushJob {
 }
 
 /** The one definition of what a push job is for (push/decide.ts decides which an event needs). */
-export type PushJobKind = 'message' | 'call_ring' | 'missed_call';
+export type PushJobKind = 'message' | 'call_ring' | 'missed_call' | 'badge_update' | 'call_over';
 
 export interface TraceRow {
   eventId: number;
@@ -95,8 +95,13 @@ export interface PushStore {
   retryLater(id: number, attempts: number, nextAttemptAt: number, reason: string, trace?: TraceRow, collapsed?: number): Promise<void>;
   /** Cancel a device's pending jobs (optionally only these registrations); each traced by `traceOf` in the same commit. */
   cancelPendingForDevice(deviceId: string, reason: string, pushIds?: readonly string[], traceOf?: (job: PushJob) => TraceRow): Promise<PushJob[]>;
-  /** PAY-4: cancel the other pending message jobs of a binding in one conversation; returns them. */
-  collapsePending(pushId: string, conversation: string, keepId: number, reason: string): Promise<PushJob[]>;
+  /**
+   * PAY-4: cancel the other pending jobs of this kind of a binding (in one conversation, or in
+   * any when `conversation` is null) that a kept job stands for; returns them.
+   */
+  collapsePending(pushId: string, conversation: string | null, kind: PushJobKind, keepId: number, reason: string): Promise<PushJob[]>;
+  /** The jobs of these bindings in one conversation (what a device was pushed for it), oldest first. */
+  jobsIn(conversation: string, pushIds: readonly string[]): Promise<PushJob[]>;
   /**
    * At start: jobs a previous run left `sending` go back to `pending` (at-least-once to the
    * vendor). A database several processes share re-queues only those whose lease has lapsed.

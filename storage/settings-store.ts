@@ -12,16 +12,18 @@ export interface UserSettings {
   displayStyle: 'banner' | 'summary';
   dnd: DndWindow | null;
   pushEnabled: boolean;
+  /** Badges and notifications follow reads on the user's other devices (silent updates); on by default. */
+  syncBadges: boolean;
   /** Muted conversation ids (`p:…` for a peer, `g:…` for a group). */
   muted: string[];
   blocked: string[];
 }
 
 export const DEFAULT_SETTINGS: Readonly<UserSettings> = Object.freeze({
-  displayName: null, displayStyle: 'banner', dnd: null, pushEnabled: true, muted: [], blocked: [],
+  displayName: null, displayStyle: 'banner', dnd: null, pushEnabled: true, syncBadges: true, muted: [], blocked: [],
 });
 
-export type SettingsPatch = Partial<Pick<UserSettings, 'displayName' | 'displayStyle' | 'dnd' | 'pushEnabled'>>;
+export type SettingsPatch = Partial<Pick<UserSettings, 'displayName' | 'displayStyle' | 'dnd' | 'pushEnabled' | 'syncBadges'>>;
 
 export interface SettingsStore {
   get(userId: string): Promise<UserSettings>;

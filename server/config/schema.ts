@@ -90,6 +90,7 @@ export const ConfigSchema = Type.Object({
     defaultTitle: str('New message', 'Notification title when the sender gave none.'),
     defaultBody: str('You have a new message', 'Notification text when the sender gave none (privacy default).'),
     maxTokenLength: int(4096, 'Longest device push token accepted (stored form); at most 4096, the protocol\'s cap for string tokens.', 16, 4096),
+    badgeUpdateWindowMs: int(1000, 'A read on one device updates the badge of the user\'s other offline devices (that were pushed for it) after this long, so a burst of reads is one silent push per device; 0 = at once.', 0),
     collapseWindowMs: int(1000, 'Message pushes wait this long so several for one device and conversation collapse into one (PAY-4); 0 = off.', 0),
   }, { default: {} }),
   shutdown: Type.Object({

@@ -20,7 +20,9 @@ export function readsFeature(ctx: Pick<ServerContext, 'store'>): FrameHandlers {
         return;
       }
       const peer = peerOf(frame.conversation, user);
-      const result = await store.log.append({ kind: 'read', sender: user, conversation: frame.conversation, upTo: frame.upTo, ...(peer ? { peer } : {}) });
+      const result = await store.log.append({
+        kind: 'read', sender: user, conversation: frame.conversation, upTo: frame.upTo, byDevice: session.identity!.deviceId, ...(peer ? { peer } : {}),
+      });
       session.send({ type: 'ok', ref: frame.ref, for: 'read', eventId: result.event.eventId });
     },
     async unread(session, frame) {

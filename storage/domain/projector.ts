@@ -89,7 +89,7 @@ function projectAt(draft: EventDraft, at: number, state: ProjectionState, limits
       const recipients = draft.peer && draft.peer !== draft.sender ? [draft.sender, draft.peer] : [draft.sender];
       return {
         kind: 'read', conversation: draft.conversation, sender: draft.sender, clientMsgId: null, messageId: null,
-        body: JSON.stringify({ ...base, conversation: draft.conversation, upTo: draft.upTo }),
+        body: JSON.stringify({ ...base, conversation: draft.conversation, upTo: draft.upTo, ...(draft.byDevice !== undefined ? { byDevice: draft.byDevice } : {}) }),
         recipients: recipients.map((user) => ({ user, countable: false })),
         readCursor: { user: draft.sender, upTo: draft.upTo },
       };

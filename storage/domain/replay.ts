@@ -14,7 +14,10 @@ export function draftFromStored(kind: string, sender: string, conversation: stri
     }
     case 'read': {
       const peer = peerOf(conversation, sender);
-      return { kind, sender, conversation, upTo: body.upTo as number, ...(peer !== undefined ? { peer } : {}) };
+      return {
+        kind, sender, conversation, upTo: body.upTo as number, ...(peer !== undefined ? { peer } : {}),
+        ...(body.byDevice !== undefined ? { byDevice: body.byDevice as string } : {}),
+      };
     }
     case 'group_created':
       return {

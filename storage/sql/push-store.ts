@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { ExpressionBuilder, Kysely, Selectable, Transaction, Updateable } from 'kysely';
 import type { Database } from './schema.ts';
-import type { NewPushJob, PushBinding, PushJob, PushJobState, PushStore, TraceRow } from '../push-store.ts';
+import type { NewPushJob, PushBinding, PushJob, PushJobKind, PushJobState, PushStore, TraceRow } from '../push-store.ts';
 import { chunk, type SqlDialect, type WriteRunner } from './dialect.ts';
 
 type BindingRow = Selectable<Database['push_bindings']>;
@@ -31,8 +31,9 @@ function optionsText(options: Record<string, string>): string {
 /** Cancellation reasons after which a later replay may send the push after all. */
 const REOPENABLE = ['online', 'logged_out', 'kicked', 'unregistered'];
 
+/** One job per (registration, event), and per follow-up kind: a call transition may owe both a missed-call alert and a call-over push. */
 export function jobKey(job: NewPushJob): string {
-  return `${job.pushId}:${job.eventId}`;
+  return job.kind === 'badge_update' || job.kind === 'call_over' ? `${job.pushId}:${job.eventId}:${job.kind}` : `${job.pushId}:${job.eventId}`;
 }
 
 /** A stable UUID per (device binding, event): the vendor sees the same id on every retry. */
@@ -213,16 +214,26 @@ export class SqlPushStore implements PushStore {
     });
   }
 
-  async collapsePending(pushId: string, conversation: string, keepId: number, reason: string) {
+  async collapsePending(pushId: string, conversation: string | null, kind: PushJobKind, keepId: number, reason: string) {
     return this.#write(async (trx) => {
-      const rows = await trx.selectFrom('push_jobs').selectAll().where('push_id', '=', pushId).where('conversation', '=', conversation)
-        .where('kind', '=', 'message').where('state', '=', 'pending').where('id', '!=', keepId).execute();
+      let query = trx.selectFrom('push_jobs').selectAll().where('push_id', '=', pushId);
+      if (conversation !== null) query = query.where('conversation', '=', conversation);
+      const rows = await query.where('kind', '=', kind).where('state', '=', 'pending').where('id', '!=', keepId).execute();
       if (rows.length > 0) {
         await trx.updateTable('push_jobs').set({ state: 'cancelled', last_reason: reason, updated_at: Date.now() })
           .where('id', 'in', rows.map((r) => r.id)).execute();
       }
       return rows.map(toJob);
     });
+  }
+
+  async jobsIn(conversation: string, pushIds: readonly string[]) {
+    const out: PushJob[] = [];
+    for (const part of chunk([...pushIds], 1, this.#dialect.maxParams)) {
+      const rows = await this.#db.selectFrom('push_jobs').selectAll().where('push_id', 'in', part).where('conversation', '=', conversation).execute();
+      out.push(...rows.map(toJob));
+    }
+    return out.sort((a, b) => a.id - b.id);
   }
 
   async resetInFlight(now: number) {

@@ -42,7 +42,7 @@ export interface Database {
   calls: { call_id: string; inviter: string; state: string; invitees: string; deadline: number; created_event_id: number; updated_event_id: number };
   user_settings: {
     user_id: string; display_name: string | null; display_style: string; dnd_start: number | null; dnd_end: number | null;
-    dnd_time_zone: string | null; push_enabled: number; updated_at: number;
+    dnd_time_zone: string | null; push_enabled: number; sync_badges: number; updated_at: number;
   };
   user_mutes: { user_id: string; conversation: string };
   user_blocks: { user_id: string; blocked: string };

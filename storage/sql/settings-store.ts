@@ -29,7 +29,8 @@ export class SqlSettingsStore implements SettingsStore {
       displayName: row.display_name,
       displayStyle: row.display_style as UserSettings['displayStyle'],
       dnd: row.dnd_start !== null && row.dnd_end !== null && row.dnd_time_zone ? { start: row.dnd_start, end: row.dnd_end, timeZone: row.dnd_time_zone } : null,
-      pushEnabled: row.push_enabled === 1,
+      pushEnabled: Number(row.push_enabled) === 1,
+      syncBadges: Number(row.sync_badges) === 1,
     } : { ...DEFAULT_SETTINGS };
     return { ...base, muted: mutes.map((m) => m.conversation), blocked: [...(this.#blocks.get(userId) ?? [])].sort() };
   }
@@ -39,7 +40,7 @@ export class SqlSettingsStore implements SettingsStore {
     const values = {
       display_name: next.displayName, display_style: next.displayStyle,
       dnd_start: next.dnd?.start ?? null, dnd_end: next.dnd?.end ?? null, dnd_time_zone: next.dnd?.timeZone ?? null,
-      push_enabled: next.pushEnabled ? 1 : 0, updated_at: Date.now(),
+      push_enabled: next.pushEnabled ? 1 : 0, sync_badges: next.syncBadges ? 1 : 0, updated_at: Date.now(),
     };
     await this.#db.insertInto('user_settings').values({ user_id: userId, ...values })
       .onConflict((oc) => oc.column('user_id').doUpdateSet(values)).execute();

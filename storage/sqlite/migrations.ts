@@ -125,6 +125,12 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE push_jobs ADD COLUMN collapsed INTEGER NOT NULL DEFAULT 1`.execute(db);
     },
   },
+  '0008_sync_badges': {
+    async up(db: Kysely<any>) {
+      // The per-user switch for silent badge updates after reads on another device (on by default).
+      await sql`ALTER TABLE user_settings ADD COLUMN sync_badges INTEGER NOT NULL DEFAULT 1`.execute(db);
+    },
+  },
 };
 
 export class CodeMigrationProvider implements MigrationProvider {

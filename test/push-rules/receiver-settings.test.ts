@@ -35,7 +35,7 @@ test('SET-5: with the global switch off nothing is pushed; settings read back in
     assert.equal(apnsTo(env.apnsDev, token).length, 0);
     const again = await t.connect('bob', 'bob-laptop', 'desktop');
     const read = await again.expect({ type: 'settings_get' }, 'settings');
-    assert.deepEqual({ ...read, ref: undefined }, { type: 'settings', ref: undefined, displayName: null, displayStyle: 'banner', dnd: null, pushEnabled: false, muted: [], blocked: [] });
+    assert.deepEqual({ ...read, ref: undefined }, { type: 'settings', ref: undefined, displayName: null, displayStyle: 'banner', dnd: null, pushEnabled: false, syncBadges: true, muted: [], blocked: [] });
   } finally {
     await t.stop();
   }

@@ -268,7 +268,7 @@ for (const dialect of TEST_DIALECTS) {
         const now = Date.now();
         await store.push.enqueue([job(1), job(2), job(3), job(4, { conversation: 'p:alice:carol' }), job(5, { kind: 'call_ring' })], now);
         const [keep] = (await store.push.jobs({ userId: 'alice' }, 10)).filter((j) => j.eventId === 3);
-        const folded = await store.push.collapsePending(keep!.pushId, keep!.conversation, keep!.id, 'collapsed');
+        const folded = await store.push.collapsePending(keep!.pushId, keep!.conversation, 'message', keep!.id, 'collapsed');
         assert.deepEqual(folded.map((j) => j.eventId).sort(), [1, 2]);
         assert.deepEqual((await store.push.jobs({ state: 'pending' }, 10)).map((j) => j.eventId), [3, 4, 5]);
       });
@@ -289,14 +289,14 @@ for (const dialect of TEST_DIALECTS) {
 
     it('SET-1..6: settings default, update, mute and block', async () => {
       await withTestStore(dialect, async (t) => {
-        assert.deepEqual(await t.store.settings.get('alice'), { displayName: null, displayStyle: 'banner', dnd: null, pushEnabled: true, muted: [], blocked: [] });
+        assert.deepEqual(await t.store.settings.get('alice'), { displayName: null, displayStyle: 'banner', dnd: null, pushEnabled: true, syncBadges: true, muted: [], blocked: [] });
         await t.store.settings.update('alice', { displayName: 'Alice', displayStyle: 'summary', dnd: { start: 1320, end: 420, timeZone: 'Europe/Berlin' }, pushEnabled: false });
         await t.store.settings.setMuted('alice', 'g:g1', true);
         await t.store.settings.setBlocked('alice', 'mallory', true);
         assert.equal(t.store.settings.hasBlocked('alice', 'mallory'), true);
         const store = await t.reopen();
         assert.deepEqual(await store.settings.get('alice'), {
-          displayName: 'Alice', displayStyle: 'summary', dnd: { start: 1320, end: 420, timeZone: 'Europe/Berlin' }, pushEnabled: false, muted: ['g:g1'], blocked: ['mallory'],
+          displayName: 'Alice', displayStyle: 'summary', dnd: { start: 1320, end: 420, timeZone: 'Europe/Berlin' }, pushEnabled: false, syncBadges: true, muted: ['g:g1'], blocked: ['mallory'],
         });
         assert.equal(store.settings.hasBlocked('alice', 'mallory'), true);
         await store.settings.setBlocked('alice', 'mallory', false);

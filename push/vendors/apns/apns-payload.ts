@@ -33,6 +33,9 @@ export function apnsPushType(target: PushTarget, message: PushMessage): ApnsPush
   // A VoIP token only accepts voip pushes (and a voip push needs the .voip topic),
   // so the registered token kind wins over the message kind.
   if (target.registration === APNS_VOIP || message.kind === 'voip') return 'voip';
+  // A badge update must set the badge, which Apple does not allow in a background push: it goes
+  // as an alert push with no alert and no sound (badge + content-available), at low priority.
+  if (message.purpose === 'badge_update') return 'alert';
   return message.kind === 'background' ? 'background' : 'alert';
 }
 
@@ -45,6 +48,10 @@ function buildPayload(message: PushMessage, pushType: ApnsPushType, text: AlertT
   const aps: Record<string, unknown> = {};
   if (pushType === 'background') {
     // Apple requires background pushes to carry no alert/sound/badge.
+    aps['content-available'] = 1;
+  } else if (message.purpose === 'badge_update') {
+    // Silent: the badge only, and a wake-up for the app to remove the read conversations' notifications.
+    if (message.badge !== undefined) aps.badge = message.badge;
     aps['content-available'] = 1;
   } else {
     const alert: Record<string, string> = {};
@@ -68,7 +75,7 @@ export function buildApnsRequest(target: PushTarget, message: PushMessage, defau
   const topic = apnsTopic(target.options.topic ?? defaultTopic, pushType);
   // Background pushes must use priority 5; VoIP must be immediate.
   const priority: 5 | 10 =
-    pushType === 'background' ? 5 : pushType === 'voip' ? 10 : message.priority === 'high' ? 10 : 5;
+    pushType === 'background' || message.purpose === 'badge_update' ? 5 : pushType === 'voip' ? 10 : message.priority === 'high' ? 10 : 5;
   const limit = pushType === 'voip' ? APNS_VOIP_MAX_PAYLOAD_BYTES : APNS_MAX_PAYLOAD_BYTES;
 
   const fitted = fitAlertText(
