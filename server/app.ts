@@ -89,6 +89,9 @@ function createPush(config: Config, store: Store, ctx: Pick<ServerContext, 'pres
 /** The reactions between modules: all of them are wired here, none inside a feature. */
 function wire(ctx: ServerContext): void {
   const { store, broker, events, push, metrics, logger } = ctx;
+  // Another node's commits: this node's caches follow them before delivery looks at them.
+  broker.onPublication((results, origin) => { if (origin === 'remote') store.log.observe(results); });
+  broker.onSignal((topic, payload) => { if (topic === 'blocks') void store.settings.reloadBlocks(payload); });
   // Every committed event reaches live delivery through the broker, even on one node.
   store.log.onCommitted('broker', (results) => broker.publish(results));
   store.log.onCommitted('push', (results) => push.service.onCommitted(results));
@@ -124,11 +127,13 @@ export async function startServer(config: Config, options: CreateServerOptions =
     maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch, writer: config.storage.writer,
     cursorFlushMs: config.storage.cursorFlushMs, onListenerError,
   });
-  const engines = await createEngines(config);
+  const engines = await createEngines(config, (error) => logger.error({ err: error }, 'cluster engine error'));
   const hub = new Hub();
   const events = new DomainEvents(onListenerError);
-  const sessions = new SessionRegistry({ hub, presence: engines.presence, broker: engines.broker, events, logger }, {
-    nodeId: engines.nodeId, heartbeatTimeoutMs: config.heartbeat.timeoutMs, loginTimeoutMs: config.limits.loginTimeoutMs,
+  const sessions = new SessionRegistry({
+    hub, presence: engines.presence, broker: engines.broker, events, logger, ackedSeq: (u, d) => store.cursors.ackedSeq(u, d),
+  }, {
+    nodeId: engines.nodeId, heartbeatTimeoutMs: config.heartbeat.timeoutMs, loginTimeoutMs: config.limits.loginTimeoutMs, sweepMs: config.cluster.sweepMs,
   });
   const base = { presence: engines.presence, logger, metrics };
   const ctx: ServerContext = {
@@ -198,6 +203,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
         await ctx.push.providers.close();
         await transport.close();
         await Promise.all([engines.broker.close(), engines.controller.close(), engines.presence.close()]);
+        await engines.closeEngines();
         await store.close();
         logger.info('tidings stopped');
       })();

@@ -11,18 +11,42 @@ import { MemoryBroker } from './cluster/memory/memory-broker.ts';
 import { MemoryController } from './cluster/memory/memory-controller.ts';
 import { MemoryPresence } from './cluster/memory/memory-presence.ts';
 import type { Config } from './config/schema.ts';
+import { RedisBroker } from './cluster/redis/redis-broker.ts';
+import { redisClients } from './cluster/redis/redis-connection.ts';
+import { RedisController } from './cluster/redis/redis-controller.ts';
+import { RedisPresence } from './cluster/redis/redis-presence.ts';
 
 export interface Engines {
   nodeId: string;
   presence: PresenceDirectory;
   broker: Broker;
   controller: Controller;
+  /** Releases what the engines hold (connections), after each part closed. */
+  closeEngines(): Promise<void>;
 }
 
-export async function createEngines(config: Config): Promise<Engines> {
+export async function createEngines(config: Config, onError: (error: unknown) => void): Promise<Engines> {
   const nodeId = config.cluster.nodeId ?? `${hostname()}-${process.pid}`;
   switch (config.cluster.engine) {
     case 'memory':
-      return { nodeId, presence: new MemoryPresence(), broker: new MemoryBroker(), controller: new MemoryController() };
+      return { nodeId, presence: new MemoryPresence(), broker: new MemoryBroker(), controller: new MemoryController(), closeEngines: async () => undefined };
+    case 'redis': {
+      const { url, prefix } = config.cluster.redis;
+      const redis = redisClients({ url, prefix, onError });
+      const options = { nodeId, prefix, onError };
+      try {
+        const broker = await RedisBroker.start(redis.commands, redis.subscriber, options);
+        broker.dropIncoming = config.cluster.chaosDropRate;
+        return {
+          nodeId, broker,
+          presence: new RedisPresence(redis.commands, { prefix, ttlMs: config.cluster.presenceTtlMs }),
+          controller: await RedisController.start(redis.commands, redis.subscriber, options),
+          closeEngines: () => redis.close(),
+        };
+      } catch (error) {
+        await redis.close();
+        throw error;
+      }
+    }
   }
 }

@@ -77,6 +77,14 @@ export interface EventLog {
   eventByMessageId(messageId: string): Promise<StoredEvent | undefined>;
   /** Which of these users have the event in their inbox (and at which seq). */
   recipientsAmong(event: StoredEvent, users: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * Commits another process made (a publication from another node): the head cache, the newest
+   * event id and the planner's cache of groups and calls follow them. Best effort: a lost one is
+   * made good by the database (the head is re-read, the shared state re-projected).
+   */
+  observe(committed: readonly AppendResult[]): void;
+  /** The newest seq of a user as the database has it now (bypassing the cache), raising the cache. */
+  freshHeadSeq(userId: string): Promise<number>;
   /** Drafts queued and not yet handed to the writer. */
   readonly queueDepth: number;
   /** Wait until everything submitted so far is committed. */

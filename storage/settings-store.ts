@@ -32,4 +32,6 @@ export interface SettingsStore {
   setBlocked(userId: string, other: string, blocked: boolean): Promise<void>;
   /** Synchronous: has `userId` blocked `sender`? (held in memory for the send hot path) */
   hasBlocked(userId: string, sender: string): boolean;
+  /** Another process changed this user's blocks: read them again. */
+  reloadBlocks(userId: string): Promise<void>;
 }

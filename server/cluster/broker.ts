@@ -13,9 +13,19 @@ import type { AppendResult } from '../../storage/index.ts';
  * - A node receives the publications of the users it subscribed to (it may receive more).
  */
 export interface Broker {
+  /**
+   * Capability: publications may be lost (a broker between processes). Delivery then also checks
+   * live sessions against the inbox head at their heartbeats, so a lost last publication is late,
+   * never lost.
+   */
+  readonly atMostOnce: boolean;
+  /** This node's handlers hear it synchronously (before the appender's ack); other nodes by the wire. */
   publish(committed: readonly AppendResult[]): void;
-  /** This node's handler; called with each batch of publications it receives, in order. */
-  onPublication(handler: (committed: readonly AppendResult[]) => void): void;
+  /** This node's handler; called with each batch of publications it receives, in order, and whether it came from another node. */
+  onPublication(handler: (committed: readonly AppendResult[], origin: 'local' | 'remote') => void): void;
+  /** A best-effort notice to every other node (a cache to reload: a user's blocks). */
+  signal(topic: string, payload: string): void;
+  onSignal(handler: (topic: string, payload: string) => void): void;
   /** This node has (or no longer has) live sessions of the user. */
   subscribe(userId: string): void;
   unsubscribe(userId: string): void;

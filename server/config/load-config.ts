@@ -104,6 +104,9 @@ export function validateConfig(input: unknown): Config {
   if (config.heartbeat.timeoutMs <= config.heartbeat.intervalMs) {
     throw new ConfigError('Invalid configuration:\n  heartbeat.timeoutMs must be greater than heartbeat.intervalMs');
   }
+  if (config.cluster.engine === 'redis' && (config.storage.dialect as string) !== 'postgres') {
+    throw new ConfigError('Invalid configuration:\n  cluster.engine "redis" needs storage.dialect "postgres": several nodes cannot share an SQLite file');
+  }
   // Each credential against its vendor's schema (push/vendors/<vendor>/): a CredentialConfigError names the setting.
   validateCredentials(config.push.credentials);
   return Object.freeze(config);

@@ -28,8 +28,15 @@ export const ConfigSchema = Type.Object({
     cursorFlushMs: int(200, 'Longest an ack cursor waits for a commit to ride along with before it is written on its own.', 1),
   }, { default: {} }),
   cluster: Type.Object({
-    engine: Type.Union([Type.Literal('memory')], { default: 'memory', description: 'Presence, broker and controller engine: `memory` (one node, nothing to install).' }),
+    engine: Type.Union([Type.Literal('memory'), Type.Literal('redis')], { default: 'memory', description: 'Presence, broker and controller engine: `memory` (one node, nothing to install) or `redis` (several nodes; needs `cluster.redis.url` and `storage.dialect` `postgres`).' }),
     nodeId: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.-]+$', description: 'This node\'s id in the cluster; defaults to `<hostname>-<pid>`.' })),
+    redis: Type.Object({
+      url: Type.String({ default: 'redis://127.0.0.1:6379', description: 'Redis for the `redis` engine.' }),
+      prefix: Type.String({ default: 'tidings:', description: 'Prefix of every Redis key and channel (several clusters can share a Redis).' }),
+    }, { default: {} }),
+    presenceTtlMs: int(30000, 'A node re-asserts its devices in the presence directory every third of this; a node that stops is presumed dead after it, and its devices offline.', 1000),
+    sweepMs: int(1000, 'How often each node looks for work a dead node left: expired presence entries, overdue calls.', 100),
+    chaosDropRate: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'Resilience tests only: the share of broker publications from other nodes this node drops on purpose.' }),
   }, { default: {} }),
   auth: Type.Object({
     secrets: Type.Array(Type.String({ minLength: 16 }), { default: [], description: 'HMAC app secrets, newest first; all verify, the first signs (rotation). Generated into `<dataDir>/dev-secrets.json` when empty.' }),

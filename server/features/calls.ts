@@ -1,5 +1,6 @@
 import { nanoid } from 'nanoid';
 import { ProtocolError, type CallAction } from '../../protocol/index.ts';
+import { isCallOver } from '../../storage/index.ts';
 import type { FrameHandlers, ServerContext } from '../context.ts';
 import type { Session } from '../sessions/session.ts';
 
@@ -11,6 +12,7 @@ import type { Session } from '../sessions/session.ts';
 export function callsFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'logger'>): { handlers: FrameHandlers; start(): Promise<void>; stop(): void } {
   const { store, config, logger } = ctx;
   const timers = new Map<string, NodeJS.Timeout>();
+  let sweeper: NodeJS.Timeout | undefined;
 
   function schedule(callId: string, inviter: string, deadline: number): void {
     clearTimeout(timers.get(callId));
@@ -27,8 +29,10 @@ export function callsFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'logg
 
   const answer = (action: CallAction) => async (session: Session, frame: { type: 'call_accept' | 'call_reject' | 'call_cancel' | 'call_end'; ref?: string | undefined; callId: string }): Promise<void> => {
     if (!store.readModels.activeCall(frame.callId)) {
+      // Not known here yet (invited on another node): the database says whether it exists.
       const known = (await store.readModels.callsByIds([frame.callId])).get(frame.callId);
-      throw new ProtocolError(known ? 'call_ended' : 'call_not_found');
+      if (!known) throw new ProtocolError('call_not_found');
+      if (isCallOver(known)) throw new ProtocolError('call_ended');
     }
     const result = await store.log.append({
       kind: 'call_state', sender: session.userId, callId: frame.callId, action, byDevice: session.identity!.deviceId,
@@ -58,10 +62,19 @@ export function callsFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'logg
     },
     async start() {
       for (const call of await store.readModels.ringingCalls()) schedule(call.callId, call.inviter, call.deadline);
+      // Calls this node did not start (another node did, and may have died) are timed out by a
+      // sweep too. Several nodes may try: the log takes one timeout (the next is refused, nothing ringing).
+      sweeper = setInterval(() => {
+        void store.readModels.ringingCalls().then((calls) => {
+          for (const call of calls) if (call.deadline <= Date.now() && !timers.has(call.callId)) schedule(call.callId, call.inviter, call.deadline);
+        });
+      }, config.cluster.sweepMs);
+      sweeper.unref();
     },
     stop() {
       for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
+      if (sweeper) clearInterval(sweeper);
     },
   };
 }

@@ -144,6 +144,16 @@ export function deliveryFeature(ctx: Pick<ServerContext, 'store' | 'hub' | 'brok
       await pump(session, { ref: frame.ref, asSync: true }, Math.min(frame.limit ?? config.limits.syncPageSize, config.limits.syncPageSize));
     },
 
+    ping(session, frame) {
+      session.send({ type: 'pong', ref: frame.ref, t: frame.t, serverTime: Date.now() });
+      // A broker between nodes may lose a publication, and with it the last event of a quiet
+      // stretch: at each heartbeat a live session is checked against the database's head.
+      if (!broker.atMostOnce || !session.identity || session.delivery.mode !== 'live') return;
+      void store.log.freshHeadSeq(session.userId).then((head) => {
+        if (session.delivery.mode === 'live' && head > session.delivery.deliveredSeq) catchUp(session);
+      }, (error: unknown) => ctx.logger.warn({ err: error, userId: session.userId }, 'head check failed'));
+    },
+
     async ack(session, frame) {
       if (frame.seq <= session.delivery.ackedSeq) return;
       const head = store.log.cachedHeadSeq(session.userId) ?? await store.log.headSeq(session.userId);

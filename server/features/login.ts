@@ -53,8 +53,5 @@ export function loginFeature(ctx: Pick<ServerContext, 'config' | 'secrets' | 'st
       sessions.end(session, 'logout');
     },
 
-    ping(session, frame) {
-      session.send({ type: 'pong', ref: frame.ref, t: frame.t, serverTime: Date.now() });
-    },
   };
 }

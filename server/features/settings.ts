@@ -13,8 +13,8 @@ export function isValidTimeZone(timeZone: string): boolean {
 }
 
 /** Receiver push settings (SET-1..6): changed by frames, read back in one call. */
-export function settingsFeature(ctx: Pick<ServerContext, 'store' | 'config'>): FrameHandlers {
-  const { store, config } = ctx;
+export function settingsFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'broker'>): FrameHandlers {
+  const { store, config, broker } = ctx;
   const reply = (session: Session, ref: string | undefined, s: UserSettings) => session.send({ type: 'settings', ref, ...s });
   return {
     async settings_get(session, frame) {
@@ -50,6 +50,8 @@ export function settingsFeature(ctx: Pick<ServerContext, 'store' | 'config'>): F
         throw new ProtocolError('bad_settings', `At most ${config.limits.maxBlockedUsers} blocked users.`);
       }
       await store.settings.setBlocked(session.userId, frame.user, frame.blocked);
+      // The other nodes check blocks from memory on every send: they read this user's again.
+      broker.signal('blocks', session.userId);
       reply(session, frame.ref, await store.settings.get(session.userId));
     },
   };

@@ -10,6 +10,8 @@ export interface RegistryOptions {
   nodeId: string;
   heartbeatTimeoutMs: number;
   loginTimeoutMs: number;
+  /** How often to look for devices of nodes that died (expired presence entries). */
+  sweepMs: number;
 }
 
 const CLOSE_FOR_REASON: Record<OfflineReason, number> = {
@@ -22,6 +24,7 @@ const CLOSE_FOR_REASON: Record<OfflineReason, number> = {
   rate_abuse: CloseCode.policy,
   server_shutdown: CloseCode.serviceRestart,
   error: CloseCode.policy,
+  node_lost: CloseCode.normal,
 };
 
 /**
@@ -38,11 +41,15 @@ export class SessionRegistry {
   readonly #logger: Logger;
   readonly #options: RegistryOptions;
   readonly #anonymous = new Set<Session>();
+  readonly #ackedSeq: (userId: string, deviceId: string) => Promise<number>;
   #timer: NodeJS.Timeout | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #sweeping = false;
   #every = 1000;
   #lastScanAt = Date.now();
 
-  constructor(deps: { hub: Hub; presence: PresenceDirectory; broker: Broker; events: DomainEvents; logger: Logger }, options: RegistryOptions) {
+  constructor(deps: { hub: Hub; presence: PresenceDirectory; broker: Broker; events: DomainEvents; logger: Logger; ackedSeq(userId: string, deviceId: string): Promise<number> }, options: RegistryOptions) {
+    this.#ackedSeq = deps.ackedSeq;
     this.#hub = deps.hub;
     this.#presence = deps.presence;
     this.#broker = deps.broker;
@@ -58,10 +65,41 @@ export class SessionRegistry {
     this.#lastScanAt = Date.now();
     this.#timer = setInterval(() => this.#scan(), every);
     this.#timer.unref();
+    this.#sweeper = setInterval(() => void this.#sweepLostNodes(), this.#options.sweepMs);
+    this.#sweeper.unref();
   }
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#sweeper) clearInterval(this.#sweeper);
+  }
+
+  /**
+   * The devices of a node that died: its presence entries expired. The directory hands each to one
+   * node, which announces it offline, as the dead node would have at the heartbeat deadline, with
+   * the cursor the device last acked (MSG-4: its un-acked events are pushed once).
+   */
+  async #sweepLostNodes(): Promise<void> {
+    if (this.#sweeping) return;
+    this.#sweeping = true;
+    try {
+      for (const entry of await this.#presence.expired()) {
+        // Still here (this node was too busy to refresh in time): it is online, say so again.
+        if (this.#hub.bySessionId(entry.userId, entry.sessionId)) {
+          await this.#presence.add(entry);
+          continue;
+        }
+        const ackedSeq = await this.#ackedSeq(entry.userId, entry.deviceId);
+        this.#events.emit('device_offline', {
+          userId: entry.userId, deviceId: entry.deviceId, platform: entry.platform, sessionId: entry.sessionId,
+          reason: 'node_lost', ackedSeq, deliveredSeq: ackedSeq, at: Date.now(),
+        });
+      }
+    } catch (error) {
+      this.#logger.error({ err: error }, 'presence sweep failed');
+    } finally {
+      this.#sweeping = false;
+    }
   }
 
   track(session: Session): void {

@@ -3,7 +3,9 @@ import type { TransportConnection } from '../transports/transport.ts';
 
 export type OfflineReason =
   | 'closed' | 'heartbeat_timeout' | 'logout' | 'kicked' | 'replaced'
-  | 'slow_reader' | 'rate_abuse' | 'server_shutdown' | 'error';
+  | 'slow_reader' | 'rate_abuse' | 'server_shutdown' | 'error'
+  /** The node that held the session stopped refreshing its presence (it died): announced by another node. */
+  | 'node_lost';
 
 /** Close codes the server uses; documented in docs/PROTOCOL.md. */
 export const CloseCode = {

@@ -1,10 +1,11 @@
-import { ProtocolError } from '../../protocol/index.ts';
+import { ProtocolError, callConversation, groupConversation } from '../../protocol/index.ts';
 import type {
   AppendListener, AppendResult, DeviceCursors, EventDraft, EventLog, InboxEntry, LogBackend, StoredEvent, WriteResult,
 } from '../contract.ts';
 import { eventJson } from '../contract.ts';
-import { applyCallChange, applyGroupChange, project, toWriteItem, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../domain/projector.ts';
+import { applyCallChange, applyGroupChange, newMessageId, project, toWriteItem, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../domain/projector.ts';
 import { GroupCommitQueue, type Pending } from './group-commit.ts';
+import { draftFromStored } from '../domain/replay.ts';
 import { CursorBuffer } from './cursor-buffer.ts';
 
 export interface EventLogOptions extends ProjectionLimits {
@@ -18,7 +19,31 @@ export interface EventLogOptions extends ProjectionLimits {
   onListenerError(listener: string, error: unknown): void;
 }
 
-type Planned = { pending: Pending<EventDraft, AppendResult>; projected: ProjectedEvent };
+/**
+ * With a backend that re-projects on shared state, the planner's cache may be behind another
+ * process: what it refuses for these reasons goes to the backend all the same, which decides.
+ */
+const CACHE_REFUSALS: ReadonlySet<string> = new Set([
+  'not_group_member', 'group_not_found', 'already_member', 'group_exists', 'group_full', 'group_invite_only', 'not_group_admin',
+  'not_group_owner', 'group_owner_must_transfer', 'no_join_request', 'call_ended', 'call_not_invitee', 'call_not_inviter', 'forbidden',
+]);
+
+function conversationOf(draft: EventDraft): string {
+  if ('conversation' in draft) return draft.conversation;
+  if ('groupId' in draft) return groupConversation(draft.groupId);
+  return callConversation(draft.callId);
+}
+
+/** A draft the cache refused, sent for the backend to project (its body and recipients are the backend's). */
+function unplanned(draft: EventDraft, at: number): ProjectedEvent {
+  return {
+    kind: draft.kind, at, conversation: conversationOf(draft), sender: draft.sender,
+    clientMsgId: draft.kind === 'message' ? draft.clientMsgId : null, messageId: draft.kind === 'message' ? newMessageId(at) : null,
+    body: '{}', recipients: [],
+  };
+}
+
+type Planned = { pending: Pending<EventDraft, AppendResult>; projected: ProjectedEvent; refusal?: unknown };
 
 type InBatchDuplicate = { pending: Pending<EventDraft, AppendResult>; of: Planned };
 
@@ -141,6 +166,29 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     return this.#backend.recipientsAmong(event, users);
   }
 
+  observe(committed: readonly AppendResult[]): void {
+    for (const result of committed) {
+      for (const [user, seq] of result.seqs) this.#raiseHead(user, seq);
+      this.#committedEventId = Math.max(this.#committedEventId, result.event.eventId);
+      const { event } = result;
+      if (event.kind === 'message' || event.kind === 'read') continue;
+      try {
+        const draft = draftFromStored(event.kind, event.sender, event.conversation, event.clientMsgId, event.json);
+        const projected = project(draft, event.at, this.#state, { maxGroupMembers: Number.POSITIVE_INFINITY, replay: true }, event.messageId ?? undefined);
+        if (projected.groupChange) applyGroupChange(this.#state, projected.groupChange);
+        if (projected.callChange) applyCallChange(this.#state, projected.callChange);
+      } catch {
+        // The cache disagreed with another node's commit: read it again.
+        void this.#reloadState();
+      }
+    }
+  }
+
+  async freshHeadSeq(userId: string): Promise<number> {
+    for (const [user, head] of await this.#backend.inboxHeads([userId])) this.#raiseHead(user, head);
+    return this.#heads.get(userId) ?? 0;
+  }
+
   #raiseHead(user: string, seq: number): void {
     if ((this.#heads.get(user) ?? -1) < seq) this.#heads.set(user, seq);
   }
@@ -173,7 +221,11 @@ export class EventLogEngine implements EventLog, DeviceCursors {
         planned.push(plan);
         if (key) plannedByKey.set(key, plan);
       } catch (error) {
-        if (draft.kind === 'message') void this.#originalOrReject(pending, draft, error);
+        if (this.#backend.reprojects && error instanceof ProtocolError && CACHE_REFUSALS.has(error.code)) {
+          const plan = { pending, projected: unplanned(draft, at), refusal: error };
+          planned.push(plan);
+          if (key) plannedByKey.set(key, plan);
+        } else if (draft.kind === 'message') void this.#originalOrReject(pending, draft, error);
         else pending.reject(error);
       }
     }
@@ -214,6 +266,12 @@ export class EventLogEngine implements EventLog, DeviceCursors {
         // Refused on the shared state: what planning assumed here was stale.
         stale = true;
         plan.pending.reject(new ProtocolError(written.rejected.code, written.rejected.message));
+        return;
+      }
+      if (plan.refusal !== undefined && !written.projected) {
+        // The backend wrote what it was not asked to project: it has no say on shared state.
+        stale = true;
+        plan.pending.reject(plan.refusal);
         return;
       }
       if (written.projected) {

@@ -62,6 +62,12 @@ export class SqlSettingsStore implements SettingsStore {
     }
   }
 
+  async reloadBlocks(userId: string): Promise<void> {
+    const rows = await this.#db.selectFrom('user_blocks').select('blocked').where('user_id', '=', userId).execute();
+    if (rows.length === 0) this.#blocks.delete(userId);
+    else this.#blocks.set(userId, new Set(rows.map((r) => r.blocked)));
+  }
+
   hasBlocked(userId: string, sender: string): boolean {
     return this.#blocks.get(userId)?.has(sender) ?? false;
   }
