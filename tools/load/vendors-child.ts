@@ -18,6 +18,8 @@
  *     subscription id at the fake).
  *   GET /counts        → {"apns":{accepted,rejected,dropped},"fcm":{…},"huawei":{…},…,"rejectedReasons":{…}}
  *   GET /subscriptions?n=N → {"subscriptions":[…]}: N fresh browser subscriptions (for the VAPID key)
+ * `--count-only` (tools/bench/push.ts): the fakes keep no bodies and /pushes stays empty; only
+ * /counts moves, so the fake's own cost stays the same for every client measured against it.
  * Exits on SIGTERM/SIGINT, when stdin closes or when its parent goes away.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -38,6 +40,7 @@ import type { PushRecord } from './push-source.ts';
 import { stopWhenAsked } from '../lib/child-entry.ts';
 
 const TOPIC = 'com.example.tidings.load';
+const countOnly = process.argv.includes('--count-only');
 const KEY_ID = 'LOADKEY123';
 const TEAM_ID = 'LOADTEAM12';
 
@@ -68,13 +71,13 @@ const vapid = (() => {
 
 const [apns, fcm, huawei, honor, xiaomi, oppo, vivo, webpush] = await Promise.all([
   startFakeApns({
-    environment: 'development', topic: TOPIC, record: true,
+    environment: 'development', topic: TOPIC, record: !countOnly,
     tokenKeys: [{ keyId: KEY_ID, teamId: TEAM_ID, publicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString() }],
   }),
-  startFakeFcm({ serviceAccounts: [{ clientEmail: account.clientEmail, projectId: account.projectId, publicKey: account.publicKey }], record: true }),
-  startHuaweiFake({ apps: [HUAWEI], record: true }),
-  startHonorFake({ apps: [HONOR], record: true }),
-  startXiaomiFake({ apps: [{ appSecret: XIAOMI.appSecret, packageNames: [XIAOMI.packageName] }], record: true }),
+  startFakeFcm({ serviceAccounts: [{ clientEmail: account.clientEmail, projectId: account.projectId, publicKey: account.publicKey }], record: !countOnly }),
+  startHuaweiFake({ apps: [HUAWEI], record: !countOnly }),
+  startHonorFake({ apps: [HONOR], record: !countOnly }),
+  startXiaomiFake({ apps: [{ appSecret: XIAOMI.appSecret, packageNames: [XIAOMI.packageName] }], record: !countOnly }),
   startFakeOppo(OPPO),
   // A load run authenticates once per credential; the default daily cap is far above that.
   startFakeVivo(VIVO),
@@ -121,6 +124,14 @@ function record(vendor: PushRecord['vendor'], token: string, key: string, data: 
 const bump = (key: string) => { rejectedReasons[key] = (rejectedReasons[key] ?? 0) + 1; };
 
 function compact(): void {
+  if (countOnly) {
+    // OPPO, vivo and the Web Push service always keep what they received: drop it unread.
+    oppo.received.length = vivo.received.length = oppo.rejected.length = vivo.rejected.length = webpush.rejected.length = 0;
+    webPushAccepted += webpush.received.length;
+    webpush.received.length = 0;
+    huawei.tokenRequests.length = honor.tokenRequests.length = fcm.tokenGrants.length = 0;
+    return;
+  }
   for (const p of apns.received.splice(0)) records.push(record('apns', p.token, p.apnsId, (p.payload ?? {}) as Record<string, unknown>, p.receivedAt));
   for (const p of fcm.received.splice(0)) {
     const data = (p.message.data ?? {}) as Record<string, unknown>;
