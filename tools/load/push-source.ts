@@ -91,7 +91,8 @@ interface SandboxRecord {
   payload: { vendor: LoadVendor } & Record<string, any>;
 }
 
-const objectOf = (value: unknown): Record<string, unknown> => {
+/** A JSON string or an object as an object ({} for anything else). */
+export const objectOf = (value: unknown): Record<string, unknown> => {
   try {
     const v: unknown = typeof value === 'string' ? JSON.parse(value) : value;
     return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};

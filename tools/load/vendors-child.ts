@@ -36,7 +36,7 @@ import { startFakeOppo } from '../fakes/oppo-server.ts';
 import { startFakeVivo } from '../fakes/vivo-server.ts';
 import { startFakeWebPush } from '../fakes/webpush-server.ts';
 import { startXiaomiFake } from '../fakes/xiaomi-server.ts';
-import type { PushRecord } from './push-source.ts';
+import { objectOf as parsed, type PushRecord } from './push-source.ts';
 import { stopWhenAsked } from '../lib/child-entry.ts';
 
 const TOPIC = 'com.example.tidings.load';
@@ -99,14 +99,6 @@ let webPushAccepted = 0;
 const rejectedReasons: Record<string, number> = {};
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
-const parsed = (text: unknown): Record<string, unknown> => {
-  try {
-    const value: unknown = typeof text === 'string' ? JSON.parse(text) : text;
-    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-};
 
 /** One accepted push: the custom data our server put in it is where the ids are, on every vendor. */
 function record(vendor: PushRecord['vendor'], token: string, key: string, data: Record<string, unknown>, receivedAt: number): PushRecord {
