@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AppendResult, NewPushJob, PushBinding } from '../storage/index.ts';
-import { carrierReason, carriersFor } from './carriers.ts';
+import { chooseCarriers } from './carriers.ts';
 import { isPushable, pushKindFor, type PushKind } from './decide.ts';
 import { PushDispatcher } from './dispatcher.ts';
 import { followUpsOf, hasFollowUps } from './follow-ups.ts';
@@ -119,9 +119,8 @@ export class PushService {
 
   /** The carrier of one device for one event: a job for the best registration, with why it was chosen. */
   #jobFor(deviceBindings: readonly PushBinding[], userId: string, eventId: number, seq: number, conversation: string, kind: PushKind): { job: NewPushJob; why: string } | undefined {
-    const carriers = carriersFor(deviceBindings, kind, (credential) => this.#deps.providers.canSend(credential));
-    const chosen = carriers[0];
-    return chosen ? { job: this.#job(chosen, userId, eventId, seq, conversation, kind), why: carrierReason(carriers) } : undefined;
+    const { carriers: [chosen], why } = chooseCarriers(deviceBindings, kind, (credential) => this.#deps.providers.canSend(credential));
+    return chosen ? { job: this.#job(chosen, userId, eventId, seq, conversation, kind), why } : undefined;
   }
 
   async #enqueue(planned: Array<{ job: NewPushJob; why: string }>, messageIds: Map<number, string | null>, reason: string): Promise<void> {
@@ -211,7 +210,7 @@ export class PushService {
     const next = this.#jobFor(rest, job.userId, job.eventId, job.seq, job.conversation, job.kind);
     if (!next) return;
     const messageId = (await this.#deps.log.eventsByIds([job.eventId])).get(job.eventId)?.messageId ?? null;
-    await this.#enqueue([{ job: next.job, why: `${next.why}; ${dead.registration} ${why}` }], new Map([[job.eventId, messageId]]), 'fallback');
+    await this.#enqueue([{ job: next.job, why: `${next.why}; fallback: ${dead.registration} ${why}` }], new Map([[job.eventId, messageId]]), 'fallback');
   }
 
   async #recoverAfterStart(): Promise<void> {

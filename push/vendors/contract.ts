@@ -76,10 +76,16 @@ export interface VendorDeps {
   now(): number;
 }
 
-/** The vendor-shaped request a push would produce, without sending it (sandbox, docs, tests). */
+/**
+ * The vendor-shaped request a push would produce, without sending it (sandbox, docs, tests).
+ * Either failure is what the real provider answers as `rejected` with the same reason:
+ * `payload_too_large` (custom data alone exceeds the vendor's limit) or `not_supported` (this
+ * vendor cannot send this kind of push at all, e.g. a background push on OPPO or vivo).
+ */
 export type PreviewResult =
   | { ok: true; request: Record<string, unknown>; truncated: boolean }
-  | { ok: false; reason: 'payload_too_large' };
+  | { ok: false; reason: 'payload_too_large' }
+  | { ok: false; reason: 'not_supported'; detail: string };
 
 /** One kind of token a device can register with this vendor. */
 export interface RegistrationKind {
@@ -114,8 +120,13 @@ export interface PushVendor<Credential = unknown> {
   checkCredential?(name: string, credential: Credential): void;
   readonly registrations: readonly RegistrationKind[];
   create(name: string, credential: Credential, deps: VendorDeps): PushProvider;
-  /** Exactly what `create(...).send` would put on the wire for this push, built offline. */
-  preview(target: PushTarget, message: PushMessage, now: number): PreviewResult;
+  /**
+   * Exactly what `create(name, credential).send` would put on the wire for this push, built
+   * offline, secrets and device tokens redacted. `credential` is the configured credential of
+   * `target.credential` when there is one (the sandbox with `push.credentials` set); without it
+   * the credential's fields show as placeholders naming their setting.
+   */
+  preview(target: PushTarget, message: PushMessage, now: number, credential?: Credential): PreviewResult;
 }
 
 /** Thrown at startup for malformed credentials config; never carries secret values. */

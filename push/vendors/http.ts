@@ -76,6 +76,16 @@ export function retryAfterMs(headers: VendorResponse['headers'], now = Date.now(
   return Number.isFinite(at) ? Math.max(0, at - now) : undefined;
 }
 
+/** A vendor's answer text as a JSON object, or undefined (not JSON, or not an object). */
+export function parseJsonObject(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Close pooled sockets (shutdown, tests). */
 export function closeVendorAgents(): void {
   for (const agent of agents.values()) agent.destroy();

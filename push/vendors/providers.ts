@@ -90,6 +90,8 @@ function guarded(vendor: PushVendor<never>, provider: PushProvider): PushProvide
 export function createProviders(credentials: CredentialsConfig, options: CreateProvidersOptions = {}): ProviderRegistry {
   validateCredentials(credentials);
   const sandbox = options.sandboxProvider ?? new SandboxProvider();
+  // push.sandbox with credentials configured: the sandbox shows the bodies those credentials would send.
+  sandbox.useCredentials((name) => (Object.hasOwn(credentials, name) ? credentials[name] : undefined));
   const names = Object.keys(credentials);
   const sandboxMode = options.sandbox === true || names.length === 0;
   const deps: VendorDeps = { log: () => undefined, state: memoryState(), now: Date.now, ...options.deps };

@@ -5,10 +5,22 @@
 import type { PushVendor, RegistrationKind } from './contract.ts';
 import { apnsVendor } from './apns/index.ts';
 import { fcmVendor } from './fcm/index.ts';
+import { honorVendor } from './honor/index.ts';
+import { huaweiVendor } from './huawei/index.ts';
+import { oppoVendor } from './oppo/index.ts';
+import { vivoVendor } from './vivo/index.ts';
+import { webPushVendor } from './webpush/index.ts';
+import { xiaomiVendor } from './xiaomi/index.ts';
 
 export const VENDORS: readonly PushVendor<never>[] = [
   apnsVendor as PushVendor<never>,
   fcmVendor as PushVendor<never>,
+  huaweiVendor as PushVendor<never>,
+  honorVendor as PushVendor<never>,
+  xiaomiVendor as PushVendor<never>,
+  oppoVendor as PushVendor<never>,
+  vivoVendor as PushVendor<never>,
+  webPushVendor as PushVendor<never>,
 ];
 
 const byType = new Map(VENDORS.map((v) => [v.type, v]));

@@ -5,7 +5,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { CredentialConfigError, RegistrationError, type PushMessage, type PushOutcome, type PushProvider, type PushTarget, type VendorDeps } from '../../push/vendors/contract.ts';
 import { closeVendorAgents } from '../../push/vendors/http.ts';
-import { createHonorVendor, type HonorCredential } from '../../push/vendors/honor/index.ts';
+import { honorVendor, type HonorCredential } from '../../push/vendors/honor/index.ts';
 import { classifyHonorAnswer } from '../../push/vendors/honor/honor-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startHonorFake, type FakeHonor } from '../../tools/fakes/honor-server.ts';
@@ -33,7 +33,7 @@ describe('Honor Push provider (fake Honor over HTTPS)', () => {
   const logs: Record<string, unknown>[] = [];
   let nowMs: () => number = Date.now;
   const providers: PushProvider[] = [];
-  const vendor = createHonorVendor();
+  const vendor = honorVendor;
   const state = new Map<string, string>();
   const deps: VendorDeps = {
     log: (entry) => logs.push(entry),
@@ -86,7 +86,7 @@ describe('Honor Push provider (fake Honor over HTTPS)', () => {
     assert.equal(fake.tokenRequests.length, 1);
     assert.equal(fake.tokenRequests[0]!.clientId, CLIENT_ID);
 
-    const preview = vendor.preview(target(), m, fixed);
+    const preview = vendor.preview(target(), m, fixed, cred());
     assert.ok(preview.ok && !preview.truncated);
     const request = preview.request as { url: string; headers: Record<string, string>; body: Record<string, unknown> };
     assert.equal(request.url, `${fake.url}/api/v1/${APP_ID}/sendMessage`);
@@ -225,7 +225,7 @@ describe('Honor Push provider (fake Honor over HTTPS)', () => {
     const fixed = Date.now();
     nowMs = () => fixed;
     const long = msg({ body: '長い'.repeat(3000) });
-    const preview = vendor.preview(target(), long, fixed);
+    const preview = vendor.preview(target(), long, fixed, cred());
     assert.ok(preview.ok && preview.truncated);
     assert.equal((await provider().send(target(), long)).status, 'delivered');
     const n = (fake.received[0]!.body as any).android.notification;

@@ -5,7 +5,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { CredentialConfigError, RegistrationError, type PushMessage, type PushOutcome, type PushProvider, type PushTarget, type VendorDeps } from '../../push/vendors/contract.ts';
 import { closeVendorAgents } from '../../push/vendors/http.ts';
-import { createHuaweiVendor, type HuaweiCredential } from '../../push/vendors/huawei/index.ts';
+import { huaweiVendor, type HuaweiCredential } from '../../push/vendors/huawei/index.ts';
 import { classifyHuaweiAnswer } from '../../push/vendors/huawei/huawei-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startHuaweiFake, type FakeHuawei } from '../../tools/fakes/huawei-server.ts';
@@ -30,7 +30,7 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
   const logs: Record<string, unknown>[] = [];
   let nowMs: () => number = Date.now;
   const providers: PushProvider[] = [];
-  const vendor = createHuaweiVendor();
+  const vendor = huaweiVendor;
   const state = new Map<string, string>();
   const deps: VendorDeps = {
     log: (entry) => logs.push(entry),
@@ -80,7 +80,7 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
     assert.equal(got.headers.authorization, `Bearer ${got.accessToken}`);
     assert.match(String(got.headers['content-type']), /^application\/json;charset=utf-8$/i);
 
-    const preview = vendor.preview(target(), m, fixed);
+    const preview = vendor.preview(target(), m, fixed, cred());
     assert.ok(preview.ok);
     const request = preview.request as { url: string; method: string; headers: Record<string, string>; body: { message: Record<string, unknown> } };
     assert.equal(request.url, `${fake.url}/v1/${APP_ID}/messages:send`);
@@ -253,7 +253,7 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
     const fixed = Date.now();
     nowMs = () => fixed;
     const long = msg({ title: 'T'.repeat(300), body: `${'ünïcødé 👩‍👩‍👧 '.repeat(600)}end` });
-    const preview = vendor.preview(target(), long, fixed);
+    const preview = vendor.preview(target(), long, fixed, cred());
     assert.ok(preview.ok && preview.truncated);
     assert.equal((await provider().send(target(), long)).status, 'delivered');
     const got = fake.received[0]!;
@@ -263,7 +263,7 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
     assert.equal(n.title, long.title);
 
     const huge = msg({ data: { blob: 'x'.repeat(5000) } });
-    assert.deepEqual(vendor.preview(target(), huge, fixed), { ok: false, reason: 'payload_too_large' });
+    assert.deepEqual(vendor.preview(target(), huge, fixed, cred()), { ok: false, reason: 'payload_too_large' });
     const rejected = await provider().send(target(), huge);
     assert.equal(rejected.status, 'rejected');
     assert.equal(fake.received.length, 1);

@@ -85,6 +85,12 @@ describe('OPPO provider against the fake OPPO', () => {
       { ...shown, notification: { ...shown.notification, channel_id: 'x', off_line_ttl: 0 } },
     );
     assert.equal((preview.request.form as { auth_token: string }).auth_token, '[redacted]');
+    // With the configured credential (the sandbox with push.credentials set) the body is exactly the sent one.
+    const exact = oppoVendor.preview(target(), m, now, credential());
+    assert.ok(exact.ok);
+    assert.equal(exact.request.url, fake.pushUrl);
+    const exactShown = (exact.request.form as { message: Record<string, any> }).message;
+    assert.deepEqual({ ...got.message, notification: { ...got.message.notification, off_line_ttl: 0 } }, { ...exactShown, notification: { ...exactShown.notification, off_line_ttl: 0 } });
 
     assert.equal(got.message.target_type, 2);
     assert.equal(got.message.target_value, REG_ID);
@@ -216,7 +222,10 @@ describe('OPPO provider against the fake OPPO', () => {
     assert.equal(fake.received[0]!.message.notification.title, 'Incoming call');
     const badge = await provider().send(target(), msg({ purpose: 'badge_update', kind: 'background', title: undefined, body: undefined, badge: 3 }));
     assert.equal(badge.status, 'rejected');
+    assert.match(badge.status === 'rejected' ? badge.reason : '', /^not_supported: /);
     assert.equal(fake.counts.unicastCalls, 1);
+    const previewed = oppoVendor.preview(target(), msg({ purpose: 'badge_update', kind: 'background' }), Date.now());
+    assert.equal(previewed.ok === false && previewed.reason, 'not_supported');
   });
 
   it('a target of another registration kind is config_error', async () => {
@@ -240,7 +249,7 @@ describe('OPPO provider against the fake OPPO', () => {
     assert.ok(Value.Check(oppoVendor.credentialSchema, credential()));
   });
 
-  it('registration: a bounded string token, priority 50, carries every purpose, refuses APNs fields', () => {
+  it('registration: a bounded string token, priority 50, carries every visible purpose (not badge_update, call_over), refuses APNs fields', () => {
     const [kind] = oppoVendor.registrations;
     assert.equal(kind!.name, 'oppo');
     assert.equal(kind!.priority, 50);
@@ -248,7 +257,9 @@ describe('OPPO provider against the fake OPPO', () => {
     assert.ok(!Value.Check(kind!.tokenSchema, 'x'.repeat(300)));
     assert.ok(!Value.Check(kind!.tokenSchema, 'has space inside'));
     assert.equal(kind!.storedToken(REG_ID), REG_ID);
-    for (const p of ['message', 'call_ring', 'missed_call', 'call_over', 'badge_update', 'test'] as const) assert.ok(kind!.carries(p));
+    for (const p of ['message', 'call_ring', 'missed_call', 'test'] as const) assert.equal(kind!.carries(p), true, p);
+    // No silent push on this vendor: these go to the device's next carrier (FCM).
+    for (const p of ['call_over', 'badge_update'] as const) assert.equal(kind!.carries(p), false, p);
     assert.deepEqual(kind!.options({}), {});
     assert.throws(() => kind!.options({ environment: 'production' }), RegistrationError);
     assert.throws(() => kind!.options({ topic: 'com.example' }), RegistrationError);

@@ -82,6 +82,10 @@ describe('vivo provider against the fake vivo', () => {
     assert.ok(ttl >= 598 && ttl <= 600, `timeToLive ${ttl}`);
     assert.deepEqual({ ...got.body, appId: 0, timeToLive: 0 }, { ...shown, appId: 0, timeToLive: 0 });
     assert.equal((preview.request.headers as Record<string, string>).authToken, '[redacted]');
+    // With the configured credential (the sandbox with push.credentials set) the body is exactly the sent one.
+    const exact = vivoVendor.preview(target(), m, now, credential());
+    assert.ok(exact.ok);
+    assert.deepEqual({ ...got.body, timeToLive: 0 }, { ...(exact.request.body as Record<string, unknown>), timeToLive: 0 });
 
     assert.equal(got.body.regId, REG_ID);
     assert.equal(got.body.requestId, m.id);
@@ -233,7 +237,11 @@ describe('vivo provider against the fake vivo', () => {
     assert.equal(ring.status, 'delivered');
     assert.equal(fake.received[0]!.body.category, 'IM');
     assert.equal(fake.received[0]!.body.classification, 1);
-    assert.equal((await provider().send(target(), msg({ kind: 'background', purpose: 'badge_update' }))).status, 'rejected');
+    const background = await provider().send(target(), msg({ kind: 'background', purpose: 'badge_update' }));
+    assert.equal(background.status, 'rejected');
+    assert.match(background.status === 'rejected' ? background.reason : '', /^not_supported: /);
+    const previewed = vivoVendor.preview(target(), msg({ kind: 'background', purpose: 'badge_update' }), Date.now());
+    assert.equal(previewed.ok === false && previewed.reason, 'not_supported');
     assert.equal(fake.counts.sendCalls, 1);
   });
 
@@ -264,14 +272,16 @@ describe('vivo provider against the fake vivo', () => {
     assert.ok(errors.every((e) => !e.message.includes(APP_SECRET)));
   });
 
-  it('registration: a bounded string token, priority 50, carries every purpose, refuses APNs fields', () => {
+  it('registration: a bounded string token, priority 50, carries every visible purpose (not badge_update, call_over), refuses APNs fields', () => {
     const [kind] = vivoVendor.registrations;
     assert.equal(kind!.name, 'vivo');
     assert.equal(kind!.priority, 50);
     assert.ok(Value.Check(kind!.tokenSchema, REG_ID));
     assert.ok(!Value.Check(kind!.tokenSchema, 'x'.repeat(300)));
     assert.equal(kind!.storedToken(REG_ID), REG_ID);
-    for (const p of ['message', 'call_ring', 'missed_call', 'call_over', 'badge_update', 'test'] as const) assert.ok(kind!.carries(p));
+    for (const p of ['message', 'call_ring', 'missed_call', 'test'] as const) assert.equal(kind!.carries(p), true, p);
+    // No silent push on this vendor: these go to the device's next carrier (FCM).
+    for (const p of ['call_over', 'badge_update'] as const) assert.equal(kind!.carries(p), false, p);
     assert.throws(() => kind!.options({ environment: 'development' }), RegistrationError);
     assert.throws(() => kind!.options({ topic: 'com.example' }), RegistrationError);
   });

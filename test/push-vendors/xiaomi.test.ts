@@ -5,7 +5,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { CredentialConfigError, RegistrationError, type PushMessage, type PushOutcome, type PushProvider, type PushTarget, type VendorDeps } from '../../push/vendors/contract.ts';
 import { closeVendorAgents } from '../../push/vendors/http.ts';
-import { createXiaomiVendor, type XiaomiCredential } from '../../push/vendors/xiaomi/index.ts';
+import { xiaomiVendor, type XiaomiCredential } from '../../push/vendors/xiaomi/index.ts';
 import { msUntilNextBeijingMidnight } from '../../push/vendors/xiaomi/xiaomi-facts.ts';
 import { classifyXiaomiAnswer } from '../../push/vendors/xiaomi/xiaomi-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
@@ -29,7 +29,7 @@ describe('Xiaomi MiPush provider (fake MiPush over HTTPS)', () => {
   const logs: Record<string, unknown>[] = [];
   let nowMs: () => number = Date.now;
   const providers: PushProvider[] = [];
-  const vendor = createXiaomiVendor();
+  const vendor = xiaomiVendor;
   const state = new Map<string, string>();
   const deps: VendorDeps = {
     log: (entry) => logs.push(entry),
@@ -75,7 +75,7 @@ describe('Xiaomi MiPush provider (fake MiPush over HTTPS)', () => {
     assert.equal(got.headers.authorization, `key=${SECRET}`);
     assert.match(String(got.headers['content-type']), /^application\/x-www-form-urlencoded/);
 
-    const preview = vendor.preview(target(), m, fixed);
+    const preview = vendor.preview(target(), m, fixed, cred());
     assert.ok(preview.ok && !preview.truncated);
     const request = preview.request as { url: string; headers: Record<string, string>; body: Record<string, string> };
     assert.equal(request.url, `${fake.url}/v3/message/regid`);
@@ -185,7 +185,7 @@ describe('Xiaomi MiPush provider (fake MiPush over HTTPS)', () => {
     const fixed = Date.now();
     nowMs = () => fixed;
     const long = msg({ title: `${'Группа друзей '.repeat(8)}`, body: `${'🎉 party tonight at 8! '.repeat(20)}` });
-    const preview = vendor.preview(target(), long, fixed);
+    const preview = vendor.preview(target(), long, fixed, cred());
     assert.ok(preview.ok && preview.truncated);
     assert.equal((await provider().send(target(), long)).status, 'delivered', JSON.stringify(fake.rejected));
     const f = fake.received[0]!.fields;
@@ -195,9 +195,7 @@ describe('Xiaomi MiPush provider (fake MiPush over HTTPS)', () => {
   });
 
   it('uses the region host by default (offline preview)', () => {
-    const p = vendor.create('mi-global', { type: 'xiaomi', appSecret: SECRET, packageName: PACKAGE, region: 'global' }, deps);
-    providers.push(p);
-    const preview = vendor.preview(target({ credential: 'mi-global' }), msg(), Date.now());
+    const preview = vendor.preview(target({ credential: 'mi-global' }), msg(), Date.now(), { type: 'xiaomi', appSecret: SECRET, packageName: PACKAGE, region: 'global' });
     assert.ok(preview.ok);
     assert.equal((preview.request as { url: string }).url, 'https://api.xmpush.global.xiaomi.com/v3/message/regid');
   });

@@ -5,7 +5,8 @@
  *
  *   node --import tsx tools/bench/push.ts [--seconds 2] [--warmup 0.5] [--concurrency 50] [--rounds 2]
  *     [--devices 200] [--synchronous FULL|NORMAL] [--collapse-window-ms N]
- *     [--skip-throughput] [--skip-e2e] [--cpu-prof-dir /tmp/x] [--json]
+ *     [--skip-throughput] [--skip-e2e] [--skip-vendors] [--vendors huawei,honor,xiaomi,oppo,vivo,webpush]
+ *     [--cpu-prof-dir /tmp/x] [--json]
  *
  * (a) ceiling: a raw HTTP/2 client (one session, like node-apn) keeps `concurrency` valid APNs
  *     requests in flight (ES256 JWT signed here with node:crypto, apns-topic, apns-push-type:
@@ -25,6 +26,15 @@
  *     due → the fake received it (outbox dispatcher + ApnsProvider). All devices time out in the
  *     same moment, so this is the latency of a burst of `devices` replays, not of a lone device.
  *
+ * (d) the other vendors: for Huawei, Honor, Xiaomi, OPPO, vivo and Web Push, pushes/s through our
+ *     provider (`vendor.create(...).send`, the registry's own vendor objects) against that vendor's
+ *     fake, next to a raw HTTPS client (node:https, keep-alive agent of 64 sockets like the
+ *     providers', same fake, same concurrency) that sends pre-built valid requests: one OAuth or
+ *     auth token fetched up front (Huawei, Honor, OPPO, vivo), a fresh id where the vendor
+ *     de-duplicates (OPPO app_message_id, vivo requestId), and for Web Push a fresh aes128gcm
+ *     encryption per push with one VAPID JWT. The fakes run in one child process
+ *     (tools/load/vendors-child.ts --count-only). Printed as a ratio per vendor.
+ *
  * The fake APNs runs in a child process (tools/bench/lib/fake-apns-process.ts) so it never shares an
  * event loop with the client being measured; (a) and (b) run one after the other, alternating
  * `rounds` times (each round: warm-up + `seconds` measured), and are summed, so load from other
@@ -37,6 +47,7 @@
 import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import https from 'node:https';
 import { Session as InspectorSession } from 'node:inspector/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -46,7 +57,25 @@ import WebSocket from 'ws';
 import { ApnsProvider } from '../../push/vendors/apns/apns-provider.ts';
 import { buildApnsRequest } from '../../push/vendors/apns/apns-payload.ts';
 import type { ApnsCredential } from '../../push/vendors/apns/apns-credential.ts';
-import type { PushMessage, PushTarget } from '../../push/vendors/contract.ts';
+import type { PushMessage, PushProvider, PushTarget, VendorDeps } from '../../push/vendors/contract.ts';
+import { buildHonorRequest } from '../../push/vendors/honor/honor-payload.ts';
+import type { HonorCredential } from '../../push/vendors/honor/honor-credential.ts';
+import { closeVendorAgents } from '../../push/vendors/http.ts';
+import { buildHuaweiRequest } from '../../push/vendors/huawei/huawei-payload.ts';
+import type { HuaweiCredential } from '../../push/vendors/huawei/huawei-credential.ts';
+import { oppoAuthForm } from '../../push/vendors/oppo/oppo-auth.ts';
+import { oppoUrls, type OppoCredential } from '../../push/vendors/oppo/oppo-credential.ts';
+import { buildOppoMessage, oppoUnicastForm } from '../../push/vendors/oppo/oppo-payload.ts';
+import { vendorOfType } from '../../push/vendors/registry.ts';
+import { vivoAuthBody } from '../../push/vendors/vivo/vivo-auth.ts';
+import { vivoUrls, type VivoCredential } from '../../push/vendors/vivo/vivo-credential.ts';
+import { VIVO_AUTH_HEADER, VIVO_PUSH_MODE } from '../../push/vendors/vivo/vivo-facts.ts';
+import { buildVivoSend } from '../../push/vendors/vivo/vivo-payload.ts';
+import type { WebPushCredential } from '../../push/vendors/webpush/webpush-credential.ts';
+import { buildWebPush } from '../../push/vendors/webpush/webpush-payload.ts';
+import { buildXiaomiRequest } from '../../push/vendors/xiaomi/xiaomi-payload.ts';
+import type { XiaomiCredential } from '../../push/vendors/xiaomi/xiaomi-credential.ts';
+import { encryptAes128gcm, type FakeSubscription } from '../fakes/webpush-server.ts';
 import { mintToken } from '../../server/auth/tokens.ts';
 import { validateConfig } from '../../server/config/load-config.ts';
 import { fmt, intArg, latencyStats as stats, pct, printTable } from './lib/peer-load.ts';
@@ -77,6 +106,8 @@ const { values: args } = parseArgs({
     devices: { type: 'string', default: '200' },
     'skip-e2e': { type: 'boolean', default: false },
     'skip-throughput': { type: 'boolean', default: false },
+    'skip-vendors': { type: 'boolean', default: false },
+    vendors: { type: 'string', default: 'huawei,honor,xiaomi,oppo,vivo,webpush' },
     synchronous: { type: 'string', default: 'FULL' },
     'collapse-window-ms': { type: 'string' },
     'cpu-prof-dir': { type: 'string' },
@@ -87,7 +118,7 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log('usage: node --import tsx tools/bench/push.ts [--seconds D] [--warmup S] [--concurrency C] [--rounds R] [--devices N] [--synchronous FULL|NORMAL] [--collapse-window-ms N] [--skip-throughput] [--skip-e2e] [--cpu-prof-dir DIR] [--json]');
+  console.log('usage: node --import tsx tools/bench/push.ts [--seconds D] [--warmup S] [--concurrency C] [--rounds R] [--devices N] [--synchronous FULL|NORMAL] [--collapse-window-ms N] [--skip-throughput] [--skip-e2e] [--skip-vendors] [--vendors LIST] [--cpu-prof-dir DIR] [--json]');
   process.exit(0);
 }
 
@@ -111,9 +142,21 @@ const collapseWindowMs = args['collapse-window-ms'] === undefined ? undefined : 
 const cpuProfDir = args['cpu-prof-dir'];
 if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
 
+const BENCH_VENDORS = ['huawei', 'honor', 'xiaomi', 'oppo', 'vivo', 'webpush'] as const;
+type BenchVendor = (typeof BENCH_VENDORS)[number];
+const benchVendors = args['skip-vendors'] ? [] : args.vendors.split(',').map((v) => v.trim()).filter(Boolean);
+for (const v of benchVendors) {
+  if (!(BENCH_VENDORS as readonly string[]).includes(v)) {
+    console.error(`--vendors: unknown vendor "${v}" (one of ${BENCH_VENDORS.join(', ')})`);
+    process.exit(2);
+  }
+}
+
 const children = new Set<ChildHandle>();
 // Hard bound on the whole run: every throughput phase plus drain, the e2e phase, start-up slack.
-const hardLimitMs = (args['skip-throughput'] ? 0 : rounds * 2 * (warmup + seconds + REQUEST_TIMEOUT_MS / 1000 + 5) * 1000)
+const phaseSec = warmup + seconds + REQUEST_TIMEOUT_MS / 1000 + 5;
+const hardLimitMs = (args['skip-throughput'] ? 0 : rounds * 2 * phaseSec * 1000)
+  + benchVendors.length * rounds * 2 * phaseSec * 1000 + (benchVendors.length > 0 ? 40_000 : 0)
   + (args['skip-e2e'] ? 0 : 60_000 + devices * 50) + 30_000;
 const watchdog = setTimeout(() => {
   console.error(`tools/bench/push: exceeded ${Math.round(hardLimitMs / 1000)} s, aborting`);
@@ -623,6 +666,7 @@ async function main(): Promise<void> {
     + `${rounds > 1 ? ` × ${rounds} rounds (ceiling and node-apn alternate)` : ''}; fake APNs in a child process`);
 
   const throughput = args['skip-throughput'] ? undefined : await runThroughput();
+  const vendorRates = benchVendors.length > 0 ? await runVendors(benchVendors as BenchVendor[]) : undefined;
   let e2e: E2eResult | undefined;
   if (!args['skip-e2e']) {
     console.log(`\ntimeout → push: ${devices} devices, heartbeat ${HEARTBEAT.intervalMs}/${HEARTBEAT.timeoutMs} ms, push.pollMs ${PUSH_POLL_MS}, storage.synchronous ${synchronous}; all go silent at once`);
@@ -650,6 +694,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({
       bench: 'push', concurrency, seconds, warmup, rounds,
       ...(throughput ?? {}),
+      ...(vendorRates ? { vendors: vendorRates } : {}),
       ...(e2e ? {
         timeoutToPush: {
           devices: e2e.devices, heartbeat: HEARTBEAT, scanEveryMs: SCAN_EVERY_MS, pushPollMs: PUSH_POLL_MS, synchronous,
@@ -712,6 +757,211 @@ async function runThroughput(): Promise<Record<string, unknown>> {
     nodeApn: { pushesPerSec: Math.round(clientRate), latencyMs: clientLat, errors: Object.fromEntries(client.errors) },
     ratio, clientCpuUsPerPush: { ceiling: ceilingUs, nodeApn: clientUs },
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) the other vendors: our provider vs a raw HTTPS client, against the same fake
+
+type OemCredential = { type: string } & Record<string, unknown>;
+
+interface VendorsChildReady { oemCredentials: Record<BenchVendor, OemCredential>; controlUrl: string; pid: number }
+
+/** The device token of push n for a vendor (Web Push: one of the fake's subscriptions). */
+function oemToken(vendor: BenchVendor, n: number, subscriptions: FakeSubscription[]): string {
+  if (vendor === 'webpush') return JSON.stringify(subscriptions[n % subscriptions.length]);
+  const hex = (n % TOKENS).toString(16).padStart(32, '0');
+  return vendor === 'oppo' ? `CN_${hex}` : vendor === 'vivo' ? `v2-${hex}` : `${vendor}-${hex}`;
+}
+
+const oemTarget = (vendor: BenchVendor, n: number, subscriptions: FakeSubscription[]): PushTarget => ({
+  registration: vendor, token: oemToken(vendor, n, subscriptions), credential: `bench-${vendor}`, options: {},
+});
+
+const benchDeps = (): VendorDeps => {
+  const state = new Map<string, string>();
+  return { log: () => undefined, state: { get: async (k) => state.get(k), set: async (k, v) => void state.set(k, v) }, now: Date.now };
+};
+
+/** A POST over a keep-alive agent; resolves the status and the answer text (0 on a network error). */
+function rawPost(agent: https.Agent, url: string, headers: Record<string, string>, body: string | Buffer): Promise<{ status: number; text: string }> {
+  return new Promise((resolve) => {
+    const data = typeof body === 'string' ? Buffer.from(body) : body;
+    const req = https.request(url, { method: 'POST', agent, headers: { ...headers, 'content-length': String(data.length) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', () => resolve({ status: 0, text: '' }));
+    });
+    req.setTimeout(REQUEST_TIMEOUT_MS, () => req.destroy(new Error('timeout')));
+    req.on('error', (error) => resolve({ status: 0, text: errorText(error) }));
+    req.end(data);
+  });
+}
+
+const jsonOf = (text: string): Record<string, any> => {
+  try {
+    return JSON.parse(text) as Record<string, any>;
+  } catch {
+    return {};
+  }
+};
+
+/** An OAuth client_credentials token (Huawei, Honor). */
+async function oauthToken(agent: https.Agent, url: string, clientId: string, clientSecret: string): Promise<string> {
+  const res = await rawPost(agent, url, { 'content-type': 'application/x-www-form-urlencoded' },
+    new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret }).toString());
+  const token = jsonOf(res.text).access_token;
+  if (typeof token !== 'string') throw new Error(`oauth token: HTTP ${res.status} ${res.text.slice(0, 200)}`);
+  return token;
+}
+
+/** ES256 VAPID JWT for one push service origin (RFC 8292), signed once for the whole run. */
+function vapidJwt(origin: string, subject: string, privateKeyB64: string, publicKeyB64: string): string {
+  const pub = Buffer.from(publicKeyB64, 'base64url');
+  const key = { kty: 'EC', crv: 'P-256', d: privateKeyB64, x: pub.subarray(1, 33).toString('base64url'), y: pub.subarray(33, 65).toString('base64url') };
+  const header = Buffer.from(JSON.stringify({ typ: 'JWT', alg: 'ES256' })).toString('base64url');
+  const claims = Buffer.from(JSON.stringify({ aud: origin, exp: Math.floor(Date.now() / 1000) + 12 * 3600, sub: subject })).toString('base64url');
+  const signature = sign('sha256', Buffer.from(`${header}.${claims}`), { key, format: 'jwk', dsaEncoding: 'ieee-p1363' }).toString('base64url');
+  return `${header}.${claims}.${signature}`;
+}
+
+const PLACEHOLDER_ID = '00000000-0000-4000-8000-000000000000';
+
+/**
+ * The raw client of one vendor: everything that can be is prepared once (auth token, bodies per
+ * token); per push only what the vendor requires to differ (a fresh id, Web Push's encryption).
+ */
+async function rawSender(vendor: BenchVendor, credential: OemCredential, subscriptions: FakeSubscription[], agent: https.Agent): Promise<SendOne> {
+  const now = Date.now();
+  const message = (n: number): PushMessage => ({ ...templateMessage(), id: n < 0 ? PLACEHOLDER_ID : randomUUID() });
+  const ok = (res: { status: number; text: string }, good: (body: Record<string, any>) => boolean) =>
+    (res.status >= 200 && res.status < 300 && good(jsonOf(res.text)) ? null : `HTTP ${res.status} ${res.text.slice(0, 120)}`);
+  switch (vendor) {
+    case 'huawei': {
+      const c = credential as unknown as HuaweiCredential;
+      const authorization = `Bearer ${await oauthToken(agent, c.endpoints!.authUrl!, c.appId, c.appSecret)}`;
+      const built = Array.from({ length: TOKENS }, (_, i) => buildHuaweiRequest(c, oemTarget(vendor, i, subscriptions), message(i), now));
+      return async (n) => {
+        const b = built[n % TOKENS]!;
+        if (!b.ok) return 'build failed';
+        return ok(await rawPost(agent, b.request.url, { ...b.request.headers, authorization }, b.request.bodyText), (j) => j.code === '80000000');
+      };
+    }
+    case 'honor': {
+      const c = credential as unknown as HonorCredential;
+      const authorization = `Bearer ${await oauthToken(agent, c.endpoints!.authUrl!, c.clientId, c.clientSecret)}`;
+      const built = Array.from({ length: TOKENS }, (_, i) => buildHonorRequest(c, oemTarget(vendor, i, subscriptions), message(i), now));
+      return async (n) => {
+        const b = built[n % TOKENS]!;
+        if (!b.ok) return 'build failed';
+        // The timestamp header is the send time.
+        return ok(await rawPost(agent, b.request.url, { ...b.request.headers, timestamp: String(Date.now()), authorization }, b.request.bodyText), (j) => j.code === 200);
+      };
+    }
+    case 'xiaomi': {
+      const c = credential as unknown as XiaomiCredential;
+      const built = Array.from({ length: TOKENS }, (_, i) => buildXiaomiRequest(c, oemTarget(vendor, i, subscriptions), message(i), now));
+      return async (n) => {
+        const b = built[n % TOKENS]!;
+        return ok(await rawPost(agent, b.request.url, { ...b.request.headers, authorization: `key=${c.appSecret}` }, b.request.bodyText), (j) => j.code === 0);
+      };
+    }
+    case 'oppo': {
+      const c = credential as unknown as OppoCredential;
+      const { authUrl, pushUrl } = oppoUrls(c);
+      const auth = await rawPost(agent, authUrl, { 'content-type': 'application/x-www-form-urlencoded' }, oppoAuthForm(c.appKey, c.masterSecret, Date.now()));
+      const authToken = jsonOf(auth.text).data?.auth_token as string;
+      if (!authToken) throw new Error(`oppo auth: ${auth.text.slice(0, 200)}`);
+      // OPPO pushes one app_message_id once: a fresh one per push, substituted into the pre-built form.
+      const forms = Array.from({ length: TOKENS }, (_, i) => {
+        const b = buildOppoMessage(oemTarget(vendor, i, subscriptions), message(-1), { channelId: String(c.channelId) }, now);
+        if (!b.ok) throw new Error('oppo message does not build');
+        return oppoUnicastForm(authToken, b.message);
+      });
+      return async (n) => ok(await rawPost(agent, pushUrl, { 'content-type': 'application/x-www-form-urlencoded' }, forms[n % TOKENS]!.replace(PLACEHOLDER_ID, randomUUID())), (j) => j.code === 0);
+    }
+    case 'vivo': {
+      const c = credential as unknown as VivoCredential;
+      const { authUrl, pushUrl } = vivoUrls(c);
+      const auth = await rawPost(agent, authUrl, { 'content-type': 'application/json' }, vivoAuthBody(c.appId, c.appKey, c.appSecret, Date.now()));
+      const authToken = jsonOf(auth.text).authToken as string;
+      if (!authToken) throw new Error(`vivo auth: ${auth.text.slice(0, 200)}`);
+      // vivo de-duplicates by requestId: a fresh one per push.
+      const bodies = Array.from({ length: TOKENS }, (_, i) => {
+        const b = buildVivoSend(oemTarget(vendor, i, subscriptions), message(-1), { appId: c.appId, pushMode: VIVO_PUSH_MODE.production }, now);
+        if (!b.ok) throw new Error('vivo body does not build');
+        return JSON.stringify(b.body);
+      });
+      return async (n) => ok(await rawPost(agent, pushUrl, { 'content-type': 'application/json', [VIVO_AUTH_HEADER]: authToken }, bodies[n % TOKENS]!.replace(PLACEHOLDER_ID, randomUUID())), (j) => j.result === 0);
+    }
+    case 'webpush': {
+      const c = credential as unknown as WebPushCredential;
+      const built = buildWebPush(message(0), now);
+      if (!built.ok) throw new Error('web push payload does not build');
+      const plaintext = Buffer.from(built.json);
+      const origin = new URL(subscriptions[0]!.endpoint).origin;
+      const authorization = `vapid t=${vapidJwt(origin, c.subject, c.privateKey, c.publicKey)}, k=${c.publicKey}`;
+      const headers = { 'content-type': 'application/octet-stream', 'content-encoding': 'aes128gcm', ttl: String(built.options.TTL), urgency: built.options.urgency, authorization };
+      return async (n) => {
+        const sub = subscriptions[n % subscriptions.length]!;
+        const res = await rawPost(agent, sub.endpoint, headers, encryptAes128gcm(plaintext, sub));
+        return res.status === 201 ? null : `HTTP ${res.status} ${res.text.slice(0, 120)}`;
+      };
+    }
+  }
+}
+
+interface VendorRate { provider: number; raw: number; ratio: number; providerP50Ms: number; rawP50Ms: number; errors: { provider: number; raw: number } }
+
+/** (d) for each vendor: our provider, then the raw client, alternating `rounds` times. */
+async function runVendors(list: BenchVendor[]): Promise<Record<string, VendorRate>> {
+  const fakes = await startChild('../load/vendors-child.ts', ['--count-only'], 'fake vendors');
+  const ready = fakes.ready as unknown as VendorsChildReady;
+  const subscriptions = (await getJson<{ subscriptions: FakeSubscription[] }>(`${ready.controlUrl}/subscriptions?n=${TOKENS}`)).subscriptions;
+  const out: Record<string, VendorRate> = {};
+  const rows: string[][] = [['', 'provider pushes/s', 'raw https pushes/s', 'ratio', 'provider p50 ms', 'raw p50 ms', 'errors (provider/raw)']];
+  console.log(`\nother vendors: ${concurrency} in flight, our provider vs a raw node:https client (keep-alive), same fake (child process)`);
+  try {
+    for (const vendor of list) {
+      const credential = ready.oemCredentials[vendor];
+      const agent = new https.Agent({ keepAlive: true, maxSockets: 64, ca: (credential.endpoints as { ca: string }).ca });
+      const ours = newLoad();
+      const raw = newLoad();
+      const provider: PushProvider = vendorOfType(credential.type)!.create(`bench-${vendor}`, credential as never, benchDeps());
+      try {
+        const template = templateMessage();
+        const viaProvider: SendOne = async (n) => {
+          const outcome = await provider.send(oemTarget(vendor, n, subscriptions), { ...template, id: randomUUID() });
+          return outcome.status === 'delivered' ? null : `${outcome.status}: ${'reason' in outcome ? outcome.reason.slice(0, 120) : ''}`;
+        };
+        const viaRaw = await rawSender(vendor, credential, subscriptions, agent);
+        for (let round = 0; round < rounds; round++) {
+          await profiled(`${vendor}-provider-r${round}`, () => closedLoop(viaProvider, fakes.pid, ours));
+          await profiled(`${vendor}-raw-r${round}`, () => closedLoop(viaRaw, fakes.pid, raw));
+        }
+      } finally {
+        await provider.close();
+        agent.destroy();
+        closeVendorAgents();
+      }
+      const measured = seconds * rounds;
+      const errors = (r: LoadResult) => [...r.errors.values()].reduce((a, b) => a + b, 0);
+      const rate: VendorRate = {
+        provider: Math.round(ours.completed / measured), raw: Math.round(raw.completed / measured),
+        ratio: raw.completed > 0 ? ours.completed / raw.completed : 0,
+        providerP50Ms: stats(ours.latencies).p50, rawP50Ms: stats(raw.latencies).p50, errors: { provider: errors(ours), raw: errors(raw) },
+      };
+      out[vendor] = rate;
+      rows.push([vendor, fmt(rate.provider, 0), fmt(rate.raw, 0), `${rate.ratio.toFixed(3)}×`, fmt(rate.providerP50Ms, 2), fmt(rate.rawP50Ms, 2), `${rate.errors.provider}/${rate.errors.raw}`]);
+      for (const [name, r] of [['provider', ours], ['raw', raw]] as const) {
+        if (r.errors.size > 0) console.log(`  ${vendor} ${name} errors: ${JSON.stringify(Object.fromEntries([...r.errors].slice(0, 3)))}`);
+      }
+    }
+  } finally {
+    await stopChild(fakes);
+  }
+  printTable(rows);
+  return out;
 }
 
 try {

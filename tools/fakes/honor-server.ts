@@ -36,6 +36,8 @@ export interface ReceivedHonorMessage {
   headers: IncomingMessage['headers'];
   accessToken: string;
   requestId: string;
+  /** Tokens of the request answered as expired (`expireTokens`): accepted, never shown on a device. */
+  expired: string[];
   receivedAt: number;
 }
 
@@ -249,7 +251,7 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     const expired = tokens.filter((t) => control.deadTokens.has(t));
     const requestId = `${Date.now()}${String(randomInt(0, 1e6)).padStart(6, '0')}`;
     counts.accepted++;
-    if (record) received.push({ appId, body, headers: { ...req.headers }, accessToken: auth.token.accessToken, requestId, receivedAt });
+    if (record) received.push({ appId, body, headers: { ...req.headers }, accessToken: auth.token.accessToken, requestId, expired, receivedAt });
     // unverified: the success body (`data.sendResult`, `requestId`, `failTokens`, `expireTokens`).
     reply(res, 200, {
       code: 200,

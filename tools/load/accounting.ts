@@ -19,8 +19,9 @@
  * for long, delivered to the vendor but never received, failed) is lost. Each push that did arrive
  * is classified against the device's timeline: expected, raced a reconnect/logout (job already in
  * flight), or a violation (pushed to an online device, to a logged-out device, for an acked
- * message, to the wrong user). Same (device, message) pushed twice with different apns-ids is a
- * duplicate.
+ * message, to the wrong user). Same (device, message) pushed twice with different idempotency
+ * keys is a duplicate, whichever channels carried the two: a phone with an OEM token and an FCM
+ * token must get each event once (carrier choice), so OEM + FCM for one event is a duplicate too.
  */
 import type { Device, Span } from './device.ts';
 import type { OutboxJob, PushRecord, PushSource } from './push-source.ts';
@@ -110,6 +111,10 @@ export interface AccountingResult {
     note: string[];
     devicesWithTokens: number;
     received: number;
+    /** Accepted pushes per vendor (channel). */
+    byVendor: Record<string, number>;
+    /** Devices that registered a second channel (an FCM token behind an OEM one). */
+    devicesWithFallback: number;
     messagePushes: number;
     callPushes: { ring: number; missed: number; other: number };
     unknownTokens: number;
@@ -126,6 +131,8 @@ export interface AccountingResult {
     violations: PushProblem[];
     violationClasses: Record<string, number>;
     duplicateCount: number;
+    /** Of duplicateCount: the same (device, event) reached through two channels (OEM and FCM). */
+    crossChannelDuplicates: number;
     duplicates: PushProblem[];
     retransmits: number;
     outboxLookups: number;
@@ -358,6 +365,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   const byDevice = new Map<Device, PushRecord[]>();
   let unknownTokens = 0;
   let messagePushes = 0;
+  const byVendor: Record<string, number> = {};
   const callPushes = { ring: 0, missed: 0, other: 0 };
   const violation = (reason: string, device: Device, r: PushRecord, msg: Msg | undefined) => {
     violationsCount += 1;
@@ -369,6 +377,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   };
   for (const r of source.records) {
     await breathe();
+    bump(byVendor, r.vendor);
     const device = world.tokenToDevice.get(r.token);
     if (!device) {
       unknownTokens += 1;
@@ -438,6 +447,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
 
   // ------------------------------------------------------------ duplicates
   let duplicateCount = 0;
+  let crossChannelDuplicates = 0;
   let retransmits = 0;
   const duplicates: PushProblem[] = [];
   for (const [key, list] of byKey) {
@@ -447,10 +457,11 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
     retransmits += list.length - ids.size;
     if (ids.size > 1) {
       duplicateCount += ids.size - 1;
+      if (new Set(list.map((r) => r.vendor)).size > 1) crossChannelDuplicates += 1;
       const device = world.tokenToDevice.get(list[0]!.token)!;
       push(duplicates, {
         device: device.id, user: device.user.id, messageId: list[0]!.messageId ?? key, eventId: list[0]!.eventId ?? 0, at: 0,
-        reason: 'same message pushed twice with different apns-ids', detail: list.map((r) => `${r.apnsId}@${r.receivedAt}`).join(', '),
+        reason: 'same message pushed twice with different idempotency keys', detail: list.map((r) => `${r.vendor}:${r.apnsId}@${r.receivedAt}`).join(', '),
       });
     }
   }
@@ -548,9 +559,10 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   }
 
   return {
-    source: source.kind, note, devicesWithTokens: devices.length, received: source.records.length, messagePushes, callPushes, unknownTokens,
+    source: source.kind, note, devicesWithTokens: devices.length, received: source.records.length, byVendor,
+    devicesWithFallback: devices.filter((d) => d.fallback !== undefined).length, messagePushes, callPushes, unknownTokens,
     expected: expected.size, matched, triggerLate, confirmedByOutbox, cancelledByReconnect, allowedExtra, lostCount, lost,
-    violationsCount, violations, violationClasses, duplicateCount, duplicates, retransmits, outboxLookups,
+    violationsCount, violations, violationClasses, duplicateCount, crossChannelDuplicates, duplicates, retransmits, outboxLookups,
     timeoutToPush: timeoutToPush.summary(), timeoutToPushSamples: timeoutToPush, silentTimeoutsWithPush,
   };
 }

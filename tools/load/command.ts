@@ -21,12 +21,13 @@ export function loadCommand(program: Command): void {
     .addOption(new Option('--inject-fault <spec>', 'self-test: drop-event:p,dup-sync:p,drop-push:p,dup-push:p (client-side faults the accounting must catch)').hideHelp())
     .option('--keep-data', 'keep the started server\'s data dir (always kept when the run fails)')
     .addHelpText('after', `
-Starts a tidings server and the fake APNs/FCM vendors as child processes (temp data dir, heartbeat
-2 s / 6 s, push.collapseWindowMs 0 so every offline message maps to exactly one push), connects
-the devices, runs peer chats, groups, calls, clean closes, silent (half-open) devices, logouts and
+Starts a tidings server and the fake vendors (APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo, Web
+Push) as child processes (temp data dir, heartbeat 2 s / 6 s, push.collapseWindowMs 0 so every
+offline message maps to exactly one push), connects the devices (iOS on APNs; Android on FCM or
+a phone maker's channel, half of those with an FCM token too; browsers on Web Push), runs peer chats, groups, calls, clean closes, silent (half-open) devices, logouts and
 push registrations for --duration, then drains and accounts: every message exactly once on every
 recipient device (socket, after a final resync from its cursor), every expected push received
-once. Prints the summary and exactly one of
+once per (device, event) across all of the device's channels. Prints the summary and exactly one of
   VERDICT: zero loss, zero duplicates                      (exit 0)
   VERDICT: FAILED (<n> lost, <m> duplicated)               (exit 1)
 Usage errors, and runs that could not start, exit 2.

@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import type { LoadVendor } from './push-source.ts';
 import type { World, User } from './world.ts';
 
 export type DeviceState = 'offline' | 'connecting' | 'syncing' | 'live' | 'silent' | 'closing' | 'loggingOut';
@@ -117,7 +118,10 @@ export class Device {
   readonly id: string;
   readonly user: User;
   readonly platform: Platform;
-  readonly provider: 'apns' | 'fcm' | undefined;
+  /** The push channel the device registers (the best one it has), or none. */
+  readonly provider: LoadVendor | undefined;
+  /** A second registration of the same device: FCM behind an Android phone maker's channel (the fallback). */
+  readonly fallback: 'fcm' | undefined;
   readonly world: World;
 
   state: DeviceState = 'offline';
@@ -129,8 +133,13 @@ export class Device {
   readonly received = new SeqSet();
   readonly spans: Span[] = [];
   readonly pending = new Map<string, PendingSend>();
-  /** Push tokens this device registered, oldest first (rotated after some logouts). */
+  /**
+   * Push tokens this device registered, oldest first (rotated after some logouts), as the fakes
+   * report them (a Web Push subscription by its id at the fake).
+   */
   readonly tokens: string[] = [];
+  /** Web Push: the browser subscription this device registers (a new one after a rotation, while the pool lasts). */
+  subscription: { endpoint: string; keys: Record<string, string> } | undefined;
   tokenGen = 0;
   registered = false;
   loggedOut = false;
@@ -149,24 +158,46 @@ export class Device {
   syncRef = '';
   logins = 0;
 
-  constructor(world: World, user: User, id: string, platform: Platform, provider: 'apns' | 'fcm' | undefined) {
+  constructor(world: World, user: User, id: string, platform: Platform, provider: LoadVendor | undefined, fallback?: 'fcm') {
     this.world = world;
     this.user = user;
     this.id = id;
     this.platform = platform;
     this.provider = provider;
+    this.fallback = fallback;
     this.needsRegister = provider !== undefined;
+    if (provider === 'webpush') this.subscription = world.takeSubscription();
+  }
+
+  /** The registrations this device makes after each login, best first. */
+  get registrations(): LoadVendor[] {
+    return this.provider === undefined ? [] : this.fallback ? [this.provider, this.fallback] : [this.provider];
   }
 
   get connected(): boolean {
     return this.conn !== undefined && !this.conn.closed;
   }
 
-  token(): string {
-    const digest = createHash('sha256').update(`${this.id}\u0000${this.tokenGen}`).digest();
-    return this.provider === 'apns'
-      ? digest.toString('hex')
-      : `f${digest.toString('base64url').slice(0, 21)}:APA91b${digest.toString('hex').slice(0, 40)}`;
+  /** The token as the device sends it in push_register. */
+  token(provider: LoadVendor = this.provider!): string | Record<string, unknown> {
+    if (provider === 'webpush') return this.subscription!;
+    const salt = provider === 'apns' || provider === 'fcm' ? '' : `\u0000${provider}`;
+    const digest = createHash('sha256').update(`${this.id}\u0000${this.tokenGen}${salt}`).digest();
+    switch (provider) {
+      case 'apns': return digest.toString('hex');
+      case 'fcm': return `f${digest.toString('base64url').slice(0, 21)}:APA91b${digest.toString('hex').slice(0, 40)}`;
+      case 'huawei': return `IQAAAACy${digest.toString('base64url')}`;
+      case 'honor': return `HN${digest.toString('base64url')}`;
+      case 'xiaomi': return `mi${digest.toString('base64url')}`;
+      case 'oppo': return `CN_${digest.toString('hex').slice(0, 32)}`;
+      case 'vivo': return `v2-${digest.toString('base64url')}`;
+    }
+  }
+
+  /** The token as the fakes report it (a Web Push subscription: the last segment of its endpoint). */
+  tokenKey(provider: LoadVendor = this.provider!): string {
+    const token = this.token(provider);
+    return typeof token === 'string' ? token : String(token.endpoint).split('/').pop()!;
   }
 
   #send(text: string): void {
@@ -246,11 +277,11 @@ export class Device {
         world.latLogin.add(Date.now() - conn.loginSentAt);
         conn.syncSentAt = Date.now();
         world.onLoginOk(this, frame);
-        if (this.needsRegister && this.provider) {
-          this.#frame({
-            type: 'push_register', ref: 'R', provider: this.provider, token: this.token(), credential: world.credentialFor(this.provider),
-            ...(this.provider === 'apns' ? { environment: 'development' } : {}),
-          });
+        if (this.needsRegister) {
+          this.registrations.forEach((provider, i) => this.#frame({
+            type: 'push_register', ref: `R${i}`, provider, token: this.token(provider), credential: world.credentialFor(provider),
+            ...(provider === 'apns' ? { environment: 'development' } : {}),
+          }));
         }
         this.state = 'syncing';
         this.syncRef = `Y${++this.refCounter}`;
@@ -264,7 +295,7 @@ export class Device {
         }
         return;
       case 'push_registered': {
-        const token = this.token();
+        const token = this.tokenKey(frame.provider as LoadVendor);
         if (!this.tokens.includes(token)) this.tokens.push(token);
         world.tokenToDevice.set(token, this);
         this.registered = true;
@@ -461,6 +492,7 @@ export class Device {
       this.needsRegister = true;
       if (rotateToken && this.registered) {
         this.tokenGen += 1;
+        if (this.provider === 'webpush') this.subscription = this.world.takeSubscription() ?? this.subscription;
         this.world.stats.tokenRotations += 1;
       }
     }

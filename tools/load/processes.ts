@@ -1,5 +1,5 @@
 /**
- * The processes `tidings load` starts when it is not given `--url`: the fake APNs/FCM
+ * The processes `tidings load` starts when it is not given `--url`: the fake vendors
  * (vendors-child.ts) and a tidings server through the real CLI (`bin/tidings.mjs serve`) with
  * a temp data dir. Both are children, so on a small machine the server, the fakes and the
  * simulated devices each get their own event loop.
@@ -18,6 +18,8 @@ export interface VendorsReady {
   teamId: string;
   topic: string;
   serviceAccountFile: string;
+  /** `push.credentials` entries for Huawei, Honor, Xiaomi, OPPO, vivo and Web Push, named after their registration kinds. */
+  oemCredentials: Record<string, { type: string } & Record<string, unknown>>;
   controlUrl: string;
   pid: number;
 }

@@ -1,15 +1,24 @@
 /**
- * Where push accounting gets its facts. With the server this tool starts: the fake APNs/FCM
- * child (every push the vendors accepted, with its token, message id and receive time). Against
+ * Where push accounting gets its facts. With the server this tool starts: the fake vendors'
+ * child (every push APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo and the Web Push service
+ * accepted, with its token, idempotency key, message id and receive time). Against
  * `--url`: only what the admin API exposes — `GET /admin/pushes` (the sandbox ring, when the
  * server runs in sandbox mode) and `GET /admin/push-jobs` (the outbox).
  */
 import type { PushJob } from '../../storage/index.ts';
 
+/** Every vendor the load tool's devices register with (the registration kinds, `apns-voip` aside). */
+export type LoadVendor = 'apns' | 'fcm' | 'huawei' | 'honor' | 'xiaomi' | 'oppo' | 'vivo' | 'webpush';
+
 export interface PushRecord {
-  vendor: 'apns' | 'fcm';
+  vendor: LoadVendor;
+  /** The device token (Web Push: the subscription's id at the fake, the last path segment of its endpoint). */
   token: string;
-  /** apns-id header (APNs) or data.pushId (FCM): one per (registration, event) on the server. */
+  /**
+   * The push's idempotency key as the vendor carries it, one per (registration, event) on the
+   * server: apns-id (APNs), data.pushId (FCM, Huawei, Honor, Xiaomi), app_message_id (OPPO),
+   * requestId (vivo), the payload's id (Web Push). The name is historical.
+   */
   apnsId: string;
   messageId?: string;
   eventId?: number;
@@ -78,7 +87,39 @@ interface SandboxRecord {
   at: number;
   target: { provider: string; token: string };
   messageId: string;
-  payload: { vendor: 'apns'; payload: Record<string, unknown> } | { vendor: 'fcm'; message: { token: string; data?: Record<string, string> } };
+  /** `vendor` and that vendor's previewed request (push/vendors/<vendor>/index.ts preview()). */
+  payload: { vendor: LoadVendor } & Record<string, any>;
+}
+
+/** A JSON string or an object as an object ({} for anything else). */
+export const objectOf = (value: unknown): Record<string, unknown> => {
+  try {
+    const v: unknown = typeof value === 'string' ? JSON.parse(value) : value;
+    return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+};
+
+/** Our custom data inside a previewed request, per vendor (where the ids of the push are). */
+function sandboxData(payload: SandboxRecord['payload']): Record<string, unknown> {
+  switch (payload.vendor) {
+    case 'apns': return objectOf(payload.payload);
+    case 'fcm': return objectOf(payload.message?.data);
+    case 'huawei': return objectOf(payload.body?.message?.data);
+    case 'honor': return objectOf(payload.body?.data);
+    case 'xiaomi': return objectOf(payload.body?.payload);
+    case 'oppo': return objectOf(payload.form?.message?.notification?.action_parameters);
+    case 'vivo': return objectOf(payload.body?.clientCustomMap);
+    case 'webpush': return objectOf(payload.payload?.data);
+  }
+}
+
+/** A Web Push subscription is stored as canonical JSON; the load tool knows it by its endpoint's last segment. */
+function sandboxToken(target: SandboxRecord['target']): string {
+  if (target.provider !== 'webpush') return target.token;
+  const endpoint = String(objectOf(target.token).endpoint ?? '');
+  return endpoint.split('/').pop() ?? endpoint;
 }
 
 export class AdminSandboxSource implements PushSource {
@@ -117,10 +158,10 @@ export class AdminSandboxSource implements PushSource {
     this.#limit = Math.min(10_000, Math.max(200, fresh.length * 2 + 100));
     if (fresh.length > 0 && this.#lastSeq > 0 && fresh[0]!.seq > this.#lastSeq + 1) this.missed += fresh[0]!.seq - this.#lastSeq - 1;
     for (const p of fresh) {
-      const data: Record<string, unknown> = p.payload.vendor === 'apns' ? p.payload.payload : (p.payload.message.data ?? {});
+      const data = sandboxData(p.payload);
       const eventId = Number(data.eventId);
       this.records.push({
-        vendor: p.payload.vendor, token: p.target.token, apnsId: String(p.messageId).toLowerCase(),
+        vendor: p.payload.vendor, token: sandboxToken(p.target), apnsId: String(p.messageId).toLowerCase(),
         ...(typeof data.messageId === 'string' ? { messageId: data.messageId } : {}),
         ...(Number.isFinite(eventId) ? { eventId } : {}),
         ...(typeof data.callId === 'string' ? { callId: data.callId } : {}),

@@ -20,7 +20,7 @@ export interface RunReport {
     dataDir: string | null;
     serverLog: string | null;
   };
-  population: { users: number; devices: number; platforms: Record<string, number>; apnsDevices: number; fcmDevices: number; groups: number; groupSizes: { min: number; max: number; mean: number } };
+  population: { users: number; devices: number; platforms: Record<string, number>; apnsDevices: number; fcmDevices: number; channels: Record<string, number>; groups: number; groupSizes: { min: number; max: number; mean: number } };
   phases: { setupMs: number; runMs: number; drainMs: number; accountingMs: number };
   activity: World['stats'];
   latency: {
@@ -62,7 +62,7 @@ export function renderSummary(r: RunReport): string {
   const lines: string[] = [];
   const o = r.options;
   lines.push('');
-  lines.push(`tidings load ${r.runId}: ${n(r.population.devices)} devices (${n(r.population.users)} users, ${n(r.population.apnsDevices)} APNs + ${n(r.population.fcmDevices)} FCM tokens), `
+  lines.push(`tidings load ${r.runId}: ${n(r.population.devices)} devices (${n(r.population.users)} users, channels ${Object.entries(r.population.channels ?? {}).filter(([k]) => k !== 'none').map(([k, v]) => `${k} ${n(v)}`).join(', ')}), `
     + `${o.duration} + drain, seed ${o.seed}, ${o.rate} msgs/device/min, ${r.population.groups} groups (${r.population.groupSizes.min}–${r.population.groupSizes.max} members)`);
   lines.push(`target: ${r.target.mode === 'own-server' ? `own server ${r.target.url} (pid ${r.target.serverPid}, transport ${r.target.transport})` : `${r.target.url} (--url)`}, `
     + `heartbeat ${r.target.heartbeat.intervalMs}/${r.target.heartbeat.timeoutMs} ms${r.target.mode === 'own-server' ? ', push.collapseWindowMs 0 (one push per offline message)' : ''}`);
@@ -101,14 +101,15 @@ export function renderSummary(r: RunReport): string {
   lines.push(`  calls    ${n(a.calls.total)} calls, ${n(a.calls.finished)} over; ${n(a.calls.expectedTerminalDeliveries)} terminal call_state deliveries expected, lost ${n(a.calls.lostCount)}`
     + `${a.calls.unfinished.length ? `; ${a.calls.unfinished.length} calls never ended` : ''}`);
   const extra = Object.entries(p.allowedExtra).map(([k, v]) => `${k} ${n(v)}`).join(', ');
-  lines.push(`  push     source: ${p.source === 'fake-vendors' ? 'fake APNs/FCM (every accepted push)' : p.source === 'admin-sandbox' ? 'GET /admin/pushes (sandbox) + /admin/push-jobs' : 'GET /admin/push-jobs only'}; `
-    + `${n(p.devicesWithTokens)} devices with tokens`);
-  lines.push(`           received ${n(p.received)} (${n(p.messagePushes)} message, ${n(p.callPushes.ring)} call ring, ${n(p.callPushes.missed)} missed call)`);
+  lines.push(`  push     source: ${p.source === 'fake-vendors' ? 'fake vendors (every accepted push)' : p.source === 'admin-sandbox' ? 'GET /admin/pushes (sandbox) + /admin/push-jobs' : 'GET /admin/push-jobs only'}; `
+    + `${n(p.devicesWithTokens)} devices with tokens (${n(p.devicesWithFallback)} with an FCM token behind an OEM one)`);
+  lines.push(`           received ${n(p.received)} (${n(p.messagePushes)} message, ${n(p.callPushes.ring)} call ring, ${n(p.callPushes.missed)} missed call); `
+    + `by channel ${Object.entries(p.byVendor).map(([k, v]) => `${k} ${n(v)}`).join(', ') || 'none'}`);
   lines.push(`           expected ${n(p.expected)} message pushes (device offline, message after its ack cursor): received ${n(p.matched)}, `
     + `device back first (outbox: cancelled at login) ${n(p.cancelledByReconnect)}${p.confirmedByOutbox ? `, delivered per outbox ${n(p.confirmedByOutbox)}` : ''}`
     + `${p.triggerLate ? `, device back before the offline replay ran ${n(p.triggerLate)}` : ''}, lost ${n(p.lostCount)}`);
   lines.push(`           also allowed: ${extra || 'none'}`);
-  lines.push(`           duplicates ${n(p.duplicateCount)} (same device+message, different apns-id), same-id retransmits ${n(p.retransmits)}, `
+  lines.push(`           duplicates ${n(p.duplicateCount)} (same device+event, different idempotency key; ${n(p.crossChannelDuplicates)} across two channels), same-id retransmits ${n(p.retransmits)}, `
     + `pushes to online/logged-out devices and other violations ${n(p.violationsCount)}${p.violationsCount ? ` ${JSON.stringify(p.violationClasses)}` : ''}`);
   for (const note of p.note) lines.push(`           note: ${note}`);
   if (Object.keys(r.errors).length) lines.push(`errors            ${Object.entries(r.errors).map(([k, v]) => `${k} ${v}`).join(', ')}`);

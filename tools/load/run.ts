@@ -13,7 +13,7 @@ import { account, type AccountingResult } from './accounting.ts';
 import { cpuSecondsOf, rssOf, type Child } from '../lib/children.ts';
 import { startServerChild, startVendors } from './processes.ts';
 import type { LoadOptions } from './options.ts';
-import { AdminApi, AdminSandboxSource, FakeVendorSource, type PushSource } from './push-source.ts';
+import { AdminApi, AdminSandboxSource, FakeVendorSource, type LoadVendor, type PushSource } from './push-source.ts';
 import { renderSummary, verdictLine, writeReports, type RunReport } from './report.ts';
 import { fmtMs } from './stats.ts';
 import { World } from './world.ts';
@@ -48,14 +48,25 @@ interface Target {
   dataDir: string | null;
   serverLog: string | null;
   children: Child[];
-  credentials: { apns: string; fcm: string };
+  credentials: Partial<Record<LoadVendor, string>>;
+  /** Browser subscriptions for the Web Push devices (own server only). */
+  subscriptions: Array<{ endpoint: string; keys: Record<string, string> }>;
+}
+
+/** Setting names whose values are secrets or bulky PEMs: never shown in the report. */
+const HIDDEN = new Set(['appSecret', 'clientSecret', 'masterSecret', 'privateKey', 'ca', 'key']);
+
+function redacted(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(redacted);
+  if (typeof value !== 'object' || value === null) return value;
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, HIDDEN.has(k) && typeof v === 'string' ? `(${k}: generated)` : redacted(v)]));
 }
 
 async function startOwnTarget(opts: LoadOptions, log: (line: string) => void): Promise<Target> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tidings-load-'));
   const children: Child[] = [];
   try {
-    log('starting fake APNs/FCM (child process)…');
+    log('starting fake APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo and Web Push (child process)…');
     const vendors = await startVendors();
     children.push(vendors.child);
     const v = vendors.ready;
@@ -77,6 +88,7 @@ async function startOwnTarget(opts: LoadOptions, log: (line: string) => void): P
             endpoints: { development: v.apns, production: v.apns }, ca: v.ca,
           },
           android: { type: 'fcm', serviceAccountFile: v.serviceAccountFile, endpoint: { ...v.fcm, ca: v.ca } },
+          ...v.oemCredentials,
         },
         // One push per offline message (no PAY-4 collapsing), so pushes can be accounted per message.
         collapseWindowMs: 0,
@@ -92,15 +104,15 @@ async function startOwnTarget(opts: LoadOptions, log: (line: string) => void): P
     const server = await startServerChild(configFile, serverLog, opts.serverNodeArgs);
     children.push(server.child);
     const httpUrl = server.url.replace(/^ws/, 'http');
-    const shownConfig = JSON.parse(JSON.stringify(serverConfig)) as Record<string, any>;
+    const shownConfig = redacted(serverConfig) as Record<string, any>;
     shownConfig.auth.secrets = ['(random)'];
     shownConfig.admin.secret = '(random)';
-    shownConfig.push.credentials.ios.auth.key = '(generated ES256 key)';
-    shownConfig.push.credentials.ios.ca = shownConfig.push.credentials.android.endpoint.ca = '(fake vendor certificate)';
+    const oemNames = Object.fromEntries(Object.keys(v.oemCredentials).map((name) => [name, name])) as Partial<Record<LoadVendor, string>>;
+    const subscriptions = (await (await fetch(`${v.controlUrl}/subscriptions?n=${opts.devices}`)).json() as { subscriptions: Target['subscriptions'] }).subscriptions;
     return {
       mode: 'own-server', url: server.url, httpUrl, secret, admin: new AdminApi(httpUrl, adminSecret),
       source: new FakeVendorSource(v.controlUrl), serverPid: server.child.pid, serverConfig: shownConfig,
-      dataDir, serverLog, children, credentials: { apns: 'ios', fcm: 'android' },
+      dataDir, serverLog, children, credentials: { apns: 'ios', fcm: 'android', ...oemNames }, subscriptions,
     };
   } catch (error) {
     for (const child of children) await child.stop(2000);
@@ -119,8 +131,19 @@ async function urlTarget(opts: LoadOptions): Promise<Target> {
   source.records.length = 0; // what was there before this run is not ours
   return {
     mode: 'url', url, httpUrl, secret: opts.secret!, admin, source, serverPid: null, serverConfig: null, dataDir: null, serverLog: null,
-    children: [], credentials: { apns: 'ios', fcm: 'android' },
+    // Only the APNs/FCM credentials are known to exist on a server the tool did not start.
+    children: [], credentials: { apns: 'ios', fcm: 'android' }, subscriptions: [],
   };
+}
+
+/** Devices per registered channel; `huawei+fcm` = an OEM token with an FCM token behind it. */
+function channelMix(world: World): Record<string, number> {
+  const mix: Record<string, number> = {};
+  for (const d of world.devices) {
+    const key = d.provider === undefined ? 'none' : d.fallback ? `${d.provider}+${d.fallback}` : d.provider;
+    mix[key] = (mix[key] ?? 0) + 1;
+  }
+  return mix;
 }
 
 function problemDevices(world: World, a: AccountingResult): Record<string, unknown> {
@@ -137,7 +160,7 @@ function problemDevices(world: World, a: AccountingResult): Record<string, unkno
     const d = world.devices.find((x) => x.id === id);
     if (!d) continue;
     out[id] = {
-      platform: d.platform, provider: d.provider ?? null, tokens: d.tokens.length, state: d.state, cursor: d.cursor, lastAcked: d.lastAcked, logins: d.logins,
+      platform: d.platform, provider: d.provider ?? null, fallback: d.fallback ?? null, tokens: d.tokens.length, state: d.state, cursor: d.cursor, lastAcked: d.lastAcked, logins: d.logins,
       spans: d.spans.map((s) => ({ ...s, from: iso(s.from), ...(s.deadline !== undefined ? { deadline: iso(s.deadline) } : {}) })),
       recentReceipts: d.recent.map(([seq, at, got, how]) => ({ seq, committed: iso(at), received: iso(got), how })),
     };
@@ -194,7 +217,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
   }
 
   const world = new World({
-    url: t.url, secret: t.secret, devices: opts.devices, rate: opts.rate, groups: opts.groups, seed: opts.seed, runId, credentials: t.credentials,
+    url: t.url, secret: t.secret, devices: opts.devices, rate: opts.rate, groups: opts.groups, seed: opts.seed, runId, credentials: t.credentials, subscriptions: t.subscriptions,
     faults: { dropEvent: opts.faults.dropEvent, dupSync: opts.faults.dupSync },
   });
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -421,6 +444,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       population: {
         users: world.users.length, devices: world.devices.length, platforms,
         apnsDevices: world.devices.filter((d) => d.provider === 'apns').length, fcmDevices: world.devices.filter((d) => d.provider === 'fcm').length,
+        channels: channelMix(world),
         groups: world.groups.size,
         groupSizes: { min: sizes.length ? Math.min(...sizes) : 0, max: sizes.length ? Math.max(...sizes) : 0, mean: sizes.length ? Math.round(sizes.reduce((a, b) => a + b, 0) / sizes.length) : 0 },
       },

@@ -10,6 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { mintToken } from '../../server/auth/tokens.ts';
 import { Device, type Conn, type DeviceState, type PendingSend, type Platform } from './device.ts';
 import { Rng } from './prng.ts';
+import type { LoadVendor } from './push-source.ts';
 import { Latencies, Timeline } from './stats.ts';
 
 /** Per second, the share of devices (live for ≥ 2 s) that do each of these. */
@@ -21,6 +22,15 @@ const GROUP_LEAVES_PER_GROUP_PER_SEC = 0.01;
 const CONTACTS = 5;
 const PAD = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua '.repeat(2);
 const TERMINAL = new Set(['rejected', 'timed_out', 'cancelled', 'ended']);
+/**
+ * Android devices with push: which channel they register, by share (Huawei, Honor, Xiaomi, OPPO
+ * and vivo phones use their maker's channel; the rest FCM). Half of the OEM phones also register
+ * an FCM token (the fallback), so carrier choice must push each event once through the OEM.
+ */
+const ANDROID_MIX: ReadonlyArray<[LoadVendor, number]> = [['huawei', 0.12], ['honor', 0.08], ['xiaomi', 0.12], ['oppo', 0.1], ['vivo', 0.08], ['fcm', 0.5]];
+const OEM_WITH_FCM = 0.5;
+/** Browsers that subscribe to Web Push. */
+const WEB_PUSH_SHARE = 0.7;
 
 export interface User {
   id: string;
@@ -116,7 +126,10 @@ export interface WorldOptions {
   groups: number;
   seed: number;
   runId: string;
-  credentials: { apns: string; fcm: string };
+  /** Credential name per channel; a channel without one is not registered (APNs/FCM devices only, against --url). */
+  credentials: Partial<Record<LoadVendor, string>>;
+  /** Browser subscriptions for Web Push devices (from the fake Web Push service). */
+  subscriptions?: Array<{ endpoint: string; keys: Record<string, string> }>;
 }
 
 export type Phase = 'setup' | 'run' | 'drain' | 'final' | 'done';
@@ -180,8 +193,37 @@ export class World {
     this.#populate();
   }
 
-  credentialFor(provider: 'apns' | 'fcm'): string {
-    return provider === 'apns' ? this.options.credentials.apns : this.options.credentials.fcm;
+  credentialFor(provider: LoadVendor): string {
+    return this.options.credentials[provider]!;
+  }
+
+  #subscriptions = 0;
+  /** The next unused browser subscription, if any are left. */
+  takeSubscription(): { endpoint: string; keys: Record<string, string> } | undefined {
+    return this.options.subscriptions?.[this.#subscriptions++];
+  }
+
+  /** Which channel a new device of this platform registers (and whether FCM as well), from the seeded PRNG. */
+  #channelFor(platform: Platform): { provider: LoadVendor | undefined; fallback?: 'fcm' } {
+    const { rng } = this;
+    const has = (v: LoadVendor) => this.options.credentials[v] !== undefined;
+    if (platform === 'ios') return { provider: rng.chance(0.85) ? 'apns' : undefined };
+    if (platform === 'web') {
+      const wants = rng.chance(WEB_PUSH_SHARE);
+      return { provider: wants && has('webpush') && (this.options.subscriptions?.length ?? 0) > this.#subscriptions ? 'webpush' : undefined };
+    }
+    if (platform !== 'android' || !rng.chance(0.85)) return { provider: undefined };
+    let r = rng.next();
+    let vendor: LoadVendor = 'fcm';
+    for (const [v, share] of ANDROID_MIX) {
+      if (r < share) {
+        vendor = v;
+        break;
+      }
+      r -= share;
+    }
+    if (vendor === 'fcm' || !has(vendor)) return { provider: 'fcm' };
+    return rng.chance(OEM_WITH_FCM) ? { provider: vendor, fallback: 'fcm' } : { provider: vendor };
   }
 
   #populate(): void {
@@ -202,8 +244,8 @@ export class World {
         const platform: Platform = k === 0
           ? (r < 0.45 ? 'ios' : r < 0.85 ? 'android' : r < 0.95 ? 'web' : 'desktop')
           : (r < 0.5 ? 'desktop' : r < 0.7 ? 'web' : r < 0.85 ? 'ios' : 'android');
-        const provider = platform === 'ios' && rng.chance(0.85) ? 'apns' : platform === 'android' && rng.chance(0.85) ? 'fcm' : undefined;
-        const device = new Device(this, user, `${user.id}d${k}`, platform, provider);
+        const { provider, fallback } = this.#channelFor(platform);
+        const device = new Device(this, user, `${user.id}d${k}`, platform, provider, fallback);
         user.devices.push(device);
         this.devices.push(device);
       }

@@ -2,9 +2,9 @@
 // (in the send path) and a separate OAuth client id/secret pair. Error messages name the setting,
 // never its value.
 
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
+import { checkEndpointUrl, checkPemCa, checkSchema } from '../credential-check.ts';
 import { HONOR_IMPORTANCE } from './honor-facts.ts';
 
 const Endpoints = Type.Object({
@@ -39,40 +39,14 @@ export const HonorCredentialSchema = Type.Object({
 
 export type HonorCredential = Static<typeof HonorCredentialSchema>;
 
-/** First schema error as `push.credentials.<name>.<path>: <message>` (TypeBox messages never quote values). */
-export function schemaError(schema: TSchema, name: string, value: unknown): string | undefined {
-  const first = Value.Errors(schema, value).First();
-  if (!first) return undefined;
-  const path = first.path.split('/').filter(Boolean).join('.');
-  return `push.credentials.${name}${path ? `.${path}` : ''}: ${first.message}`;
-}
-
-function checkUrl(name: string, field: string, url: string | undefined): void {
-  if (url === undefined) return;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new CredentialConfigError(`push.credentials.${name}.endpoints.${field} is not a URL`);
-  }
-  if (parsed.protocol !== 'https:') throw new CredentialConfigError(`push.credentials.${name}.endpoints.${field} must be an https:// URL`);
-  if (parsed.username !== '' || parsed.password !== '') {
-    throw new CredentialConfigError(`push.credentials.${name}.endpoints.${field} must not carry user info`);
-  }
-}
-
 export function checkHonorCredential(name: string, credential: HonorCredential): void {
-  const error = schemaError(HonorCredentialSchema, name, credential);
-  if (error) throw new CredentialConfigError(error);
+  checkSchema(HonorCredentialSchema, name, credential);
   if (/\s/.test(credential.clientSecret)) {
     throw new CredentialConfigError(`push.credentials.${name}.clientSecret contains whitespace (copy-paste error?)`);
   }
-  checkUrl(name, 'authUrl', credential.endpoints?.authUrl);
-  checkUrl(name, 'pushUrl', credential.endpoints?.pushUrl);
-  const ca = credential.endpoints?.ca;
-  if (ca !== undefined && !/-----BEGIN CERTIFICATE-----/.test(ca)) {
-    throw new CredentialConfigError(`push.credentials.${name}.endpoints.ca is not a PEM certificate`);
-  }
+  checkEndpointUrl(`push.credentials.${name}.endpoints.authUrl`, credential.endpoints?.authUrl);
+  checkEndpointUrl(`push.credentials.${name}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
+  checkPemCa(`push.credentials.${name}.endpoints.ca`, credential.endpoints?.ca);
   if (credential.clickAction?.type === 'url' && !/^https:\/\//.test(credential.clickAction.url)) {
     throw new CredentialConfigError(`push.credentials.${name}.clickAction.url must be an https:// URL`);
   }

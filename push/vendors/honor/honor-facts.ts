@@ -65,3 +65,11 @@ export const HONOR_HTTP_ACTIONS: Readonly<Record<number, { action: PushOutcome['
 
 /** Token endpoint: 4xx except 429 = the credential is refused (config_error); the rest is transient. */
 export const HONOR_AUTH_TRANSIENT_STATUS = (status: number): boolean => status === 0 || status === 429 || status >= 500;
+
+/** The token endpoint's facts, as the shared OAuth cache (push/vendors/oauth.ts) takes them. */
+export const HONOR_TOKEN_ENDPOINT = {
+  contentType: HONOR_AUTH_CONTENT_TYPE,
+  refreshEarlyMs: HONOR_TOKEN_REFRESH_EARLY_MS,
+  defaultTtlSec: HONOR_TOKEN_DEFAULT_TTL_SEC,
+  transient: HONOR_AUTH_TRANSIENT_STATUS,
+} as const;

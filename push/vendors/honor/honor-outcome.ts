@@ -3,7 +3,7 @@
 // honor-facts.ts), so only what we know is acted on; everything else is a bounded retry.
 
 import type { PushOutcome } from '../contract.ts';
-import { retryAfterMs, type VendorResponse } from '../http.ts';
+import { parseJsonObject, retryAfterMs, type VendorResponse } from '../http.ts';
 import {
   HONOR_AUTH_CODES,
   HONOR_EXPIRED_TOKENS_FIELD,
@@ -18,14 +18,6 @@ export type HonorClassified =
 
 type Answer = Pick<VendorResponse, 'status' | 'headers' | 'text' | 'error'>;
 
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const clip = (s: unknown): string => String(s ?? '').slice(0, 200);
 const listed = (list: unknown, token: string): boolean => Array.isArray(list) && list.includes(token);
@@ -34,7 +26,7 @@ export function classifyHonorAnswer(answer: Answer, token: string, nowMs: number
   const httpStatus = answer.status;
   if (httpStatus === 0) return { kind: 'outcome', outcome: { status: 'retry', reason: `honor: no answer (${answer.error ?? 'network error'})` } };
   const after = retryAfterMs(answer.headers, nowMs);
-  const body = parseObject(answer.text);
+  const body = parseJsonObject(answer.text);
   const code = body?.code !== undefined && body.code !== null ? String(body.code) : undefined;
   const text = body?.message ?? body?.msg;
   const what = `honor ${code !== undefined ? `code ${code}` : `HTTP ${httpStatus}`}${text !== undefined ? `: ${clip(text)}` : ''}`;

@@ -4,9 +4,9 @@
 
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
 import { vendorRequest } from '../http.ts';
-import { HonorTokenCache } from './honor-auth.ts';
+import { OAuthTokenCache } from '../oauth.ts';
 import type { HonorCredential } from './honor-credential.ts';
-import { HONOR_AUTH_URL } from './honor-facts.ts';
+import { HONOR_AUTH_URL, HONOR_TOKEN_ENDPOINT } from './honor-facts.ts';
 import { classifyHonorAnswer } from './honor-outcome.ts';
 import { buildHonorRequest } from './honor-payload.ts';
 
@@ -16,19 +16,21 @@ export class HonorProvider implements PushProvider {
   readonly name: string;
   readonly #credential: HonorCredential;
   readonly #deps: VendorDeps;
-  readonly #tokens: HonorTokenCache;
-  readonly #onClose: (() => void) | undefined;
+  readonly #tokens: OAuthTokenCache;
   #closed = false;
 
-  constructor(name: string, credential: HonorCredential, deps: VendorDeps, onClose?: () => void) {
+  constructor(name: string, credential: HonorCredential, deps: VendorDeps) {
     this.name = name;
     this.#credential = credential;
     this.#deps = deps;
-    this.#onClose = onClose;
-    this.#tokens = new HonorTokenCache(name, {
+    this.#tokens = new OAuthTokenCache(name, {
+      vendor: 'honor',
       url: credential.endpoints?.authUrl ?? HONOR_AUTH_URL,
       clientId: credential.clientId,
       clientSecret: credential.clientSecret,
+      settingsHint: 'clientId and clientSecret',
+      errorFields: ['error', 'error_description'],
+      facts: HONOR_TOKEN_ENDPOINT,
       ca: credential.endpoints?.ca,
       timeoutMs: credential.timeoutMs,
     }, deps);
@@ -119,6 +121,5 @@ export class HonorProvider implements PushProvider {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#onClose?.();
   }
 }

@@ -113,3 +113,11 @@ export const HUAWEI_HTTP_ACTIONS: Readonly<Record<number, { action: PushOutcome[
  * numeric `error` values in third-party reports) — we only read it for the log/reason text.
  */
 export const HUAWEI_AUTH_TRANSIENT_STATUS = (status: number): boolean => status === 0 || status === 429 || status >= 500;
+
+/** The token endpoint's facts, as the shared OAuth cache (push/vendors/oauth.ts) takes them. */
+export const HUAWEI_TOKEN_ENDPOINT = {
+  contentType: HUAWEI_AUTH_CONTENT_TYPE,
+  refreshEarlyMs: HUAWEI_TOKEN_REFRESH_EARLY_MS,
+  defaultTtlSec: HUAWEI_TOKEN_DEFAULT_TTL_SEC,
+  transient: HUAWEI_AUTH_TRANSIENT_STATUS,
+} as const;

@@ -4,9 +4,9 @@
 
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
 import { vendorRequest } from '../http.ts';
-import { HuaweiTokenCache } from './huawei-auth.ts';
+import { OAuthTokenCache } from '../oauth.ts';
 import type { HuaweiCredential } from './huawei-credential.ts';
-import { HUAWEI_AUTH_URL, HUAWEI_CODE } from './huawei-facts.ts';
+import { HUAWEI_AUTH_URL, HUAWEI_TOKEN_ENDPOINT, HUAWEI_CODE } from './huawei-facts.ts';
 import { classifyHuaweiAnswer } from './huawei-outcome.ts';
 import { buildHuaweiRequest } from './huawei-payload.ts';
 
@@ -16,19 +16,21 @@ export class HuaweiProvider implements PushProvider {
   readonly name: string;
   readonly #credential: HuaweiCredential;
   readonly #deps: VendorDeps;
-  readonly #tokens: HuaweiTokenCache;
-  readonly #onClose: (() => void) | undefined;
+  readonly #tokens: OAuthTokenCache;
   #closed = false;
 
-  constructor(name: string, credential: HuaweiCredential, deps: VendorDeps, onClose?: () => void) {
+  constructor(name: string, credential: HuaweiCredential, deps: VendorDeps) {
     this.name = name;
-    this.#onClose = onClose;
     this.#credential = credential;
     this.#deps = deps;
-    this.#tokens = new HuaweiTokenCache(name, {
+    this.#tokens = new OAuthTokenCache(name, {
+      vendor: 'huawei',
       url: credential.endpoints?.authUrl ?? HUAWEI_AUTH_URL,
       clientId: credential.clientId ?? credential.appId,
       clientSecret: credential.appSecret,
+      settingsHint: 'appId/clientId and appSecret',
+      errorFields: ['error', 'sub_error', 'error_description'],
+      facts: HUAWEI_TOKEN_ENDPOINT,
       ca: credential.endpoints?.ca,
       timeoutMs: credential.timeoutMs,
     }, deps);
@@ -120,6 +122,5 @@ export class HuaweiProvider implements PushProvider {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#onClose?.();
   }
 }

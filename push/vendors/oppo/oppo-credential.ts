@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
+import { checkEndpointUrl, checkPemCa, checkTrimmed } from '../credential-check.ts';
 import { OPPO_AUTH_PATH, OPPO_HOSTS, OPPO_UNICAST_PATH, type OppoRegion } from './oppo-facts.ts';
 
 export const OppoCredentialSchema = Type.Object({
@@ -33,28 +34,15 @@ export function oppoUrls(credential: OppoCredential): { authUrl: string; pushUrl
   };
 }
 
-function checkHttpsUrl(setting: string, value: string | undefined): void {
-  if (value === undefined) return;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new CredentialConfigError(`${setting} is not a URL`);
-  }
-  if (url.protocol !== 'https:') throw new CredentialConfigError(`${setting} must be an https: URL`);
-}
-
 /** What the schema cannot say. Messages name the setting and never carry a value. */
 export function checkOppoCredential(name: string, credential: OppoCredential): void {
   const at = `push.credentials.${name}`;
   if (credential.channelId === undefined || credential.channelId.trim() === '') {
     throw new CredentialConfigError(`${at}.channelId is required for OPPO: register a notification channel in the OPPO console (Android 8+ shows no notification without one)`);
   }
-  if (credential.appKey.trim() !== credential.appKey) throw new CredentialConfigError(`${at}.appKey has leading or trailing spaces`);
-  if (credential.masterSecret.trim() !== credential.masterSecret) throw new CredentialConfigError(`${at}.masterSecret has leading or trailing spaces`);
-  checkHttpsUrl(`${at}.endpoints.authUrl`, credential.endpoints?.authUrl);
-  checkHttpsUrl(`${at}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
-  if (credential.endpoints?.ca !== undefined && !credential.endpoints.ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new CredentialConfigError(`${at}.endpoints.ca must be a PEM certificate`);
-  }
+  checkTrimmed(`${at}.appKey`, credential.appKey);
+  checkTrimmed(`${at}.masterSecret`, credential.masterSecret);
+  checkEndpointUrl(`${at}.endpoints.authUrl`, credential.endpoints?.authUrl);
+  checkEndpointUrl(`${at}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
+  checkPemCa(`${at}.endpoints.ca`, credential.endpoints?.ca);
 }

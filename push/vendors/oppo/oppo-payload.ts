@@ -39,7 +39,7 @@ export type OppoBuildResult =
   | { ok: true; message: OppoMessage; truncated: boolean }
   | { ok: false; reason: 'payload_too_large'; chars: number; limit: number }
   // OPPO's unicast API only shows notifications; it has no silent (data-only) push.
-  | { ok: false; reason: 'background_unsupported' };
+  | { ok: false; reason: 'not_supported'; detail: string };
 
 /** OPPO counts characters, not bytes; UTF-16 units never count fewer than it does. */
 const chars = (text: string): number => text.length;
@@ -62,7 +62,7 @@ export function oppoAppMessageId(pushId: string): string {
 }
 
 export function buildOppoMessage(target: PushTarget, message: PushMessage, options: OppoPayloadOptions, nowMs: number): OppoBuildResult {
-  if (message.kind === 'background') return { ok: false, reason: 'background_unsupported' };
+  if (message.kind === 'background') return { ok: false, reason: 'not_supported', detail: 'oppo has no silent push for a background push' };
 
   // [impl] MZ: action_parameters is handed to the app on tap; its JSON must stay within the limit.
   const hasData = Object.keys(message.data).length > 0;

@@ -58,7 +58,7 @@ export class OppoProvider implements PushProvider {
     if (target.token === '') return { status: 'dead_token', reason: 'empty registration id' };
     const built = buildOppoMessage(target, message, { channelId: this.#credential.channelId ?? '', clickActivity: this.#credential.clickActivity }, this.#deps.now());
     if (!built.ok) {
-      return { status: 'rejected', reason: built.reason === 'background_unsupported' ? 'oppo has no silent push for a background push' : 'payload_too_large' };
+      return { status: 'rejected', reason: built.reason === 'not_supported' ? `not_supported: ${built.detail}` : 'payload_too_large' };
     }
 
     let refused = '';

@@ -22,10 +22,14 @@ export interface SandboxRecord {
   payload: SandboxPayload;
 }
 
+/** The configured credential of a name, if any (push.sandbox with push.credentials set). */
+export type CredentialLookup = (name: string) => ({ type: string } & Record<string, unknown>) | undefined;
+
 export interface SandboxProviderOptions {
   /** Ring size; oldest records are dropped first. */
   max?: number;
   now?: () => number;
+  credentials?: CredentialLookup;
 }
 
 export class SandboxProvider implements PushProvider {
@@ -33,6 +37,7 @@ export class SandboxProvider implements PushProvider {
   readonly max: number;
   private readonly now: () => number;
   private readonly ring: (SandboxRecord | undefined)[];
+  private credentials: CredentialLookup;
   private next = 0; // total pushes recorded so far; also the next slot index modulo max
 
   constructor(opts: SandboxProviderOptions = {}) {
@@ -41,15 +46,24 @@ export class SandboxProvider implements PushProvider {
     this.max = max;
     this.now = opts.now ?? Date.now;
     this.ring = new Array<SandboxRecord | undefined>(max);
+    this.credentials = opts.credentials ?? (() => undefined);
+  }
+
+  /** Preview with these credentials (createProviders hands over the configured ones). */
+  useCredentials(lookup: CredentialLookup): void {
+    this.credentials = lookup;
   }
 
   async send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
     const at = this.now();
     const registered = registrationKind(target.registration);
     if (!registered) return { status: 'config_error', reason: `unknown registration kind ${target.registration}` };
-    const built = registered.vendor.preview(target, message, at);
-    // Mirror the real providers so dev mode surfaces oversize custom data too.
-    if (!built.ok) return { status: 'rejected', reason: 'payload_too_large' };
+    // The configured credential, when it is this vendor's: the record shows its real fields.
+    const configured = this.credentials(target.credential);
+    const credential = configured?.type === registered.vendor.type ? configured : undefined;
+    const built = registered.vendor.preview(target, message, at, credential as never);
+    // Mirror the real providers so dev mode surfaces oversize custom data and unsupported kinds too.
+    if (!built.ok) return { status: 'rejected', reason: built.reason === 'not_supported' ? `not_supported: ${built.detail}` : 'payload_too_large' };
     const payload: SandboxPayload = { vendor: registered.vendor.type, ...built.request, truncated: built.truncated };
     const seq = ++this.next;
     const vendorId = `sandbox-${seq}`;

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
+import { checkEndpointUrl, checkPemCa, checkTrimmed } from '../credential-check.ts';
 import { VIVO_AUTH_PATH, VIVO_HOST, VIVO_LIMITS, VIVO_SEND_PATH } from './vivo-facts.ts';
 
 export const VivoCredentialSchema = Type.Object({
@@ -31,26 +32,13 @@ export function vivoUrls(credential: VivoCredential): { authUrl: string; pushUrl
   };
 }
 
-function checkHttpsUrl(setting: string, value: string | undefined): void {
-  if (value === undefined) return;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new CredentialConfigError(`${setting} is not a URL`);
-  }
-  if (url.protocol !== 'https:') throw new CredentialConfigError(`${setting} must be an https: URL`);
-}
-
 /** What the schema cannot say. Messages name the setting and never carry a value. */
 export function checkVivoCredential(name: string, credential: VivoCredential): void {
   const at = `push.credentials.${name}`;
   // vivo signs the trimmed strings ("字符串trim后拼接"): a stray space would only show up as 10206.
-  if (credential.appKey.trim() !== credential.appKey) throw new CredentialConfigError(`${at}.appKey has leading or trailing spaces`);
-  if (credential.appSecret.trim() !== credential.appSecret) throw new CredentialConfigError(`${at}.appSecret has leading or trailing spaces`);
-  checkHttpsUrl(`${at}.endpoints.authUrl`, credential.endpoints?.authUrl);
-  checkHttpsUrl(`${at}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
-  if (credential.endpoints?.ca !== undefined && !credential.endpoints.ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new CredentialConfigError(`${at}.endpoints.ca must be a PEM certificate`);
-  }
+  checkTrimmed(`${at}.appKey`, credential.appKey);
+  checkTrimmed(`${at}.appSecret`, credential.appSecret);
+  checkEndpointUrl(`${at}.endpoints.authUrl`, credential.endpoints?.authUrl);
+  checkEndpointUrl(`${at}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
+  checkPemCa(`${at}.endpoints.ca`, credential.endpoints?.ca);
 }

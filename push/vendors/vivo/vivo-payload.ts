@@ -39,7 +39,7 @@ export type VivoBuildResult =
   | { ok: true; body: VivoSendBody; truncated: boolean }
   | { ok: false; reason: 'payload_too_large'; detail: string }
   // vivo's send API only shows notifications; it has no silent (data-only) push.
-  | { ok: false; reason: 'background_unsupported' };
+  | { ok: false; reason: 'not_supported'; detail: string };
 
 /** vivo's length: a Chinese character counts as two English ones; we count every non-ASCII code point as 2. */
 export function vivoTextUnits(text: string): number {
@@ -59,7 +59,7 @@ export function vivoRequestId(pushId: string): string {
 }
 
 export function buildVivoSend(target: PushTarget, message: PushMessage, options: VivoPayloadOptions, nowMs: number): VivoBuildResult {
-  if (message.kind === 'background') return { ok: false, reason: 'background_unsupported' };
+  if (message.kind === 'background') return { ok: false, reason: 'not_supported', detail: 'vivo has no silent push for a background push' };
 
   const pairs = Object.keys(message.data).length;
   if (pairs > VIVO_LIMITS.customMapPairs) return { ok: false, reason: 'payload_too_large', detail: `data has ${pairs} keys, vivo takes ${VIVO_LIMITS.customMapPairs}` };

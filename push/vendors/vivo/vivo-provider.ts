@@ -63,7 +63,7 @@ export class VivoProvider implements PushProvider {
       skipContent: this.#credential.skipContent,
     }, this.#deps.now());
     if (!built.ok) {
-      return { status: 'rejected', reason: built.reason === 'background_unsupported' ? 'vivo has no silent push for a background push' : 'payload_too_large' };
+      return { status: 'rejected', reason: built.reason === 'not_supported' ? `not_supported: ${built.detail}` : 'payload_too_large' };
     }
 
     let refused = '';

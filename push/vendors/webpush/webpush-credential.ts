@@ -7,6 +7,7 @@
 import { createECDH } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
+import { checkPemCa } from '../credential-check.ts';
 import { VAPID_PRIVATE_KEY_BYTES, VAPID_PUBLIC_KEY_BYTES } from './webpush-facts.ts';
 
 const base64url = (description: string, maxLength: number) =>
@@ -56,7 +57,5 @@ export function checkWebPushCredential(name: string, credential: WebPushCredenti
   }
   // A mismatched pair signs JWTs no push service accepts: every push would fail with 401/403.
   if (!derived.equals(publicKey)) throw new CredentialConfigError(`${at}.publicKey is not the public key of ${at}.privateKey`);
-  if (credential.endpoints?.ca !== undefined && !credential.endpoints.ca.includes('-----BEGIN CERTIFICATE-----')) {
-    throw new CredentialConfigError(`${at}.endpoints.ca must be a PEM certificate`);
-  }
+  checkPemCa(`${at}.endpoints.ca`, credential.endpoints?.ca);
 }

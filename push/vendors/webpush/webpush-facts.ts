@@ -51,3 +51,6 @@ export const WEBPUSH_STATUS_CLASS = {
   tooLarge: new Set([413]),
   rateLimited: new Set([429]),
 } as const;
+
+/** The registration kind (`provider` in push_register) of a browser PushSubscription. */
+export const WEBPUSH_REGISTRATION = 'webpush';

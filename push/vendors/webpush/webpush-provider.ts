@@ -7,12 +7,11 @@ import https from 'node:https';
 import webpush from 'web-push';
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
 import type { WebPushCredential } from './webpush-credential.ts';
-import { WEBPUSH_CONTENT_ENCODING } from './webpush-facts.ts';
+import { WEBPUSH_CONTENT_ENCODING, WEBPUSH_REGISTRATION } from './webpush-facts.ts';
 import { classifyWebPushError, classifyWebPushSuccess } from './webpush-outcome.ts';
 import { buildWebPush } from './webpush-payload.ts';
 import { parseStoredSubscription } from './webpush-subscription.ts';
 
-export const WEBPUSH_REGISTRATION = 'webpush';
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** The push service's origin only: endpoint paths identify a subscriber and stay out of logs. */

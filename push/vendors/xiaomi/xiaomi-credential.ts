@@ -2,9 +2,9 @@
 // (sent as `Authorization: key=…` on every call), the package name the pushes are restricted to,
 // and the region whose API host to use. Error messages name the setting, never its value.
 
-import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
+import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
+import { checkEndpointUrl, checkPemCa, checkSchema } from '../credential-check.ts';
 import { XIAOMI_REGIONS } from './xiaomi-facts.ts';
 
 const Endpoints = Type.Object({
@@ -36,36 +36,14 @@ export const XiaomiCredentialSchema = Type.Object({
 
 export type XiaomiCredential = Static<typeof XiaomiCredentialSchema>;
 
-/** First schema error as `push.credentials.<name>.<path>: <message>` (TypeBox messages never quote values). */
-export function schemaError(schema: TSchema, name: string, value: unknown): string | undefined {
-  const first = Value.Errors(schema, value).First();
-  if (!first) return undefined;
-  const path = first.path.split('/').filter(Boolean).join('.');
-  return `push.credentials.${name}${path ? `.${path}` : ''}: ${first.message}`;
-}
-
 export function checkXiaomiCredential(name: string, credential: XiaomiCredential): void {
-  const error = schemaError(XiaomiCredentialSchema, name, credential);
-  if (error) throw new CredentialConfigError(error);
+  checkSchema(XiaomiCredentialSchema, name, credential);
   // The secret goes into a header as-is: whitespace or a comma would be a broken header, not a secret.
   if (/[\s,]/.test(credential.appSecret)) {
     throw new CredentialConfigError(`push.credentials.${name}.appSecret contains whitespace or a comma (copy-paste error?)`);
   }
-  const url = credential.endpoints?.pushUrl;
-  if (url !== undefined) {
-    let parsed: URL;
-    try {
-      parsed = new URL(url);
-    } catch {
-      throw new CredentialConfigError(`push.credentials.${name}.endpoints.pushUrl is not a URL`);
-    }
-    if (parsed.protocol !== 'https:') throw new CredentialConfigError(`push.credentials.${name}.endpoints.pushUrl must be an https:// URL`);
-    if (parsed.username !== '' || parsed.password !== '') throw new CredentialConfigError(`push.credentials.${name}.endpoints.pushUrl must not carry user info`);
-  }
-  const ca = credential.endpoints?.ca;
-  if (ca !== undefined && !/-----BEGIN CERTIFICATE-----/.test(ca)) {
-    throw new CredentialConfigError(`push.credentials.${name}.endpoints.ca is not a PEM certificate`);
-  }
+  checkEndpointUrl(`push.credentials.${name}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
+  checkPemCa(`push.credentials.${name}.endpoints.ca`, credential.endpoints?.ca);
   if (credential.clickAction?.type === 'url' && !/^https?:\/\//.test(credential.clickAction.url)) {
     throw new CredentialConfigError(`push.credentials.${name}.clickAction.url must be an http(s) URL`);
   }

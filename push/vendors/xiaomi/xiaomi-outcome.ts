@@ -1,19 +1,11 @@
 // Pure classification of a MiPush answer (HTTP status + JSON body) into a PushOutcome.
 
 import type { PushOutcome } from '../contract.ts';
-import { retryAfterMs, type VendorResponse } from '../http.ts';
+import { parseJsonObject, retryAfterMs, type VendorResponse } from '../http.ts';
 import { msUntilNextBeijingMidnight, XIAOMI_CODE, XIAOMI_CODE_ACTIONS, XIAOMI_HTTP_ACTIONS } from './xiaomi-facts.ts';
 
 type Answer = Pick<VendorResponse, 'status' | 'headers' | 'text' | 'error'>;
 
-function parseObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const clip = (s: unknown): string => String(s ?? '').slice(0, 200);
 
@@ -28,7 +20,7 @@ export function classifyXiaomiAnswer(answer: Answer, token: string, nowMs: numbe
   const httpStatus = answer.status;
   if (httpStatus === 0) return { outcome: { status: 'retry', reason: `xiaomi: no answer (${answer.error ?? 'network error'})` } };
   const headerDelay = retryAfterMs(answer.headers, nowMs);
-  const body = parseObject(answer.text);
+  const body = parseJsonObject(answer.text);
   const code = body !== undefined && body.code !== undefined && body.code !== null && Number.isFinite(Number(body.code)) ? Number(body.code) : undefined;
 
   if (code === XIAOMI_CODE.OK && (body?.result === undefined || body.result === 'ok')) {

@@ -14,14 +14,12 @@ export class XiaomiProvider implements PushProvider {
   readonly name: string;
   readonly #credential: XiaomiCredential;
   readonly #deps: VendorDeps;
-  readonly #onClose: (() => void) | undefined;
   #closed = false;
 
-  constructor(name: string, credential: XiaomiCredential, deps: VendorDeps, onClose?: () => void) {
+  constructor(name: string, credential: XiaomiCredential, deps: VendorDeps) {
     this.name = name;
     this.#credential = credential;
     this.#deps = deps;
-    this.#onClose = onClose;
   }
 
   async send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
@@ -77,6 +75,5 @@ export class XiaomiProvider implements PushProvider {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#onClose?.();
   }
 }

@@ -1,16 +1,12 @@
-// Huawei OAuth 2.0 client_credentials access token, cached per credential: fetched on first use,
+// OAuth 2.0 client_credentials access tokens, cached per credential, for the vendors whose push API
+// takes a bearer token from a token endpoint (Huawei Push Kit, Honor Push): fetched on first use,
 // reused until shortly before `expires_in` runs out, one request in flight however many sends wait
 // for it. A refused secret is a config_error (never a dead token) and is remembered for a short
-// while so a burst of pushes does not hammer the token endpoint; a network or 5xx failure is retry.
+// while so a burst of pushes does not hammer the token endpoint; a network, 429 or 5xx failure is
+// retry (a still-valid token is used through an outage of the endpoint inside the refresh window).
 
-import type { PushOutcome, VendorDeps } from '../contract.ts';
-import { retryAfterMs, vendorRequest } from '../http.ts';
-import {
-  HUAWEI_AUTH_CONTENT_TYPE,
-  HUAWEI_AUTH_TRANSIENT_STATUS,
-  HUAWEI_TOKEN_DEFAULT_TTL_SEC,
-  HUAWEI_TOKEN_REFRESH_EARLY_MS,
-} from './huawei-facts.ts';
+import type { PushOutcome, VendorDeps } from './contract.ts';
+import { parseJsonObject, retryAfterMs, vendorRequest } from './http.ts';
 
 /** How long a refused credential answers config_error without asking the token endpoint again. */
 export const AUTH_FAILURE_HOLD_MS = 60_000;
@@ -26,14 +22,32 @@ export interface AccessToken {
 export type TokenResult = { ok: true; token: AccessToken } | { ok: false; outcome: Exclude<PushOutcome, { status: 'delivered' }> };
 
 export interface TokenSource {
+  /** The vendor's name in logs and reasons ('huawei', 'honor'). */
+  vendor: string;
   url: string;
   clientId: string;
   clientSecret: string;
+  /** Settings to check when the secret is refused, for the config error ("appId/clientId and appSecret"). */
+  settingsHint: string;
+  /** Error fields of the vendor's refusal body worth quoting (never the request). */
+  errorFields: readonly string[];
+  /** The vendor's facts about its token endpoint (its *-facts.ts). */
+  facts: TokenEndpointFacts;
   ca?: string | undefined;
   timeoutMs?: number | undefined;
 }
 
-export class HuaweiTokenCache {
+export interface TokenEndpointFacts {
+  contentType: string;
+  /** Refresh this long before expiry (or halfway through a shorter-lived token). */
+  refreshEarlyMs: number;
+  /** Lifetime assumed when the answer has no `expires_in`. */
+  defaultTtlSec: number;
+  /** HTTP statuses of the token endpoint that mean "try again later" (0 = no answer). */
+  transient(status: number): boolean;
+}
+
+export class OAuthTokenCache {
   readonly #credential: string;
   readonly #source: TokenSource;
   readonly #deps: VendorDeps;
@@ -65,6 +79,7 @@ export class HuaweiTokenCache {
   }
 
   async #fetch(): Promise<TokenResult> {
+    const { vendor, facts } = this.#source;
     const startedAt = this.#deps.now();
     this.requests++;
     const body = new URLSearchParams({
@@ -75,17 +90,17 @@ export class HuaweiTokenCache {
     const res = await vendorRequest({
       url: this.#source.url,
       method: 'POST',
-      headers: { 'content-type': HUAWEI_AUTH_CONTENT_TYPE, accept: 'application/json' },
+      headers: { 'content-type': facts.contentType, accept: 'application/json' },
       body,
       ca: this.#source.ca,
       timeoutMs: this.#source.timeoutMs,
     });
-    const answer = parseJson(res.text);
+    const answer = parseJsonObject(res.text);
     if (res.status === 200 && typeof answer?.access_token === 'string' && answer.access_token !== '') {
-      const ttlSec = typeof answer.expires_in === 'number' && answer.expires_in > 0 ? answer.expires_in : HUAWEI_TOKEN_DEFAULT_TTL_SEC;
+      const ttlSec = typeof answer.expires_in === 'number' && answer.expires_in > 0 ? answer.expires_in : facts.defaultTtlSec;
       const ttlMs = ttlSec * 1000;
       // Refresh 120 s early, or halfway through a token that lives less than 4 minutes.
-      const early = Math.min(HUAWEI_TOKEN_REFRESH_EARLY_MS, ttlMs / 2);
+      const early = Math.min(facts.refreshEarlyMs, ttlMs / 2);
       const token: AccessToken = {
         value: answer.access_token,
         type: typeof answer.token_type === 'string' && answer.token_type !== '' ? answer.token_type : 'Bearer',
@@ -94,21 +109,20 @@ export class HuaweiTokenCache {
       };
       this.#current = token;
       this.#refused = undefined;
-      this.#deps.log({ vendor: 'huawei', event: 'oauth token fetched', credential: this.#credential, expiresInSec: ttlSec });
+      this.#deps.log({ vendor, event: 'oauth token fetched', credential: this.#credential, expiresInSec: ttlSec });
       return { ok: true, token };
     }
 
-    const detail = describeAuthError(res.status, answer, res.error);
-    if (HUAWEI_AUTH_TRANSIENT_STATUS(res.status) || (res.status === 200)) {
-      // A still-valid token beats an outage of the token endpoint inside the refresh window.
+    const detail = describeAuthError(res.status, answer, res.error, this.#source.errorFields);
+    if (facts.transient(res.status) || res.status === 200) {
       if (this.#current && this.#deps.now() < this.#current.expiresAt) return { ok: true, token: this.#current };
-      this.#deps.log({ vendor: 'huawei', event: 'oauth token failed', credential: this.#credential, httpStatus: res.status, transient: true, detail });
+      this.#deps.log({ vendor, event: 'oauth token failed', credential: this.#credential, httpStatus: res.status, transient: true, detail });
       const after = retryAfterMs(res.headers, this.#deps.now());
       return {
         ok: false,
         outcome: {
           status: 'retry',
-          reason: `huawei oauth token request failed: ${detail}`,
+          reason: `${vendor} oauth token request failed: ${detail}`,
           ...(res.status ? { httpStatus: res.status } : {}),
           ...(after !== undefined ? { retryAfterMs: after } : {}),
         },
@@ -117,29 +131,21 @@ export class HuaweiTokenCache {
     this.#current = undefined;
     const outcome = {
       status: 'config_error' as const,
-      reason: `huawei oauth refused credential "${this.#credential}" (check appId/clientId and appSecret): ${detail}`,
+      reason: `${vendor} oauth refused credential "${this.#credential}" (check ${this.#source.settingsHint}): ${detail}`,
       httpStatus: res.status,
     };
     this.#refused = { outcome, until: this.#deps.now() + AUTH_FAILURE_HOLD_MS };
-    this.#deps.log({ vendor: 'huawei', event: 'oauth token refused', credential: this.#credential, httpStatus: res.status, detail });
+    this.#deps.log({ vendor, event: 'oauth token refused', credential: this.#credential, httpStatus: res.status, detail });
     return { ok: false, outcome };
   }
 }
 
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
-/** Vendor error fields only (`error`, `sub_error`, `error_description`), bounded; never the request. */
-function describeAuthError(status: number, answer: Record<string, unknown> | undefined, networkError: string | undefined): string {
+/** The vendor's error fields only, bounded; never the request. */
+function describeAuthError(status: number, answer: Record<string, unknown> | undefined, networkError: string | undefined, fields: readonly string[]): string {
   if (status === 0) return `no answer (${networkError ?? 'network error'})`;
   const parts = [`HTTP ${status}`];
-  for (const key of ['error', 'sub_error', 'error_description']) {
+  for (const key of fields) {
     const v = answer?.[key];
     if (typeof v === 'string' || typeof v === 'number') parts.push(`${key}=${String(v).slice(0, 200)}`);
   }
