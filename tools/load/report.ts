@@ -86,6 +86,8 @@ export function renderSummary(r: RunReport): string {
   lines.push(`connections held  peak ${n(r.connections.peakOpenSockets)} open sockets, ${n(r.connections.peakLiveDevices)} live devices`
     + `${r.connections.serverSessionsPeak !== null ? `; server sessions peak ${n(r.connections.serverSessionsPeak)}, at end ${n(r.connections.serverSessionsEnd ?? 0)}` : ''}`);
   lines.push(`server            RSS peak ${mb(r.server.rssPeakBytes)}, at end ${mb(r.server.rssEndBytes)}${r.server.cpuAvgPct !== null ? `, CPU ${r.server.cpuAvgPct.toFixed(0)}% of a core (run average)` : ''}`);
+  const missed = r.timeline.filter((row) => row.connected === null).length;
+  lines.push(`timeline          ${r.timeline.length} one-second samples, ${missed} missed (gaps, not zeros, in the report's charts)`);
   lines.push(`load generator    event-loop delay p99 ${fmtMs(r.client.eventLoopDelayP99Ms)}, max ${fmtMs(r.client.eventLoopDelayMaxMs)}, RSS peak ${mb(r.client.rssPeakBytes)}`);
   lines.push('');
   lines.push('accounting');
@@ -164,7 +166,7 @@ function svgHistogram(title: string, buckets: HistogramBucket[], color: string):
 ${bars}</svg>`;
 }
 
-function svgLines(title: string, rows: TimelineRow[], series: Array<{ key: keyof TimelineRow; label: string; color: string; dashed?: boolean }>, yLabel: string, markAt?: { t: number; label: string }): string {
+export function svgLines(title: string, rows: TimelineRow[], series: Array<{ key: keyof TimelineRow; label: string; color: string; dashed?: boolean }>, yLabel: string, markAt?: { t: number; label: string }): string {
   const W = 900;
   const H = 280;
   const pad = { l: 60, r: 150, t: 28, b: 36 };
@@ -176,8 +178,18 @@ function svgLines(title: string, rows: TimelineRow[], series: Array<{ key: keyof
   const x = (t: number) => pad.l + (t / tMax) * iw;
   const y = (v: number) => pad.t + ih - (v / max) * ih;
   const paths = series.map((s, i) => {
-    const pts = rows.filter((r) => r[s.key] !== null).map((r) => `${x(r.t).toFixed(1)},${y(Number(r[s.key])).toFixed(1)}`).join(' ');
-    return `<polyline fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts}"/>`
+    // A second with no sample is a gap in the line, not a dip to 0.
+    const runs: string[][] = [[]];
+    for (const r of rows) {
+      if (r[s.key] === null) {
+        if (runs[runs.length - 1]!.length > 0) runs.push([]);
+        continue;
+      }
+      runs[runs.length - 1]!.push(`${x(r.t).toFixed(1)},${y(Number(r[s.key])).toFixed(1)}`);
+    }
+    const lines = runs.filter((pts) => pts.length > 0)
+      .map((pts) => `<polyline fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts.join(' ')}"/>`).join('');
+    return lines
       + `<rect x="${W - pad.r + 12}" y="${pad.t + i * 18}" width="12" height="3" fill="${s.color}"/><text x="${W - pad.r + 30}" y="${pad.t + i * 18 + 5}" font-size="11">${esc(s.label)}</text>`;
   }).join('');
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${pad.l - 6}" y="${(pad.t + ih - f * ih + 4).toFixed(1)}" font-size="10" text-anchor="end">${Math.round(f * max)}</text>`
@@ -247,6 +259,7 @@ ${svgLines('connections and server resources', r.timeline, [
     { key: 'connected', label: 'live devices', color: '#0ea5e9' }, { key: 'serverRssMb', label: 'server RSS (MB)', color: '#a855f7' },
     { key: 'serverCpuPct', label: 'server CPU %', color: '#64748b' },
   ], 'count / MB / %', drainMark)}
+<p>${r.timeline.filter((row) => row.connected === null).length} of ${r.timeline.length} one-second samples were missed (gaps in the lines above).</p>
 <h2>Summary</h2>
 <pre>${esc(summaryText)}</pre>
 <p>Full data: the JSON report next to this file.</p>

@@ -88,7 +88,8 @@ export interface TimelineRow {
   errors: number;
   logins: number;
   closes: number;
-  connected: number;
+  /** Sampled once a second; null for a second whose sample was missed (a stalled tool), drawn as a gap. */
+  connected: number | null;
   serverRssMb: number | null;
   serverCpuPct: number | null;
 }
@@ -107,7 +108,7 @@ export class Timeline {
     const t = Math.floor((now - this.#start) / 1000);
     if (t > 3600) return undefined;
     while (this.rows.length <= t) {
-      this.rows.push({ t: this.rows.length, sent: 0, acked: 0, delivered: 0, pushes: 0, errors: 0, logins: 0, closes: 0, connected: 0, serverRssMb: null, serverCpuPct: null });
+      this.rows.push({ t: this.rows.length, sent: 0, acked: 0, delivered: 0, pushes: 0, errors: 0, logins: 0, closes: 0, connected: null, serverRssMb: null, serverCpuPct: null });
     }
     return this.rows[t];
   }
@@ -120,6 +121,11 @@ export class Timeline {
   sample(now: number, values: Partial<Pick<TimelineRow, 'connected' | 'serverRssMb' | 'serverCpuPct'>>): void {
     const row = this.#row(now);
     if (row) Object.assign(row, values);
+  }
+
+  /** Seconds of the run whose one-per-second sample never came. */
+  missedSamples(): number {
+    return this.rows.filter((r) => r.connected === null).length;
   }
 }
 
