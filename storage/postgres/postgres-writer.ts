@@ -1,8 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { CursorWrite, WriteBatch, WriteItem, WriteResult, WrittenItem } from '../contract.ts';
-import { eventJson } from '../contract.ts';
 import type { ProjectionLimits } from '../domain/projector.ts';
-import { applyProjection, inboxRowsOf, type AssignedItem } from '../sql/projection-sql.ts';
+import { applySideEffects, conversationRowsOf, inboxRowsOf, type AssignedItem } from '../sql/projection-sql.ts';
 import type { Database } from '../sql/schema.ts';
 import { POSTGRES } from './postgres-database.ts';
 import { lockSharedState, needOf, reproject, type Reprojected } from './shared-state.ts';
@@ -19,11 +18,16 @@ const byKey = (a: CursorWrite, b: CursorWrite) => (a.userId < b.userId ? -1 : a.
  *    re-projected on it (shared-state.ts); a draft the shared state refuses is answered `rejected`;
  * 2. inbox seqs: each recipient's `user_heads` row is raised by its count in the batch, in sorted
  *    order, with one upsert that also locks it until commit;
- * 3. event ids: drawn from events_id_seq only now, under those locks, so within a conversation event
- *    ids follow every reader's seqs;
- * 4. the events, with `ON CONFLICT DO NOTHING` on the idempotency index: a row not inserted is a
- *    resend (its recipients' heads are lowered again);
- * 5. inbox rows and the read models (the shared projection SQL).
+ * 3. event ids and events, in one statement: ids drawn from events_id_seq only now, under those
+ *    locks (so within a conversation event ids follow every reader's seqs), rows inserted with
+ *    `ON CONFLICT DO NOTHING` on the idempotency index: a row not inserted is a resend (its
+ *    recipients' heads are lowered again);
+ * 4. inbox rows, conversation_state increments and device cursors in one statement, then each
+ *    item's group, call and read-cursor effects (the shared projection SQL).
+ *
+ * Every statement is a round trip that waits for the event loop, which delivery and planning keep
+ * busy, so the common path is five (begin, heads, events, inbox and counts, commit), with arrays
+ * (unnest) instead of one parameter per value.
  *
  * Batches are written one at a time, in call order (the engine applies outcomes in order; a batch
  * planned on an earlier one must see its effects). After a failure every later batch is refused
@@ -77,8 +81,7 @@ export class PostgresBatchWriter {
     if (live.length > 0) {
       const counts = countRecipients(live);
       const heads = await raiseHeads(trx, counts);
-      const ids = await drawEventIds(trx, live.length);
-      const inserted = await insertEvents(trx, live, ids);
+      const { ids, inserted } = await insertEvents(trx, live);
       const stored = live.map((l, k) => ({ ...l, eventId: ids[k]! })).filter((s) => inserted.has(s.eventId));
       if (stored.length < live.length) {
         // Resends: their recipients were counted; give those seqs back while the rows are still locked.
@@ -99,9 +102,9 @@ export class PostgresBatchWriter {
           return seq;
         }),
       }));
-      await insertInbox(trx, inboxRowsOf(assigned));
     }
-    await applyProjection(trx, POSTGRES, assigned, [...cursors].sort(byKey));
+    await insertInboxAndCounts(trx, assigned, [...cursors].sort(byKey));
+    for (const a of assigned) await applySideEffects(trx, POSTGRES, a);
 
     const written: WrittenItem[] = outcomes.map((o) => ('rejected' in o ? { rejected: o.rejected } : { resent: true }));
     for (const { index, eventId, seqs } of assigned) {
@@ -139,28 +142,56 @@ async function lowerHeads(trx: Transaction<Database>, counts: ReadonlyMap<string
     FROM unnest(${users}::text[], ${users.map((u) => counts.get(u)!)}::bigint[]) AS t(u, n) WHERE user_heads.user_id = t.u`.execute(trx);
 }
 
-async function drawEventIds(trx: Transaction<Database>, n: number): Promise<number[]> {
-  const { rows } = await sql<{ id: number }>`SELECT nextval('events_id_seq') AS id FROM generate_series(1, ${n}::int)`.execute(trx);
-  return rows.map((r) => Number(r.id)).sort((a, b) => a - b);
+/**
+ * Draw the ids and insert the events in one statement (arrays, not one parameter per value); the
+ * stored JSON gets its id in SQL, as eventJson() would. Returns each item's id and which were inserted.
+ */
+async function insertEvents(trx: Transaction<Database>, live: readonly Live[]): Promise<{ ids: number[]; inserted: Set<number> }> {
+  const col = <T>(pick: (item: WriteItem) => T) => live.map(({ item }) => pick(item));
+  const { rows } = await sql<{ id: number; inserted: boolean }>`
+    WITH drawn AS (
+      SELECT nextval('events_id_seq') AS id, t.* FROM unnest(${col((i) => i.event.kind)}::text[], ${col((i) => i.event.conversation)}::text[],
+        ${col((i) => i.event.sender)}::text[], ${col((i) => i.event.clientMsgId)}::text[], ${col((i) => i.event.messageId)}::text[],
+        ${col((i) => i.event.at)}::bigint[], ${col((i) => i.event.body)}::text[])
+        WITH ORDINALITY AS t(kind, conversation, sender, client_msg_id, message_id, at, body, ord)
+    ), stored AS (
+      INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
+      SELECT id, kind, conversation, sender, client_msg_id, message_id, at,
+        CASE WHEN body = '{}' THEN '{"eventId":' || id || '}' ELSE '{"eventId":' || id || ',' || substr(body, 2) END
+      FROM drawn ORDER BY ord
+      ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
+      RETURNING id
+    )
+    SELECT drawn.id, stored.id IS NOT NULL AS inserted FROM drawn LEFT JOIN stored ON stored.id = drawn.id ORDER BY drawn.ord`.execute(trx);
+  const ids = rows.map((r) => Number(r.id));
+  // Ids follow batch order (nextval runs as unnest yields its rows in order); never assume it silently.
+  if (ids.some((id, k) => k > 0 && id <= ids[k - 1]!)) throw new Error('event ids were not drawn in batch order');
+  return { ids, inserted: new Set(rows.filter((r) => r.inserted).map((r) => Number(r.id))) };
 }
 
-/** One statement for the whole batch (arrays, not one parameter per value); returns the ids inserted. */
-async function insertEvents(trx: Transaction<Database>, live: readonly Live[], ids: readonly number[]): Promise<Set<number>> {
-  const col = <T>(pick: (item: WriteItem, k: number) => T) => live.map(({ item }, k) => pick(item, k));
-  const { rows } = await sql<{ id: number }>`
-    INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
-    SELECT * FROM unnest(${ids}::bigint[], ${col((i) => i.event.kind)}::text[], ${col((i) => i.event.conversation)}::text[],
-      ${col((i) => i.event.sender)}::text[], ${col((i) => i.event.clientMsgId)}::text[], ${col((i) => i.event.messageId)}::text[],
-      ${col((i) => i.event.at)}::bigint[], ${col((i, k) => eventJson(ids[k]!, i.event.body))}::text[])
-    ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
-    RETURNING id`.execute(trx);
-  return new Set(rows.map((r) => Number(r.id)));
-}
-
-async function insertInbox(trx: Transaction<Database>, rows: readonly Database['inbox'][]): Promise<void> {
-  if (rows.length === 0) return;
-  const col = <K extends keyof Database['inbox']>(key: K) => rows.map((r) => r[key]);
-  await sql`INSERT INTO inbox (user_id, seq, event_id, conversation, countable)
-    SELECT * FROM unnest(${col('user_id')}::text[], ${col('seq')}::bigint[], ${col('event_id')}::bigint[],
-      ${col('conversation')}::text[], ${col('countable')}::smallint[])`.execute(trx);
+/**
+ * The batch's inbox rows, its conversation_state increments (conversationRowsOf, upserted as the
+ * shared applyProjection does) and the device cursors, as one statement of three inserts.
+ */
+async function insertInboxAndCounts(trx: Transaction<Database>, assigned: readonly AssignedItem[], cursors: readonly CursorWrite[]): Promise<void> {
+  const inbox = inboxRowsOf(assigned);
+  const conv = conversationRowsOf(assigned);
+  if (inbox.length === 0 && cursors.length === 0) return;
+  const now = Date.now();
+  await sql`
+    WITH inbox_rows AS (
+      INSERT INTO inbox (user_id, seq, event_id, conversation, countable)
+      SELECT * FROM unnest(${inbox.map((r) => r.user_id)}::text[], ${inbox.map((r) => r.seq)}::bigint[], ${inbox.map((r) => r.event_id)}::bigint[],
+        ${inbox.map((r) => r.conversation)}::text[], ${inbox.map((r) => r.countable)}::smallint[])
+    ), cursor_rows AS (
+      INSERT INTO device_cursors (user_id, device_id, acked_seq, updated_at)
+      SELECT u, d, s, ${now}::bigint FROM unnest(${cursors.map((c) => c.userId)}::text[], ${cursors.map((c) => c.deviceId)}::text[],
+        ${cursors.map((c) => c.seq)}::bigint[]) WITH ORDINALITY AS t(u, d, s, ord) ORDER BY ord
+      ON CONFLICT (user_id, device_id) DO UPDATE SET acked_seq = greatest(device_cursors.acked_seq, excluded.acked_seq), updated_at = excluded.updated_at
+    )
+    INSERT INTO conversation_state (user_id, conversation, read_event_id, unread, last_event_id)
+    SELECT * FROM unnest(${conv.map((r) => r.user_id)}::text[], ${conv.map((r) => r.conversation)}::text[], ${conv.map((r) => r.read_event_id)}::bigint[],
+      ${conv.map((r) => r.unread)}::int[], ${conv.map((r) => r.last_event_id)}::bigint[])
+    ON CONFLICT (user_id, conversation) DO UPDATE SET unread = conversation_state.unread + excluded.unread,
+      last_event_id = greatest(conversation_state.last_event_id, excluded.last_event_id)`.execute(trx);
 }

@@ -41,17 +41,7 @@ export async function upsertCall(trx: Transaction<Database>, call: CallRecord, e
  * read models equal the live ones by construction (LOG-4).
  */
 export async function applyProjection(trx: Transaction<Database>, dialect: SqlDialect, assigned: readonly AssignedItem[], cursors: readonly CursorWrite[] = []): Promise<void> {
-  const convRows = new Map<string, Database['conversation_state']>();
-  for (const { item, eventId } of assigned) {
-    item.recipients.forEach((user, r) => {
-      const key = `${user}\u0000${item.event.conversation}`;
-      const row = convRows.get(key) ?? { user_id: user, conversation: item.event.conversation, read_event_id: 0, unread: 0, last_event_id: 0 };
-      row.unread += item.countable[r]!;
-      row.last_event_id = eventId;
-      convRows.set(key, row);
-    });
-  }
-  for (const part of chunk([...convRows.values()], 5, dialect.maxParams)) {
+  for (const part of chunk(conversationRowsOf(assigned), 5, dialect.maxParams)) {
     await trx.insertInto('conversation_state').values(part).onConflict((oc) => oc.columns(['user_id', 'conversation']).doUpdateSet({
       unread: sql`conversation_state.unread + excluded.unread`,
       last_event_id: dialect.greatest(column('conversation_state.last_event_id'), excluded('last_event_id')),
@@ -67,7 +57,27 @@ export async function applyProjection(trx: Transaction<Database>, dialect: SqlDi
   }
 }
 
-async function applySideEffects(trx: Transaction<Database>, dialect: SqlDialect, { item, eventId }: AssignedItem): Promise<void> {
+/**
+ * The `conversation_state` increments of a batch, one row per (user, conversation): unread to add
+ * and the newest event id. A dialect that writes them its own way upserts these same rows (adding
+ * unread, keeping the larger last id) before applySideEffects().
+ */
+export function conversationRowsOf(assigned: readonly AssignedItem[]): Database['conversation_state'][] {
+  const convRows = new Map<string, Database['conversation_state']>();
+  for (const { item, eventId } of assigned) {
+    item.recipients.forEach((user, r) => {
+      const key = `${user}\u0000${item.event.conversation}`;
+      const row = convRows.get(key) ?? { user_id: user, conversation: item.event.conversation, read_event_id: 0, unread: 0, last_event_id: 0 };
+      row.unread += item.countable[r]!;
+      row.last_event_id = eventId;
+      convRows.set(key, row);
+    });
+  }
+  return [...convRows.values()];
+}
+
+/** One item's group change, call change and read cursor (after the batch's conversation_state increments). */
+export async function applySideEffects(trx: Transaction<Database>, dialect: SqlDialect, { item, eventId }: AssignedItem): Promise<void> {
   const change = item.groupChange;
   if (change?.create) {
     await trx.insertInto('groups').values({ group_id: change.groupId, name: change.create.name, created_by: change.create.createdBy, created_event_id: eventId }).execute();
