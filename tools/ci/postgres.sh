@@ -21,7 +21,8 @@ die() { echo "postgres.sh: $*" >&2; exit 1; }
 pg_bin() {
   if command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; then
     dirname "$(readlink -f "$(command -v pg_ctl)")"
-    return
+    # Explicit: a bare `return` in the EXIT trap would return the status the script is exiting with.
+    return 0
   fi
   local dir
   dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
@@ -85,7 +86,7 @@ start() {
   [[ $(id -u) -eq 0 ]] && chown postgres: "$dir"
   if running "$bin" "$dir"; then
     url_of "$dir"
-    return
+    return 0
   fi
   if [[ ! -f "$dir/data/PG_VERSION" ]]; then
     as_owner "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 --no-sync >"$dir/initdb.log" 2>&1 \
@@ -122,12 +123,13 @@ stop() {
 run() {
   [[ $# -gt 0 ]] || die "usage: $0 run <command...>"
   ensure
-  local dir url status=0
-  dir=$(mktemp -d /tmp/tidings-pg.XXXXXX)
+  local url status=0
+  # Global, not local: the EXIT trap runs after this function has returned.
+  run_dir=$(mktemp -d /tmp/tidings-pg.XXXXXX)
   # Whatever happens to the command, the cluster goes away with us.
-  trap 'stop "$dir" || true; rm -rf "$dir"' EXIT
+  trap 'stop "$run_dir" || true; rm -rf "$run_dir"' EXIT
   trap 'exit 130' INT TERM
-  url=$(start "$dir")
+  url=$(start "$run_dir")
   TIDINGS_TEST_PG_URL=$url "$@" || status=$?
   return "$status"
 }
