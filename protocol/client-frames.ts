@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox';
-import { Content, ConversationId, Id, JoinPolicy, Platform, PushOptions, Recipient, Ref, Seq } from './common.ts';
+import { Content, ConversationId, Id, JoinPolicy, MAX_SEQ, PlainText, Platform, PushOptions, Recipient, Ref, Seq } from './common.ts';
 
 const strict = { additionalProperties: false } as const;
 
@@ -27,7 +27,7 @@ export const SyncFrame = Type.Object({
 export const GroupCreateFrame = Type.Object({
   type: Type.Literal('group_create'), ref: Ref,
   groupId: Type.Optional(Id),
-  name: Type.String({ maxLength: 128 }),
+  name: PlainText({ maxLength: 128 }),
   members: Type.Array(Id, { maxItems: 10000 }),
   joinPolicy: Type.Optional(JoinPolicy),
 }, strict);
@@ -50,22 +50,22 @@ export const GroupDissolveFrame = Type.Object({ type: Type.Literal('group_dissol
 export const ReadFrame = Type.Object({
   type: Type.Literal('read'), ref: Ref,
   conversation: ConversationId,
-  upTo: Type.Integer({ minimum: 1, description: 'eventId of the newest event read in this conversation' }),
+  upTo: Type.Integer({ minimum: 1, maximum: MAX_SEQ, description: 'eventId of the newest event read in this conversation' }),
 }, strict);
 /** A registration kind the server knows ('apns', 'apns-voip', 'fcm', …; docs/PUSH.md lists them); checked against the server's vendor registry. */
 export const PushProviderName = Type.String({ minLength: 1, maxLength: 32, pattern: '^[a-z0-9-]+$' });
 /** A vendor token: a string, or an object for vendors whose registration is one (a Web Push subscription). Each vendor checks its own shape. */
 export const PushToken = Type.Union([
-  Type.String({ minLength: 1, maxLength: 4096 }),
+  PlainText({ minLength: 1, maxLength: 4096 }),
   Type.Record(Type.String({ maxLength: 64 }), Type.Unknown(), { maxProperties: 16 }),
 ]);
 export const PushRegisterFrame = Type.Object({
   type: Type.Literal('push_register'), ref: Ref,
   provider: PushProviderName,
   token: PushToken,
-  credential: Type.String({ minLength: 1, maxLength: 256 }),
+  credential: PlainText({ minLength: 1, maxLength: 256 }),
   environment: Type.Optional(Type.Union([Type.Literal('development'), Type.Literal('production')])),
-  topic: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+  topic: Type.Optional(PlainText({ minLength: 1, maxLength: 255 })),
 }, strict);
 export const PushUnregisterFrame = Type.Object({
   type: Type.Literal('push_unregister'), ref: Ref, provider: Type.Optional(PushProviderName),
@@ -85,12 +85,12 @@ export const CallEndFrame = callAnswer('call_end');
 export const DndWindow = Type.Object({
   start: Type.Integer({ minimum: 0, maximum: 1439, description: 'minutes after local midnight' }),
   end: Type.Integer({ minimum: 0, maximum: 1439 }),
-  timeZone: Type.String({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Shanghai' }),
+  timeZone: PlainText({ minLength: 1, maxLength: 64, description: 'IANA time zone, e.g. Asia/Shanghai' }),
 }, strict);
 export const SettingsGetFrame = Type.Object({ type: Type.Literal('settings_get'), ref: Ref }, strict);
 export const SettingsUpdateFrame = Type.Object({
   type: Type.Literal('settings_update'), ref: Ref,
-  displayName: Type.Optional(Type.Union([Type.String({ minLength: 1, maxLength: 64 }), Type.Null()])),
+  displayName: Type.Optional(Type.Union([PlainText({ minLength: 1, maxLength: 64 }), Type.Null()])),
   displayStyle: Type.Optional(Type.Union([Type.Literal('banner'), Type.Literal('summary')])),
   dnd: Type.Optional(Type.Union([DndWindow, Type.Null()])),
   pushEnabled: Type.Optional(Type.Boolean()),

@@ -4,9 +4,19 @@ import { Type, type Static } from '@sinclair/typebox';
 export const ID_PATTERN = '^[A-Za-z0-9_.@-]{1,64}$';
 export const isId = (value: unknown): value is string => typeof value === 'string' && new RegExp(ID_PATTERN).test(value);
 export const Id = Type.String({ minLength: 1, maxLength: 64, pattern: ID_PATTERN });
+/**
+ * Text the server stores as a column and shows in notifications (names, tokens, time zones):
+ * no control characters. NUL in particular cannot be stored in a PostgreSQL text column, and a
+ * line break or escape in a notification title is never what a sender meant.
+ */
+export const PLAIN_TEXT_PATTERN = '^[^\\u0000-\\u001f\\u007f]*$';
+export const PlainText = (options: { minLength?: number; maxLength: number; description?: string }) =>
+  Type.String({ ...options, pattern: PLAIN_TEXT_PATTERN });
 /** Optional client correlation id, echoed on the reply or error for this request. */
 export const Ref = Type.Optional(Type.String({ maxLength: 64 }));
-export const Seq = Type.Integer({ minimum: 0 });
+/** Seqs and event ids fit a JavaScript number exactly and a 64-bit column (SQLite INTEGER, PostgreSQL BIGINT). */
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+export const Seq = Type.Integer({ minimum: 0, maximum: MAX_SEQ });
 export const Platform = Type.Union([
   Type.Literal('ios'), Type.Literal('android'), Type.Literal('web'), Type.Literal('desktop'),
 ]);

@@ -12,6 +12,8 @@ export function storageFile(config: Config): string {
 
 /** The storage dialect's own config, from the server's `storage.*` settings. */
 export function storageConfig(config: Config, overrides: { cacheSizeMb?: number } = {}): StorageConfig {
+  // PostgreSQL: the URL, or none for pg's PG* environment variables; the SQLite settings do not apply.
+  if (config.storage.dialect === 'postgres') return { dialect: 'postgres', ...(config.storage.url ? { url: config.storage.url } : {}) };
   return {
     dialect: config.storage.dialect, file: storageFile(config), synchronous: config.storage.synchronous,
     cacheSizeMb: overrides.cacheSizeMb ?? config.storage.cacheSizeMb,
@@ -20,7 +22,22 @@ export function storageConfig(config: Config, overrides: { cacheSizeMb?: number 
 
 /** Where the data lives, for logs and CLI output (never a password). */
 export function storageLabel(config: Config): string {
+  if (config.storage.dialect === 'postgres') return `postgres:${redactedUrl(config.storage.url)}`;
   return `${config.storage.dialect}:${storageFile(config)}`;
+}
+
+function redactedUrl(url: string | undefined): string {
+  if (!url) {
+    const env = process.env;
+    return `//${env.PGUSER ?? ''}@${env.PGHOST ?? 'localhost'}:${env.PGPORT ?? 5432}/${env.PGDATABASE ?? env.PGUSER ?? ''} (PG* environment)`;
+  }
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString().replace(/^postgres(ql)?:/, '');
+  } catch {
+    return '(unparsable storage.url)';
+  }
 }
 
 export function resolveSecrets(config: Config, logger?: Logger): ServerContext['secrets'] {

@@ -6,12 +6,14 @@
 import type { Store } from './contract.ts';
 import type { StoreOptions } from './store-options.ts';
 import type { SqliteStorageConfig } from './sqlite/sqlite-database.ts';
+import type { PostgresStorageConfig } from './postgres/postgres-database.ts';
 
-export type StorageConfig = SqliteStorageConfig;
+export type StorageConfig = SqliteStorageConfig | PostgresStorageConfig;
 
 type Opener<C> = (config: C, options: StoreOptions) => Promise<Store>;
 
 export const DIALECTS: { [D in StorageConfig['dialect']]: Opener<Extract<StorageConfig, { dialect: D }>> } = {
   // Loaded on use, so a process on one dialect never loads another's driver.
   sqlite: async (config, options) => (await import('./sqlite/sqlite-store.ts')).openSqliteStore(config, options),
+  postgres: async (config, options) => (await import('./postgres/postgres-store.ts')).openPostgresStore(config, options),
 };

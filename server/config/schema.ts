@@ -19,7 +19,8 @@ export const ConfigSchema = Type.Object({
   transport: Type.Union([Type.Literal('ws'), Type.Literal('uws')], { default: 'ws', description: 'WebSocket implementation: `ws` (default) or `uws` (uWebSockets.js, optional dependency).' }),
   logLevel: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info', description: 'pino log level.' }),
   storage: Type.Object({
-    dialect: Type.Union([Type.Literal('sqlite')], { default: 'sqlite', description: 'Storage backend.' }),
+    dialect: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite', description: 'Storage backend: `sqlite` (one process owns a file) or `postgres` (several processes may share one database).' }),
+    url: Type.Optional(Type.String({ description: 'PostgreSQL connection URL (`postgres://user:password@host:5432/tidings`); when empty, the usual PG* environment variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`, `PGDATABASE`) are used.' })),
     file: Type.Optional(Type.String({ description: 'SQLite file; defaults to `<dataDir>/tidings.db`.' })),
     synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite `synchronous`: FULL survives power loss, NORMAL only process crashes.' }),
     maxBatch: int(1000, 'Most events committed in one group-commit transaction.', 1),

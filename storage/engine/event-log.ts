@@ -255,6 +255,8 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     }
     const results = new Map<Planned, AppendResult>();
     const resent: Planned[] = [];
+    const refusals = new Map<Planned, unknown>();
+    const refused: Array<{ pending: Pending<EventDraft, AppendResult>; draft: Extract<EventDraft, { kind: 'message' }>; refusal: ProtocolError }> = [];
     let stale = false;
     planned.forEach((plan, i) => {
       const written = outcome.items[i];
@@ -265,12 +267,17 @@ export class EventLogEngine implements EventLog, DeviceCursors {
       if ('rejected' in written) {
         // Refused on the shared state: what planning assumed here was stale.
         stale = true;
-        plan.pending.reject(new ProtocolError(written.rejected.code, written.rejected.message));
+        const refusal = new ProtocolError(written.rejected.code, written.rejected.message);
+        const draft = plan.pending.input;
+        refusals.set(plan, refusal);
+        if (draft.kind === 'message') refused.push({ pending: plan.pending, draft, refusal });
+        else plan.pending.reject(refusal);
         return;
       }
       if (plan.refusal !== undefined && !written.projected) {
         // The backend wrote what it was not asked to project: it has no say on shared state.
         stale = true;
+        refusals.set(plan, plan.refusal);
         plan.pending.reject(plan.refusal);
         return;
       }
@@ -297,6 +304,7 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     const committed = [...results.values()];
     if (committed.length > 0) this.#notify(committed);
     for (const [plan, result] of results) plan.pending.resolve(result);
+    for (const r of refused) await this.#originalOrReject(r.pending, r.draft, r.refusal);
     for (const plan of resent) {
       const draft = plan.pending.input as Extract<EventDraft, { kind: 'message' }>;
       await this.#backend.originalOf(draft.sender, draft.clientMsgId).then((r) => plan.pending.resolve(r), (e: unknown) => plan.pending.reject(e));
@@ -304,9 +312,10 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     for (const d of inBatchDuplicates) {
       const original = results.get(d.of);
       if (!original) {
-        // Its twin turned out to be a resend of an earlier commit: both get that original.
+        // Its twin turned out to be a resend of an earlier commit (both get that original), or was
+        // refused on the shared state (both get the refusal, unless an original exists after all).
         const draft = d.pending.input as Extract<EventDraft, { kind: 'message' }>;
-        await this.#backend.originalOf(draft.sender, draft.clientMsgId).then((r) => d.pending.resolve(r), (e: unknown) => d.pending.reject(e));
+        await this.#originalOrReject(d.pending, draft, refusals.get(d.of));
         continue;
       }
       const sender = original.event.sender;
@@ -318,11 +327,11 @@ export class EventLogEngine implements EventLog, DeviceCursors {
    * LOG-2: a message refused where it stands in the log (its sender left the group since, say)
    * may be a resend of one committed before: then the answer is the original, not the refusal.
    */
-  async #originalOrReject(pending: Pending<EventDraft, AppendResult>, draft: Extract<EventDraft, { kind: 'message' }>, refusal: unknown): Promise<void> {
+  async #originalOrReject(pending: Pending<EventDraft, AppendResult>, draft: Extract<EventDraft, { kind: 'message' }>, refusal?: unknown): Promise<void> {
     try {
       pending.resolve(await this.#backend.originalOf(draft.sender, draft.clientMsgId));
-    } catch {
-      pending.reject(refusal);
+    } catch (lookup) {
+      pending.reject(refusal ?? lookup);
     }
   }
 

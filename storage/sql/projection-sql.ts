@@ -42,17 +42,7 @@ export async function upsertCall(trx: Transaction<Database>, call: CallRecord, e
  * read models equal the live ones by construction (LOG-4).
  */
 export async function applyProjection(trx: Transaction<Database>, dialect: SqlDialect, assigned: readonly AssignedItem[], cursors: readonly CursorWrite[] = []): Promise<void> {
-  const convRows = new Map<string, Database['conversation_state']>();
-  for (const { item, eventId } of assigned) {
-    item.recipients.forEach((user, r) => {
-      const key = `${user}\u0000${item.event.conversation}`;
-      const row = convRows.get(key) ?? { user_id: user, conversation: item.event.conversation, read_event_id: 0, unread: 0, last_event_id: 0 };
-      row.unread += item.countable[r]!;
-      row.last_event_id = eventId;
-      convRows.set(key, row);
-    });
-  }
-  for (const part of chunk([...convRows.values()], 5, dialect.maxParams)) {
+  for (const part of chunk(conversationRowsOf(assigned), 5, dialect.maxParams)) {
     await trx.insertInto('conversation_state').values(part).onConflict((oc) => oc.columns(['user_id', 'conversation']).doUpdateSet({
       unread: sql`conversation_state.unread + excluded.unread`,
       last_event_id: dialect.greatest(column('conversation_state.last_event_id'), excluded('last_event_id')),
@@ -66,6 +56,25 @@ export async function applyProjection(trx: Transaction<Database>, dialect: SqlDi
         acked_seq: dialect.greatest(column('device_cursors.acked_seq'), excluded('acked_seq')), updated_at: sql`excluded.updated_at`,
       })).execute();
   }
+}
+
+/**
+ * The `conversation_state` increments of a batch, one row per (user, conversation): unread to add
+ * and the newest event id. A dialect that writes them its own way upserts these same rows (adding
+ * unread, keeping the larger last id) before applySideEffects().
+ */
+export function conversationRowsOf(assigned: readonly AssignedItem[]): Database['conversation_state'][] {
+  const convRows = new Map<string, Database['conversation_state']>();
+  for (const { item, eventId } of assigned) {
+    item.recipients.forEach((user, r) => {
+      const key = `${user}\u0000${item.event.conversation}`;
+      const row = convRows.get(key) ?? { user_id: user, conversation: item.event.conversation, read_event_id: 0, unread: 0, last_event_id: 0 };
+      row.unread += item.countable[r]!;
+      row.last_event_id = eventId;
+      convRows.set(key, row);
+    });
+  }
+  return [...convRows.values()];
 }
 
 /** The group tables after one group change (group-rules.ts says what each change means). */
@@ -112,7 +121,8 @@ async function applyGroupSql(trx: Transaction<Database>, dialect: SqlDialect, ch
   }
 }
 
-async function applySideEffects(trx: Transaction<Database>, dialect: SqlDialect, { item, eventId }: AssignedItem): Promise<void> {
+/** One item's group change, call change and read cursor (after the batch's conversation_state increments). */
+export async function applySideEffects(trx: Transaction<Database>, dialect: SqlDialect, { item, eventId }: AssignedItem): Promise<void> {
   if (item.groupChange) await applyGroupSql(trx, dialect, item.groupChange, eventId);
   if (item.callChange) await upsertCall(trx, item.callChange, eventId);
   const read = item.readCursor;

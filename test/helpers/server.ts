@@ -6,6 +6,7 @@ import { mintToken } from '../../server/auth/tokens.ts';
 import { validateConfig } from '../../server/config/load-config.ts';
 import type { Config } from '../../server/config/schema.ts';
 import { TestClient } from './client.ts';
+import { createPgDatabase, TEST_DIALECT } from './dialects.ts';
 import type { Platform } from '../../protocol/index.ts';
 
 export const TEST_SECRET = 'test-secret-0123456789abcdef';
@@ -36,16 +37,45 @@ export interface TestServer {
   admin(path: string, init?: RequestInit): Promise<Response>;
 }
 
-/** A real tidings server on 127.0.0.1, a random port and a fresh SQLite file. */
+/**
+ * On PostgreSQL (TIDINGS_TEST_DIALECT=postgres) the server's storage is exported as
+ * TIDINGS_STORAGE_DIALECT/TIDINGS_STORAGE_URL while it runs, so a CLI child a test spawns with
+ * the test's environment (`tidings why --data-dir …`) opens the same database.
+ */
+function exportStorageEnv(url: string): () => void {
+  const before = { dialect: process.env.TIDINGS_STORAGE_DIALECT, url: process.env.TIDINGS_STORAGE_URL };
+  process.env.TIDINGS_STORAGE_DIALECT = 'postgres';
+  process.env.TIDINGS_STORAGE_URL = url;
+  return () => {
+    if (process.env.TIDINGS_STORAGE_URL !== url) return; // a later server exported its own
+    for (const [key, value] of [['TIDINGS_STORAGE_DIALECT', before.dialect], ['TIDINGS_STORAGE_URL', before.url]] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}
+
+/**
+ * A real tidings server on 127.0.0.1, a random port and a fresh SQLite file, or a fresh
+ * PostgreSQL database with TIDINGS_TEST_DIALECT=postgres (kept across restart(), dropped by stop()).
+ */
 export async function startTestServer(overrides: DeepPartial<Config> = {}): Promise<TestServer> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tidings-test-'));
+  const pg = TEST_DIALECT === 'postgres' ? await createPgDatabase() : undefined;
   const config = validateConfig(deepMerge({
     host: '127.0.0.1', port: 0, dataDir, logLevel: process.env.TEST_LOG_LEVEL ?? 'silent',
     auth: { secrets: [TEST_SECRET] }, admin: { secret: ADMIN_SECRET },
-    storage: { synchronous: 'NORMAL' }, transport: (process.env.TIDINGS_TEST_TRANSPORT ?? 'ws'),
+    storage: pg ? { dialect: 'postgres', url: pg.url } : { synchronous: 'NORMAL' }, transport: (process.env.TIDINGS_TEST_TRANSPORT ?? 'ws'),
   }, overrides as Record<string, unknown>));
   const clients: TestClient[] = [];
-  let server = await startServer(config);
+  let server: TidingsServer;
+  try {
+    server = await startServer(config);
+  } catch (error) {
+    await pg?.drop();
+    throw error;
+  }
+  const unexport = pg ? exportStorageEnv(pg.url) : () => undefined;
   const handle: TestServer = {
     get server() { return server; },
     get url() { return server.url; },
@@ -65,6 +95,8 @@ export async function startTestServer(overrides: DeepPartial<Config> = {}): Prom
     async stop() {
       for (const c of clients) c.socket.terminate();
       await server.stop();
+      unexport();
+      await pg?.drop();
       rmSync(dataDir, { recursive: true, force: true });
     },
     admin(path, init = {}) {

@@ -1,14 +1,19 @@
 /**
  * Helpers for the reliability tests (crash durability, graceful shutdown): a child-process server
  * that keeps its output and exit status, a device that tracks its own delivery cursor across
- * connections, and a read-only look at the SQLite file once the server process is gone.
+ * connections, and a read-only look at the database (the SQLite file, or the PostgreSQL database
+ * writeChildConfig made for the data directory) once the server process is gone.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { DeliveredEvent, Platform, ServerFrame } from '../../protocol/index.ts';
 import { TestClient } from '../helpers/client.ts';
 import { ADMIN_SECRET } from '../helpers/server.ts';
+import { PG_DATABASE_FILE } from '../helpers/child-server.ts';
+import { pgQuerySync } from '../helpers/dialects.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/tidings.mjs', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -178,8 +183,14 @@ export interface DbSnapshot {
   jobs: Array<{ jobKey: string; userId: string; deviceId: string; eventId: number; state: string; apnsId: string; kind: string }>;
 }
 
-/** Open the SQLite file after the server process exited (recovering its WAL, as a restart would). */
+/**
+ * Look at the database after the server process exited: the SQLite file `file` (recovering its
+ * WAL, as a restart would), or, when writeChildConfig gave its data directory a PostgreSQL
+ * database, that database.
+ */
 export function inspectDatabase(file: string): DbSnapshot {
+  const pg = join(dirname(file), PG_DATABASE_FILE);
+  if (existsSync(pg)) return inspectPostgres((JSON.parse(readFileSync(pg, 'utf8')) as { url: string }).url);
   const db = new Database(file);
   try {
     const integrity = (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
@@ -204,6 +215,50 @@ export function inspectDatabase(file: string): DbSnapshot {
   } finally {
     db.close();
   }
+}
+
+/**
+ * The same snapshot from PostgreSQL, in one query. PostgreSQL has no integrity_check; what stands
+ * in for it is the invariant the append transaction keeps: each user's user_heads row equals the
+ * newest seq of their inbox (a head ahead of the inbox would be a seq gap for the next append).
+ */
+function inspectPostgres(url: string): DbSnapshot {
+  const [row] = pgQuerySync<{ snapshot: string }>(url, [`SELECT json_build_object(
+    'heads', (SELECT coalesce(json_agg(x), '[]') FROM (
+      SELECT coalesce(h.user_id, i.user_id) AS "user", h.head, i.top FROM user_heads h
+      FULL JOIN (SELECT user_id, max(seq) AS top FROM inbox GROUP BY user_id) i ON i.user_id = h.user_id
+      WHERE h.head IS DISTINCT FROM i.top) x),
+    'inbox', (SELECT coalesce(json_agg(x ORDER BY x."user", x.seq), '[]') FROM (
+      SELECT i.user_id AS "user", i.seq, i.event_id AS "eventId", e.kind FROM inbox i JOIN events e ON e.id = i.event_id) x),
+    'messages', (SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM (
+      SELECT id, sender, client_msg_id AS "clientMsgId", message_id AS "messageId" FROM events WHERE kind = 'message') x),
+    'duplicates', (SELECT coalesce(json_agg(x), '[]') FROM (
+      SELECT user_id AS "user", event_id AS "eventId", count(*) AS n FROM inbox GROUP BY user_id, event_id HAVING count(*) > 1) x),
+    'calls', (SELECT coalesce(json_agg(x), '[]') FROM (SELECT call_id AS "callId", state, invitees FROM calls) x),
+    'jobs', (SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM (
+      SELECT id, job_key AS "jobKey", user_id AS "userId", device_id AS "deviceId", event_id AS "eventId", state,
+        idempotency_key AS "apnsId", kind FROM push_jobs) x)
+  )::text AS snapshot`]);
+  type Raw = {
+    heads: Array<{ user: string; head: number | null; top: number | null }>;
+    inbox: Array<{ user: string; seq: number; eventId: number; kind: string }>;
+    messages: Array<{ id: number; sender: string; clientMsgId: string; messageId: string | null }>;
+    duplicates: Array<{ user: string; eventId: number; n: number }>;
+    calls: Array<{ callId: string; state: string; invitees: string }>;
+    jobs: Array<DbSnapshot['jobs'][number] & { id: number }>;
+  };
+  const raw = JSON.parse(row!.snapshot) as Raw;
+  const integrity = raw.heads.length === 0 ? ['ok'] : raw.heads.map((h) => `user_heads of ${h.user} is ${h.head}, newest inbox seq ${h.top}`);
+  const inbox = new Map<string, Array<{ seq: number; eventId: number; kind: string }>>();
+  for (const r of raw.inbox) inbox.set(r.user, [...(inbox.get(r.user) ?? []), { seq: r.seq, eventId: r.eventId, kind: r.kind }]);
+  const messages = new Map<string, Array<{ id: number; messageId: string | null }>>();
+  for (const r of raw.messages) {
+    const key = `${r.sender}/${r.clientMsgId}`;
+    messages.set(key, [...(messages.get(key) ?? []), { id: r.id, messageId: r.messageId }]);
+  }
+  const calls = new Map(raw.calls.map((c) => [c.callId, { state: c.state, invitees: JSON.parse(c.invitees) as Record<string, string> }]));
+  const jobs = raw.jobs.map(({ id: _id, ...job }) => job);
+  return { integrity, inbox, messages, duplicateInboxRows: raw.duplicates, calls, jobs };
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -284,7 +284,7 @@ test('over real sockets: random and mutated frames, before and after login, neve
       assert.deepEqual(client.invalid, []);
       // Counted here, not per run: answers that wait for a commit (send_ack) may arrive after their run.
       for (const f of client.frames) seen.set(f.type === 'error' ? f.code : f.type, (seen.get(f.type === 'error' ? f.code : f.type) ?? 0) + 1);
-      for (const f of client.frames) if (f.type === 'error') assert.ok(f.code in ERROR_CODES && f.code !== 'internal', `late error ${f.code}`);
+      for (const f of client.frames) if (f.type === 'error') assert.ok(f.code in ERROR_CODES && f.code !== 'internal', `late error ${f.code}: ${f.message}`);
       if (client.closeCode !== undefined) {
         assert.ok(DOCUMENTED_CLOSES.has(client.closeCode) || (closeExpected.has(1007) && client.closeCode === utf8Close), `undocumented close ${client.closeCode}`);
       }
@@ -324,8 +324,27 @@ test('over real sockets: specific hostile frames get their documented answers', 
     }
     // Still anonymous, still usable.
     await c.login(t.token('mallory'), 'm-phone');
-    const ack = await c.sendText({ user: 'mallory' }, 'note', 'n1');
+    // Control characters in stored text (NUL cannot be stored in a PostgreSQL text column) are
+    // bad frames, refused before anything is written, on every dialect.
+    const controls: Array<Record<string, unknown>> = [
+      { type: 'group_create', name: 'a\u0000b', members: [] },
+      { type: 'group_create', name: 'two\nlines', members: [] },
+      { type: 'settings_update', displayName: 'M\u0000' },
+      { type: 'push_register', provider: 'fcm', token: 'tok\u0000', credential: 'android' },
+      // Numbers beyond a 64-bit column (and a JS number's exact range) are refused the same way.
+      { type: 'sync', after: 1e20 },
+      { type: 'ack', seq: 2 ** 60 },
+      { type: 'read', conversation: 'p:bob:mallory', upTo: 1e19 },
+    ];
+    for (const frame of controls) {
+      c.send(frame as never);
+      assert.equal((await c.next('error')).code, 'bad_frame', JSON.stringify(frame));
+    }
+    // Inside message content it is only text: stored and delivered as sent.
+    const ack = await c.sendText({ user: 'mallory' }, 'note\u0000with a NUL', 'n1');
     assert.equal(ack.type, 'send_ack');
+    await c.sync(0);
+    assert.ok(c.events.some((e) => e.kind === 'message' && (e.content as { text?: string }).text === 'note\u0000with a NUL'));
     assert.deepEqual(c.invalid, []);
   } finally {
     await t.stop();

@@ -1,14 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { openStore } from '../../storage/index.ts';
+import { createTestDatabase, TEST_DIALECT } from '../helpers/dialects.ts';
 
-test('an acked cursor is visible to readers before it rides a commit to the database', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tidings-cursor-'));
-  const store = await openStore({ dialect: 'sqlite', file: join(dir, 'tidings.db'), synchronous: 'NORMAL', cacheSizeMb: 8 },
-    { maxGroupMembers: 100, maxBatch: 100, cursorFlushMs: 60_000 });
+test(`an acked cursor is visible to readers before it rides a commit to the database (${TEST_DIALECT})`, async () => {
+  const database = await createTestDatabase(TEST_DIALECT);
+  const store = await database.open({ maxGroupMembers: 100, maxBatch: 100, cursorFlushMs: 60_000 });
   try {
     for (const n of [1, 2, 3]) {
       await store.log.append({ kind: 'message', sender: 'alice', peer: 'bob', conversation: 'p:alice:bob', clientMsgId: `c${n}`, data: { text: `m${n}` } });
@@ -24,6 +20,6 @@ test('an acked cursor is visible to readers before it rides a commit to the data
     assert.equal(await store.cursors.ackedSeq('bob', 'bob-phone'), 2);
   } finally {
     await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await database.drop();
   }
 });

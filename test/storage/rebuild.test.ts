@@ -2,29 +2,29 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { join } from 'node:path';
-import { rmSync } from 'node:fs';
-import { openSqliteDatabase } from '../../storage/sqlite/sqlite-database.ts';
+import { openStore } from '../../storage/index.ts';
 import { REBUILT_TABLES } from '../../storage/sql/rebuild.ts';
+import type { Config } from '../../server/config/schema.ts';
+import { storageConfig } from '../../server/runtime-config.ts';
+import { TEST_DIALECT } from '../helpers/dialects.ts';
 import { seededRandom } from '../helpers/random.ts';
 import { startTestServer, TEST_SECRET } from '../helpers/server.ts';
 
 const run = promisify(execFile);
 
-async function snapshot(file: string): Promise<Record<string, unknown[]>> {
-  const { db, close } = await openSqliteDatabase({ dialect: 'sqlite', file, synchronous: 'NORMAL', cacheSizeMb: 8 });
+/** The read-model tables of the server's database (the SQLite file or its PostgreSQL database), as sorted JSON rows. */
+async function snapshot(config: Config): Promise<Record<string, unknown[]>> {
+  const store = await openStore(storageConfig(config, { cacheSizeMb: 8 }), { maxBatch: 1, maxGroupMembers: 1000, writer: 'inline' });
   const out: Record<string, unknown[]> = {};
   for (const table of REBUILT_TABLES) {
-    out[table] = await db.selectFrom(table).selectAll().orderBy(table === 'groups' ? 'group_id' : table === 'calls' ? 'call_id' : 'user_id' as never).execute()
-      .then((rows) => rows.map((r) => JSON.stringify(r)).sort());
+    out[table] = await store.db.selectFrom(table).selectAll().execute().then((rows) => rows.map((r) => JSON.stringify(r)).sort());
   }
-  await close();
+  await store.close();
   return out;
 }
 
-test('LOG-4: `tidings rebuild` recomputes read models equal to the live ones', async () => {
+test(`LOG-4: \`tidings rebuild\` recomputes read models equal to the live ones (${TEST_DIALECT})`, async () => {
   const t = await startTestServer({ limits: { framesPerSecond: 10000, frameBurst: 10000 } });
-  const file = join(t.dataDir, 'tidings.db');
   const random = seededRandom(99);
   const users = ['u0', 'u1', 'u2', 'u3', 'u4', 'u5'];
   const clients = await Promise.all(users.map((u) => t.connect(u)));
@@ -58,15 +58,18 @@ test('LOG-4: `tidings rebuild` recomputes read models equal to the live ones', a
     if (reply && 'eventId' in reply && typeof reply.eventId === 'number') eventIds.push(reply.eventId);
   }
   await t.server.stop();
-  const live = await snapshot(file);
+  const live = await snapshot(t.config);
   assert.ok((live.inbox?.length ?? 0) > 300, 'a real history was written');
   assert.ok((live.conversation_state ?? []).some((r) => JSON.parse(r as string).read_event_id > 0), 'some read cursors were set');
   assert.ok((live.calls ?? []).some((r) => JSON.parse(r as string).state !== 'ringing'), 'some calls changed state');
   const { stdout } = await run(process.execPath, ['bin/tidings.mjs', 'rebuild', '--data-dir', t.dataDir], {
-    env: { ...process.env, TIDINGS_AUTH_SECRETS: TEST_SECRET },
+    env: {
+      ...process.env, TIDINGS_AUTH_SECRETS: TEST_SECRET, TIDINGS_STORAGE_DIALECT: t.config.storage.dialect,
+      ...(t.config.storage.url ? { TIDINGS_STORAGE_URL: t.config.storage.url } : {}),
+    },
   });
   assert.match(stdout, /rebuilt read models .* from \d+ events/);
-  const rebuilt = await snapshot(file);
+  const rebuilt = await snapshot(t.config);
   for (const table of REBUILT_TABLES) assert.deepEqual(rebuilt[table], live[table], `table ${table} differs after rebuild`);
-  rmSync(t.dataDir, { recursive: true, force: true });
+  await t.stop();
 });

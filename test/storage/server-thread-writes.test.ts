@@ -10,6 +10,7 @@ import { WriteGate } from '../../storage/sqlite/write-gate.ts';
 import { WriteBatcher } from '../../storage/sqlite/write-batcher.ts';
 import { SqlPushStore } from '../../storage/sql/push-store.ts';
 import type { Database, TraceRow } from '../../storage/index.ts';
+import { SQLITE_ONLY } from '../helpers/dialects.ts';
 
 /** The push store as the SQLite store composes it beside the writer thread: writes batched behind the gate. */
 function gatedPushStore(db: Kysely<Database>): SqlPushStore {
@@ -41,7 +42,7 @@ const state = <T>(p: Promise<T>) => {
 };
 const tick = () => new Promise((resolve) => setTimeout(resolve, 20));
 
-test('a read on the server thread does not wait behind a write that waits at the gate', async () => {
+test('a read on the server thread does not wait behind a write that waits at the gate', { skip: SQLITE_ONLY }, async () => {
   await withGatedDatabase(async ({ db }, gate) => {
     const store = gatedPushStore(db);
     await store.trace([row(1)]);
@@ -58,7 +59,7 @@ test('a read on the server thread does not wait behind a write that waits at the
   });
 });
 
-test('writes queued behind the gate commit together, and one that fails is undone alone', async () => {
+test('writes queued behind the gate commit together, and one that fails is undone alone', { skip: SQLITE_ONLY }, async () => {
   await withGatedDatabase(async ({ db }, gate) => {
     const store = gatedPushStore(db);
     // A real SQLite refusal for one of the queued writes.

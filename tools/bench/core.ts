@@ -5,6 +5,7 @@
  *
  *   node --import tsx tools/bench/core.ts [--transport ws|uws|both] [--clients 50] [--inflight 10]
  *     [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes 64]
+ *     [--dialect sqlite|postgres] [--pg-url postgres://…]
  *     [--json] [--cpu-prof-dir /tmp/x] [--server-node-arg=--some-node-flag ...]
  *
  * `--transport` (default `both` when uWebSockets.js loads, else `ws`) selects the server's
@@ -36,6 +37,9 @@ const { values: args } = parseArgs({
     ...PHASE_OPTIONS,
     clients: { type: 'string', default: '50' },
     'cpu-prof-dir': { type: 'string' },
+    // `postgres`: the server runs on a fresh database of the cluster at --pg-url (default TIDINGS_TEST_PG_URL).
+    dialect: { type: 'string', default: 'sqlite' },
+    'pg-url': { type: 'string' },
     'server-node-arg': { type: 'string', multiple: true },
     help: { type: 'boolean', default: false },
   },
@@ -43,7 +47,7 @@ const { values: args } = parseArgs({
 });
 
 if (args.help) {
-  console.log('usage: node --import tsx tools/bench/core.ts [--transport ws|uws|both] [--clients N] [--inflight W] [--seconds D] [--warmup S] [--rounds R] [--synchronous FULL|NORMAL] [--writer thread|inline] [--text-bytes B] [--cpu-prof-dir DIR] [--server-node-arg=ARG ...] [--json]');
+  console.log('usage: node --import tsx tools/bench/core.ts [--transport ws|uws|both] [--clients N] [--inflight W] [--seconds D] [--warmup S] [--rounds R] [--synchronous FULL|NORMAL] [--writer thread|inline] [--dialect sqlite|postgres] [--pg-url URL] [--text-bytes B] [--cpu-prof-dir DIR] [--server-node-arg=ARG ...] [--json]');
   process.exit(0);
 }
 
@@ -52,6 +56,12 @@ let clients = intArg('clients', args.clients, 2, 1000);
 if (clients % 2 === 1) clients += 1; // pairs
 const { inflight, seconds, warmup, rounds, textBytes, synchronous, writer, load } = phaseFlags(args);
 const transports = parseTransports(args.transport, await uwsAvailable());
+
+if (args.dialect !== 'sqlite' && args.dialect !== 'postgres') throw new Error(`--dialect sqlite|postgres, not ${args.dialect}`);
+const pgUrl = args['pg-url'] ?? process.env.TIDINGS_TEST_PG_URL;
+if (args.dialect === 'postgres' && !pgUrl) throw new Error('--dialect postgres needs --pg-url (or TIDINGS_TEST_PG_URL); tools/ci/postgres.sh start <dir> prints one');
+const storage = args.dialect === 'postgres' ? { dialect: 'postgres', url: pgUrl } : { synchronous, writer };
+const storageText = args.dialect === 'postgres' ? 'dialect=postgres' : `synchronous=${synchronous}, writer=${writer}`;
 
 const children = new Set<ChildHandle>();
 // Hard bound on the whole run: per transport two phases of warm-up + measure + drain, plus start-up slack.
@@ -88,7 +98,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
     host: '127.0.0.1', port: 0, logLevel: 'silent', transport,
     auth: { secrets: [SECRET] }, admin: { secret: ADMIN_SECRET },
     limits: { framesPerSecond: 1_000_000, frameBurst: 1_000_000 },
-    storage: { synchronous, writer },
+    storage,
   };
   // Both children start up front and idle while the other is measured; phases never overlap.
   const echoServer = await startChild(transport === 'uws' ? './lib/uws-echo-server.ts' : './lib/echo-server.ts', [], [], `${transport} echo server`);
@@ -140,7 +150,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
 
 async function main(): Promise<void> {
   console.log(`tools/bench/core: ${clients} clients (${clients / 2} pairs), ${inflight} in flight each, ${warmup} s warm-up + ${seconds} s measured`
-    + `${rounds > 1 ? ` × ${rounds} rounds (echo and tidings alternate)` : ''}, text ${textBytes} B, synchronous=${synchronous}, writer=${writer}, transports ${transports.join(', ')}`);
+    + `${rounds > 1 ? ` × ${rounds} rounds (echo and tidings alternate)` : ''}, text ${textBytes} B, ${storageText}, transports ${transports.join(', ')}`);
   const results: Array<Record<string, unknown>> = [];
   for (const transport of transports) results.push(await measureTransport(transport));
   if (args['cpu-prof-dir']) console.log(`server CPU profiles written under ${args['cpu-prof-dir']}`);

@@ -8,7 +8,7 @@
  *
  *   node --import tsx tools/bench/fanout.ts [--transport ws|uws|both] [--members 100] [--senders 5]
  *     [--inflight 10] [--seconds 5] [--warmup 1] [--rounds 1] [--synchronous FULL|NORMAL] [--writer thread|inline]
- *     [--text-bytes 64] [--cpu-prof-dir /tmp/x] [--json]
+ *     [--text-bytes 64] [--dialect sqlite|postgres] [--pg-url postgres://…] [--cpu-prof-dir /tmp/x] [--json]
  *
  * A delivery is a message frame received by a member other than its sender (members − 1 per
  * message on both servers). All clients are `ws` clients in this one process, so at high rates
@@ -33,6 +33,9 @@ const { values: args } = parseArgs({
     members: { type: 'string', default: '100' },
     senders: { type: 'string', default: '5' },
     'cpu-prof-dir': { type: 'string' },
+    // `postgres`: the server runs on a fresh database of the cluster at --pg-url (default TIDINGS_TEST_PG_URL).
+    dialect: { type: 'string', default: 'sqlite' },
+    'pg-url': { type: 'string' },
   },
   strict: true,
 });
@@ -41,6 +44,12 @@ const members = intArg('members', args.members, 2, 2000);
 const senders = intArg('senders', args.senders, 1, members);
 const { inflight, seconds, warmup, rounds, textBytes, synchronous, writer, load } = phaseFlags(args);
 const transports = parseTransports(args.transport, await uwsAvailable());
+
+if (args.dialect !== 'sqlite' && args.dialect !== 'postgres') throw new Error(`--dialect sqlite|postgres, not ${args.dialect}`);
+const pgUrl = args['pg-url'] ?? process.env.TIDINGS_TEST_PG_URL;
+if (args.dialect === 'postgres' && !pgUrl) throw new Error('--dialect postgres needs --pg-url (or TIDINGS_TEST_PG_URL); tools/ci/postgres.sh start <dir> prints one');
+const storage = args.dialect === 'postgres' ? { dialect: 'postgres', url: pgUrl } : { synchronous, writer };
+const storageText = args.dialect === 'postgres' ? 'dialect=postgres' : `synchronous=${synchronous}, writer=${writer}`;
 
 const children = new Set<ChildHandle>();
 const hardLimitMs = transports.length * (rounds * 2 * (warmup + seconds + 20) * 1000 + 40_000) + 20_000;
@@ -77,7 +86,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
     host: '127.0.0.1', port: 0, logLevel: 'silent', transport,
     auth: { secrets: [SECRET] }, admin: { secret: ADMIN_SECRET },
     limits: { framesPerSecond: 1_000_000, frameBurst: 1_000_000, maxGroupMembers: Math.max(2000, members) },
-    storage: { synchronous, writer },
+    storage,
   };
   const rawServer = await startChild('./lib/broadcast-server.ts', ['--transport', transport], [], `${transport} broadcast server`);
   const tidingsServer = await startChild('./lib/server-process.ts', ['--config', JSON.stringify(serverConfig)],
@@ -127,7 +136,7 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
 
 try {
   console.log(`tools/bench/fanout: 1 group of ${members} connected members, ${senders} senders × ${inflight} in flight, ${warmup} s warm-up + ${seconds} s measured`
-    + `${rounds > 1 ? ` × ${rounds} rounds (raw and tidings alternate)` : ''}, text ${textBytes} B, synchronous=${synchronous}, writer=${writer}, transports ${transports.join(', ')}`);
+    + `${rounds > 1 ? ` × ${rounds} rounds (raw and tidings alternate)` : ''}, text ${textBytes} B, ${storageText}, transports ${transports.join(', ')}`);
   const results: Array<Record<string, unknown>> = [];
   for (const transport of transports) results.push(await measureTransport(transport));
   if (args.json) console.log(JSON.stringify({ bench: 'fanout', members, senders, inflight, seconds, warmup, rounds, textBytes, synchronous, transports: results }));

@@ -1,0 +1,77 @@
+import { sql, type Kysely } from 'kysely';
+import type { LogBackend, Store, WriteBatch, WriteResult } from '../contract.ts';
+import { EventLogEngine } from '../engine/event-log.ts';
+import { plainWrites } from '../sql/dialect.ts';
+import { SqlLogReads } from '../sql/log-reads.ts';
+import { SqlPushStore } from '../sql/push-store.ts';
+import { SqlReadModels } from '../sql/read-models.ts';
+import { rebuildReadModels } from '../sql/rebuild.ts';
+import type { Database } from '../sql/schema.ts';
+import { SqlSettingsStore } from '../sql/settings-store.ts';
+import { engineOptions, type StoreOptions } from '../store-options.ts';
+import { openPostgresDatabase, POSTGRES, type PostgresStorageConfig } from './postgres-database.ts';
+import { PostgresBatchWriter } from './postgres-writer.ts';
+
+// One batch committing and the next one planned behind it: the writer writes them one at a time
+// (postgres-writer.ts), so planning overlaps the commit without batches racing for locks.
+const WRITES_IN_FLIGHT = 2;
+
+/** The shared SQL reads plus the writer that lets the database assign ids and seqs. */
+class PostgresLogBackend extends SqlLogReads implements LogBackend {
+  readonly reprojects = true;
+  readonly #writer: PostgresBatchWriter;
+  constructor(db: Kysely<Database>, writer: PostgresBatchWriter) {
+    super(db, POSTGRES);
+    this.#writer = writer;
+  }
+  write(batch: WriteBatch): Promise<WriteResult> {
+    return this.#writer.write(batch);
+  }
+  reset(): void {
+    this.#writer.reset();
+  }
+  close(): Promise<void> {
+    return this.#writer.drain();
+  }
+}
+
+/** LOG-4 on PostgreSQL: the shared rebuild, then each user's head again from the rebuilt inbox. */
+async function rebuild(db: Kysely<Database>): Promise<{ events: number }> {
+  const result = await rebuildReadModels(db, POSTGRES);
+  await db.transaction().execute(async (trx) => {
+    await sql`DELETE FROM user_heads`.execute(trx);
+    await sql`INSERT INTO user_heads (user_id, head) SELECT user_id, max(seq) FROM inbox GROUP BY user_id`.execute(trx);
+  });
+  return result;
+}
+
+/**
+ * PostgreSQL: any number of processes may open one database. The database assigns event ids and
+ * seqs and holds the authoritative shared state (re-projection under row locks); each process's
+ * planner state is a cache that a refusal reloads. Server-thread writes (push outbox,
+ * registrations, settings) are plain transactions on the pool.
+ */
+export async function openPostgresStore(config: PostgresStorageConfig, options: StoreOptions): Promise<Store> {
+  const { db, close } = await openPostgresDatabase(config);
+  let log: EventLogEngine;
+  let settings: SqlSettingsStore;
+  try {
+    const writer = new PostgresBatchWriter(db, { maxGroupMembers: options.maxGroupMembers });
+    log = await EventLogEngine.open(new PostgresLogBackend(db, writer), engineOptions(options, WRITES_IN_FLIGHT));
+    settings = await SqlSettingsStore.open(db);
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  return {
+    dialect: 'postgres', db, log, cursors: log,
+    readModels: new SqlReadModels(db, POSTGRES, () => log.projection),
+    push: new SqlPushStore(db, POSTGRES, plainWrites(db)),
+    settings,
+    rebuild: () => rebuild(db),
+    async close() {
+      await log.close();
+      await close();
+    },
+  };
+}
