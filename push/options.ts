@@ -25,6 +25,8 @@ export interface PushServiceOptions {
   collapseWindowMs: number;
   /** Badge updates wait this long, so a burst of reads on another device is one update per device. */
   badgeUpdateWindowMs: number;
+  /** How long trigger work that failed (database or presence unreachable) is retried before it is given up. */
+  triggerRetryMs: number;
   payload: PayloadDefaults;
 }
 
@@ -35,6 +37,8 @@ export interface PushObserver {
    * to the end of the dispatcher's checks (outbox lag); `vendorMs` is the vendor call, when made.
    */
   jobDone(outcome: string, provider: string | undefined, waitedMs: number, vendorMs: number | undefined): void;
+  /** Trigger work failed (`gaveUp`: for good, its pushes are not made). */
+  triggerFailed?(work: string, gaveUp: boolean): void;
 }
 
 /**

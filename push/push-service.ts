@@ -29,6 +29,8 @@ export class PushService {
   #tailCommitted: AppendResult[] | undefined;
   #startupTimer: NodeJS.Timeout | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
+  #wakeRetry: (() => void) | undefined;
 
   constructor(deps: PushDeps, options: PushServiceOptions) {
     this.#deps = deps;
@@ -36,10 +38,35 @@ export class PushService {
     this.dispatcher = new PushDispatcher(deps, options, (job, binding, reason) => this.#fallBack(job, binding, reason));
   }
 
-  /** Work is serialised so a device's offline replay and its later online cancel apply in order. */
+  /**
+   * Work is serialised so a device's offline replay and its later online cancel apply in order.
+   * Work that fails (the database or the presence directory is unreachable) is retried, in place,
+   * until it succeeds or `triggerRetryMs` has passed: every piece is idempotent (job keys), and
+   * dropping it would lose the pushes of events that were stored.
+   */
   #serial(label: string, work: () => Promise<void>): void {
     this.#tailCommitted = undefined;
-    this.#chain = this.#chain.then(work).catch((error: unknown) => this.#deps.logger.error({ err: error, work: label }, 'push trigger failed'));
+    this.#chain = this.#chain.then(() => this.#untilDone(label, work));
+  }
+
+  async #untilDone(label: string, work: () => Promise<void>): Promise<void> {
+    const giveUpAt = Date.now() + this.#options.triggerRetryMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await work();
+        return;
+      } catch (error) {
+        const last = this.#stopping || Date.now() >= giveUpAt;
+        this.#deps.logger.error({ err: error, work: label, attempt }, last ? 'push trigger failed; giving up on this work' : 'push trigger failed; retrying');
+        this.#deps.observer?.triggerFailed?.(label, last);
+        if (last) return;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(this.#options.retryMaxMs, this.#options.retryBaseMs * 2 ** Math.min(attempt - 1, 16)));
+          this.#wakeRetry = () => { clearTimeout(timer); resolve(); };
+        });
+        this.#wakeRetry = undefined;
+      }
+    }
   }
 
   async start(): Promise<void> {
@@ -48,11 +75,16 @@ export class PushService {
     // within the grace period are offline; replay what they never acked.
     this.#startupTimer = setTimeout(() => this.#serial('startup-recovery', () => this.#recoverAfterStart()), this.#options.startupGraceMs);
     this.#startupTimer.unref();
-    this.#pruneTimer = setInterval(() => void this.#deps.store.pruneTrace(Date.now() - this.#options.traceRetentionMs), this.#options.tracePruneEveryMs);
+    this.#pruneTimer = setInterval(() => {
+      // Missed prunes are made up by the next one.
+      this.#deps.store.pruneTrace(Date.now() - this.#options.traceRetentionMs).catch((error: unknown) => this.#deps.logger.warn({ err: error }, 'pruning the push trace failed'));
+    }, this.#options.tracePruneEveryMs);
     this.#pruneTimer.unref();
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
+    this.#wakeRetry?.();
     if (this.#startupTimer) clearTimeout(this.#startupTimer);
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
     await this.#chain;

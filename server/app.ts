@@ -74,12 +74,16 @@ function createPush(config: Config, store: Store, ctx: Pick<ServerContext, 'pres
         metrics.pushWait.observe(Math.max(0, waitedMs) / 1000);
         if (provider && vendorMs !== undefined) metrics.pushVendor.observe({ provider }, vendorMs / 1000);
       },
+      triggerFailed(work, gaveUp) {
+        metrics.pushTriggerFailures.inc({ work, gave_up: String(gaveUp) });
+      },
     },
   }, {
     concurrency: config.push.concurrency, maxAttempts: config.push.maxAttempts, retryBaseMs: config.push.retryBaseMs,
     retryMaxMs: config.push.retryMaxMs, replayLimit: config.push.replayLimit, pollMs: config.push.pollMs, claimLeaseMs: config.push.claimLeaseMs,
     startupGraceMs: config.push.startupGraceMs, traceRetentionMs: config.push.traceRetentionHours * 3600_000,
     tracePruneEveryMs: config.push.tracePruneEveryMs, collapseWindowMs: config.push.collapseWindowMs, badgeUpdateWindowMs: config.push.badgeUpdateWindowMs,
+    triggerRetryMs: config.push.triggerRetryMs,
     payload: { defaultTitle: config.push.defaultTitle, defaultBody: config.push.defaultBody, ttlSec: config.push.ttlSec },
   });
   if (providers.sandboxMode) logger.warn('no push credentials configured: pushes go to the sandbox (GET /admin/pushes)');
@@ -91,7 +95,13 @@ function wire(ctx: ServerContext): void {
   const { store, broker, events, push, metrics, logger } = ctx;
   // Another node's commits: this node's caches follow them before delivery looks at them.
   broker.onPublication((results, origin) => { if (origin === 'remote') store.log.observe(results); });
-  broker.onSignal((topic, payload) => { if (topic === 'blocks') void store.settings.reloadBlocks(payload); });
+  broker.onSignal((topic, payload) => {
+    if (topic !== 'blocks') return;
+    store.settings.reloadBlocks(payload).catch((error: unknown) => logger.error({ err: error, userId: payload }, 'reloading blocks failed'));
+  });
+  broker.onResume(() => {
+    store.settings.reloadAllBlocks().catch((error: unknown) => logger.error({ err: error }, 'reloading blocks after the broker resumed failed'));
+  });
   // Every committed event reaches live delivery through the broker, even on one node.
   store.log.onCommitted('broker', (results) => broker.publish(results));
   store.log.onCommitted('push', (results) => push.service.onCommitted(results));

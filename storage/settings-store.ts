@@ -34,4 +34,6 @@ export interface SettingsStore {
   hasBlocked(userId: string, sender: string): boolean;
   /** Another process changed this user's blocks: read them again. */
   reloadBlocks(userId: string): Promise<void>;
+  /** Notices of other processes' changes may have been lost: read every user's blocks again. */
+  reloadAllBlocks(): Promise<void>;
 }

@@ -26,6 +26,12 @@ export interface Broker {
   /** A best-effort notice to every other node (a cache to reload: a user's blocks). */
   signal(topic: string, payload: string): void;
   onSignal(handler: (topic: string, payload: string) => void): void;
+  /**
+   * This node's link to the other nodes was lost and is back: signals sent meanwhile may be lost,
+   * so caches they keep fresh must be reloaded. (Publications need nothing: delivery repairs them.)
+   * Never called on one node.
+   */
+  onResume(handler: () => void): void;
   /** This node has (or no longer has) live sessions of the user. */
   subscribe(userId: string): void;
   unsubscribe(userId: string): void;

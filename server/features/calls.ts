@@ -65,9 +65,9 @@ export function callsFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'logg
       // Calls this node did not start (another node did, and may have died) are timed out by a
       // sweep too. Several nodes may try: the log takes one timeout (the next is refused, nothing ringing).
       sweeper = setInterval(() => {
-        void store.readModels.ringingCalls().then((calls) => {
+        store.readModels.ringingCalls().then((calls) => {
           for (const call of calls) if (call.deadline <= Date.now() && !timers.has(call.callId)) schedule(call.callId, call.inviter, call.deadline);
-        });
+        }, (error: unknown) => logger.warn({ err: error }, 'call sweep failed; the next one retries'));
       }, config.cluster.sweepMs);
       sweeper.unref();
     },

@@ -13,11 +13,7 @@ export class SqlSettingsStore implements SettingsStore {
   }
 
   static async open(db: Kysely<Database>): Promise<SqlSettingsStore> {
-    const blocks = new Map<string, Set<string>>();
-    for (const row of await db.selectFrom('user_blocks').selectAll().execute()) {
-      blocks.set(row.user_id, (blocks.get(row.user_id) ?? new Set()).add(row.blocked));
-    }
-    return new SqlSettingsStore(db, blocks);
+    return new SqlSettingsStore(db, await readAllBlocks(db));
   }
 
   async get(userId: string): Promise<UserSettings> {
@@ -68,7 +64,21 @@ export class SqlSettingsStore implements SettingsStore {
     else this.#blocks.set(userId, new Set(rows.map((r) => r.blocked)));
   }
 
+  async reloadAllBlocks(): Promise<void> {
+    const fresh = await readAllBlocks(this.#db);
+    this.#blocks.clear();
+    for (const [user, blocked] of fresh) this.#blocks.set(user, blocked);
+  }
+
   hasBlocked(userId: string, sender: string): boolean {
     return this.#blocks.get(userId)?.has(sender) ?? false;
   }
+}
+
+async function readAllBlocks(db: Kysely<Database>): Promise<Map<string, Set<string>>> {
+  const blocks = new Map<string, Set<string>>();
+  for (const row of await db.selectFrom('user_blocks').selectAll().execute()) {
+    blocks.set(row.user_id, (blocks.get(row.user_id) ?? new Set()).add(row.blocked));
+  }
+  return blocks;
 }

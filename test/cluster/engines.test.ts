@@ -114,6 +114,32 @@ for (const make of [memoryEngine, redisEngine]) {
       }
     });
 
+    it('presence: a node re-asserting its entries never pulls back a device that moved to another node; an emptied directory gets them back', async () => {
+      const engine = make();
+      try {
+        const [a, b] = await Promise.all([engine.node('n1', 1500), engine.node('n2', 1500)]);
+        const onA = entry({ nodeId: 'n1' });
+        const other = entry({ deviceId: 'tablet', sessionId: 'st', nodeId: 'n1' });
+        await a!.presence.add(onA);
+        await a!.presence.add(other);
+        // The phone logs in again on n2 before n1 has ended its old session, and n1 refreshes.
+        await b!.presence.add(entry({ sessionId: 's2', nodeId: 'n2' }));
+        await a!.presence.refresh([onA, other]);
+        const devices = (await a!.presence.devicesOf('alice')).sort((x, y) => x.deviceId.localeCompare(y.deviceId));
+        assert.deepEqual(devices, [entry({ sessionId: 's2', nodeId: 'n2' }), other]);
+        if (engine.shared) {
+          // Redis restarted empty: the next refresh (throttled to a third of the TTL) puts n1's entries back.
+          await redis.restart();
+          await eventually(async () => {
+            await a!.presence.refresh([other]).catch(() => undefined);
+            return a!.presence.isOnline('alice', 'tablet').catch(() => false);
+          }, 5000, 'the tablet back in the directory');
+        }
+      } finally {
+        await engine.close();
+      }
+    });
+
     it('broker: this node hears a publication at once; another node hears it, in order, marked remote', async () => {
       const engine = make();
       try {

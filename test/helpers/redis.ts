@@ -8,8 +8,8 @@ import { join } from 'node:path';
 export interface TestRedis {
   url: string;
   port: number;
-  /** Kill it (as a crash would) and start it again, empty, on the same port. */
-  restart(): Promise<void>;
+  /** Kill it (as a crash would) and start it again, empty, on the same port, after `downMs`. */
+  restart(downMs?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,8 +53,9 @@ export async function startTestRedis(): Promise<TestRedis> {
   };
   return {
     url: `redis://127.0.0.1:${port}`, port,
-    async restart() {
+    async restart(downMs = 0) {
       await kill();
+      if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
       child = await launch(port, dir);
     },
     async stop() {

@@ -17,6 +17,7 @@ export class MemoryBroker implements Broker {
   /** There is no other node to tell. */
   signal(): void {}
   onSignal(): void {}
+  onResume(): void {}
 
   subscribe(): void {}
   unsubscribe(): void {}

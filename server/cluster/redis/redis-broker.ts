@@ -22,6 +22,7 @@ export class RedisBroker implements Broker {
   readonly #signals: string;
   readonly #handlers: Handler[] = [];
   readonly #signalHandlers: Array<(topic: string, payload: string) => void> = [];
+  readonly #resumeHandlers: Array<() => void> = [];
   readonly #onError: (error: unknown) => void;
   /** For tests: the share of incoming batches dropped on purpose (a lossy network). */
   dropIncoming = 0;
@@ -38,6 +39,14 @@ export class RedisBroker implements Broker {
     const broker = new RedisBroker(commands, options.nodeId, options.prefix, options.onError);
     subscriber.on('message', (channel: string, text: string) => broker.#receive(channel, text));
     await subscriber.subscribe(broker.#events, broker.#signals);
+    // ioredis re-subscribes by itself after a reconnect; what was published meanwhile is gone.
+    let connected = true;
+    subscriber.on('close', () => { connected = false; });
+    subscriber.on('ready', () => {
+      if (connected) return;
+      connected = true;
+      for (const handler of broker.#resumeHandlers) handler();
+    });
     return broker;
   }
 
@@ -75,6 +84,10 @@ export class RedisBroker implements Broker {
 
   onSignal(handler: (topic: string, payload: string) => void): void {
     this.#signalHandlers.push(handler);
+  }
+
+  onResume(handler: () => void): void {
+    this.#resumeHandlers.push(handler);
   }
 
   subscribe(): void {}

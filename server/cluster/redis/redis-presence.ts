@@ -17,6 +17,20 @@ if cur and cjson.decode(cur).sessionId == ARGV[2] then
   redis.call('ZREM', KEYS[2], ARGV[3])
 end
 return 0`;
+// refresh: re-assert this node's entries (the whole entry: a Redis that restarted empty gets it
+// back), each only while the device has no entry or still this session's: a device that moved to
+// another node meanwhile is never pulled back. ARGV: prefix, expiresAt, then (device key, entry) pairs.
+const REFRESH = `
+for i = 3, #ARGV, 2 do
+  local entry = cjson.decode(ARGV[i + 1])
+  local key = ARGV[1] .. entry.userId
+  local cur = redis.call('HGET', key, entry.deviceId)
+  if (not cur) or cjson.decode(cur).sessionId == entry.sessionId then
+    redis.call('HSET', key, entry.deviceId, ARGV[i + 1])
+    redis.call('ZADD', KEYS[1], ARGV[2], ARGV[i])
+  end
+end
+return 0`;
 // expired: pop every entry whose expiry passed, once, atomically; returns the entries.
 const EXPIRED = `
 local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
@@ -87,15 +101,14 @@ export class RedisPresence implements PresenceDirectory {
     if (now - this.#lastRefresh < this.#ttlMs / 3) return;
     this.#lastRefresh = now;
     if (entries.length === 0) return;
-    const pipeline = this.#redis.pipeline();
     const expiresAt = now + this.#ttlMs;
-    for (let i = 0; i < entries.length; i += 1000) {
-      const part = entries.slice(i, i + 1000);
-      // The whole entry, not only its expiry: a Redis that restarted empty gets it back.
-      for (const e of part) pipeline.hset(this.#userKey(e.userId), e.deviceId, this.#stored(e));
-      pipeline.zadd(this.#expiryKey, ...part.flatMap((e) => [expiresAt, member(e.userId, e.deviceId)]));
+    const parts: Array<Promise<unknown>> = [];
+    for (let i = 0; i < entries.length; i += 500) {
+      const part = entries.slice(i, i + 500);
+      parts.push(this.#redis.eval(REFRESH, 1, this.#expiryKey, `${this.#prefix}presence:user:`, expiresAt,
+        ...part.flatMap((e) => [member(e.userId, e.deviceId), this.#stored(e)])));
     }
-    await pipeline.exec();
+    await Promise.all(parts);
   }
 
   async devicesOf(userId: string): Promise<DeviceEntry[]> {
