@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DeliveredEvent } from '../../protocol/index.ts';
-import type { TestClient } from '../helpers/client.ts';
+import { TestClient } from '../helpers/client.ts';
 import { apnsTo, apnsToken, registerApns, startPushEnv, type PushEnv } from '../helpers/push-env.ts';
 import { eventually, sleep } from '../helpers/server.ts';
 import { NEEDS_POSTGRES, startCluster, type TestCluster } from './harness.ts';
@@ -20,6 +20,7 @@ before(async () => {
     config: {
       push: { credentials: env.credentials, retryBaseMs: 50, retryMaxMs: 200, pollMs: 20, startupGraceMs: 0, collapseWindowMs: 0 },
       sessions: { ios: 'single' },
+      limits: { maxConnectionsPerUser: 3 },
     },
   });
 });
@@ -163,4 +164,16 @@ test('CALL-1/CALL-2 across nodes: a call rung from node 1 is answered on node 3;
   assert.equal(again.type === 'error' && again.code, 'call_ended');
   await alice.expect({ type: 'call_end', callId: created.callId }, 'ok');
   await Promise.all([alice, bobTab, bobDesk].map((d) => d.close()));
+});
+
+test('LIM-1 across nodes: the per-user connection cap counts the user\'s devices on every node', { skip }, async () => {
+  const devices = await Promise.all([0, 1, 2].map((i) => c().connect(i, 'cap-bob', `cap-bob-${i}`, 'android')));
+  const fourth = await TestClient.connect(c().url(0));
+  fourth.send({ type: 'login', token: c().token('cap-bob'), deviceId: 'cap-bob-3', platform: 'android' });
+  const answer = await fourth.waitFor((f) => f.type === 'error' || f.type === 'login_ok', 5000, 'login answer');
+  assert.equal(answer.type === 'error' && answer.code, 'too_many_connections', 'three online on three nodes: a fourth is refused on node 1');
+  // The same device reconnecting elsewhere is not a new connection: it replaces its session.
+  const again = await c().connect(0, 'cap-bob', 'cap-bob-2', 'android');
+  assert.equal(await devices[2]!.closed, 4006);
+  await Promise.all([devices[0]!.close(), devices[1]!.close(), again.close(), fourth.close()]);
 });

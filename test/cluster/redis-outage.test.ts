@@ -5,6 +5,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { TestClient } from '../helpers/client.ts';
 import { apnsTo, apnsToken, registerApns, startPushEnv, type PushEnv } from '../helpers/push-env.ts';
 import { eventually, sleep } from '../helpers/server.ts';
 import { TrackedDevice } from '../reliability/harness.ts';
@@ -78,7 +79,6 @@ test('OPS-3 across nodes: Redis restarted (empty) mid-test: sends are stored mea
     // Redis is down: a send is still stored (PostgreSQL holds the log) and acked.
     for (let i = 3; i < 6; i++) await send(i);
     // A login needs the presence directory: refused, retryably, not hung and not half-done.
-    const { TestClient } = await import('../helpers/client.ts');
     const late = await TestClient.connect(cluster.url(0));
     late.send({ type: 'login', token: cluster.token('o-dave'), deviceId: 'o-dave-phone', platform: 'android' });
     const refused = await late.waitFor((f) => f.type === 'error' || f.type === 'login_ok', 15_000, 'login answer');
