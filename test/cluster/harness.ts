@@ -40,10 +40,15 @@ export interface ClusterOptions {
   config?: Record<string, unknown>;
   /** cluster.* overrides (presenceTtlMs, sweepMs, chaosDropRate). */
   cluster?: Record<string, unknown>;
+  /** A database of the caller's (left alone at stop) instead of a fresh one on the suite's PostgreSQL. */
+  databaseUrl?: string;
 }
 
 export async function startCluster(options: ClusterOptions): Promise<TestCluster> {
-  const [database, redis] = await Promise.all([createPgDatabase(), startTestRedis()]);
+  const [database, redis] = await Promise.all([
+    options.databaseUrl ? { name: '', url: options.databaseUrl, drop: async () => undefined } : createPgDatabase(),
+    startTestRedis(),
+  ]);
   const dirs: string[] = [];
   const files: string[] = [];
   const nodes: Array<Child | undefined> = [];
