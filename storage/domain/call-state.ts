@@ -1,5 +1,5 @@
 import { ProtocolError, TERMINAL_CALL_STATES, type CallAction, type CallStateName } from '../../protocol/index.ts';
-import type { CallRecord } from '../contract.ts';
+import type { CallRecord } from './model.ts';
 
 /**
  * The call state machine (CALL-1), pure: given the call as of its place in the log and an action,

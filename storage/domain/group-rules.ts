@@ -1,5 +1,5 @@
 import { ProtocolError, type GroupRole, type JoinPolicy } from '../../protocol/index.ts';
-import type { EventDraft } from '../contract.ts';
+import type { EventDraft } from './model.ts';
 
 /**
  * Groups with an owner, admins and a join policy: who may do what, checked in log order. Pure;

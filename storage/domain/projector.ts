@@ -1,6 +1,6 @@
 import { nanoid } from 'nanoid';
 import { ProtocolError, callConversation, groupConversation, parseConversation } from '../../protocol/index.ts';
-import type { CallRecord, EventDraft, WriteItem } from '../contract.ts';
+import type { CallRecord, EventDraft } from './model.ts';
 import { isCallOver, nextCallState } from './call-state.ts';
 import { applyGroupChange as applyToGroups, projectGroupEvent, type GroupChange, type GroupDraft, type GroupState } from './group-rules.ts';
 
@@ -148,18 +148,3 @@ export function applyGroupChange(state: ProjectionState, change: GroupChange): v
   applyToGroups(state.groups, change);
 }
 
-/** What the backend writes for a projected event (its id and seqs are assigned there). */
-export function toWriteItem(projected: ProjectedEvent, draft?: EventDraft): WriteItem {
-  return {
-    ...(draft ? { draft } : {}),
-    event: {
-      kind: projected.kind, conversation: projected.conversation, sender: projected.sender, clientMsgId: projected.clientMsgId,
-      messageId: projected.messageId, at: projected.at, body: projected.body,
-    },
-    recipients: projected.recipients.map((r) => r.user),
-    countable: projected.recipients.map((r) => (r.countable ? 1 : 0)),
-    ...(projected.readCursor ? { readCursor: projected.readCursor } : {}),
-    ...(projected.groupChange ? { groupChange: projected.groupChange } : {}),
-    ...(projected.callChange ? { callChange: projected.callChange } : {}),
-  };
-}

@@ -1,6 +1,6 @@
 import type { CallAction, GroupRole, JoinPolicy } from '../../protocol/index.ts';
 import { peerOf } from '../../protocol/index.ts';
-import type { EventDraft } from '../contract.ts';
+import type { EventDraft } from './model.ts';
 
 /** Recover the draft an event was appended from, so replay (rebuild) runs the very same projection. */
 export function draftFromStored(kind: string, sender: string, conversation: string, clientMsgId: string | null, json: string): EventDraft {

@@ -3,7 +3,8 @@ import type {
   AppendListener, AppendResult, DeviceCursors, EventDraft, EventLog, InboxEntry, LogBackend, StoredEvent, WriteResult,
 } from '../contract.ts';
 import { eventJson } from '../contract.ts';
-import { applyCallChange, applyGroupChange, newMessageId, project, toWriteItem, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../domain/projector.ts';
+import { applyCallChange, applyGroupChange, newMessageId, project, type ProjectedEvent, type ProjectionLimits, type ProjectionState } from '../domain/projector.ts';
+import { toWriteItem } from '../write-item.ts';
 import { GroupCommitQueue, type Pending } from './group-commit.ts';
 import { draftFromStored } from '../domain/replay.ts';
 import { CursorBuffer } from './cursor-buffer.ts';

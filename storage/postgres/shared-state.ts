@@ -3,10 +3,11 @@ import { ProtocolError, parseConversation, type ErrorCode, type JoinPolicy } fro
 import type { EventDraft, WriteItem } from '../contract.ts';
 import { isCallOver } from '../domain/call-state.ts';
 import {
-  applyCallChange, applyGroupChange, project, toWriteItem, type ProjectedEvent, type ProjectionLimits, type ProjectionState,
+  applyCallChange, applyGroupChange, project, type ProjectedEvent, type ProjectionLimits, type ProjectionState,
 } from '../domain/projector.ts';
 import { callFromRow } from '../sql/log-reads.ts';
 import type { Database } from '../sql/schema.ts';
+import { toWriteItem } from '../write-item.ts';
 
 /*
  * The shared state a draft's validity depends on (group membership, a call's state), read under

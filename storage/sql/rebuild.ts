@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.ts';
-import { applyCallChange, applyGroupChange, project, toWriteItem, type ProjectionState } from '../domain/projector.ts';
+import { applyCallChange, applyGroupChange, project, type ProjectionState } from '../domain/projector.ts';
+import { toWriteItem } from '../write-item.ts';
 import { draftFromStored } from '../domain/replay.ts';
 import { applyProjection, inboxRowsOf, insertInboxRows, type AssignedItem } from './projection-sql.ts';
 import type { SqlDialect } from './dialect.ts';
