@@ -129,7 +129,11 @@ async function measureTransport(transport: 'ws' | 'uws'): Promise<Record<string,
   return {
     transport,
     raw: { msgsPerSec: Math.round(rawMsgs), deliveriesPerSec: Math.round(rawDeliveries), ackMs: rawAck, deliverMs: rawDel, errors: Object.fromEntries(raw.errorCodes) },
-    tidings: { msgsPerSec: Math.round(tMsgs), deliveriesPerSec: Math.round(tDeliveries), ackMs: tAck, deliverMs: tDel, errors: Object.fromEntries(tidings.errorCodes) },
+    tidings: {
+      msgsPerSec: Math.round(tMsgs), deliveriesPerSec: Math.round(tDeliveries), ackMs: tAck, deliverMs: tDel, errors: Object.fromEntries(tidings.errorCodes),
+      // Server CPU per delivery: what one more member costs.
+      serverCpuSec: tidings.serverCpuSec ?? null, delivered: tidings.delivered, wallSec: tidings.wallSec,
+    },
     ratio,
   };
 }

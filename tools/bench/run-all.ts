@@ -5,6 +5,7 @@
  * crashed or timed out (benches print their targets; they do not fail the run on them).
  *
  *   node --import tsx tools/bench/run-all.ts [--only core] [--timeout 180]
+ *   node --import tsx tools/bench/run-all.ts --curve     the cost curves (tools/bench/curves.ts), minutes long
  */
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -28,6 +29,8 @@ const { values } = parseArgs({
   options: {
     only: { type: 'string', multiple: true },
     timeout: { type: 'string', default: '180' },
+    // The cost curves (tools/bench/curves.ts): many runs, minutes long, so only on request.
+    curve: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -37,56 +40,63 @@ if (!(timeoutSec > 0 && timeoutSec <= 3600)) {
   process.exit(2);
 }
 
-const benches = readdirSync(BENCH_DIR)
-  .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== SELF)
-  .map((f) => f.slice(0, -3))
-  .filter((name) => !values.only || values.only.includes(name))
-  .sort();
+if (values.curve) {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, 'curves.ts')], { cwd: REPO_ROOT, stdio: 'inherit' });
+  child.once('exit', (code) => process.exit(code ?? 1));
+} else await runAll();
 
-if (benches.length === 0) {
-  console.error(`no benches to run in ${BENCH_DIR}${values.only ? ` matching ${values.only.join(', ')}` : ''}`);
-  process.exit(2);
-}
+async function runAll(): Promise<void> {
+  const benches = readdirSync(BENCH_DIR)
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && f !== SELF && f !== 'curves.ts')
+    .map((f) => f.slice(0, -3))
+    .filter((name) => !values.only || values.only.includes(name))
+    .sort();
 
-let current: ReturnType<typeof spawn> | undefined;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    current?.kill('SIGTERM');
-    process.exit(130);
-  });
-}
+  if (benches.length === 0) {
+    console.error(`no benches to run in ${BENCH_DIR}${values.only ? ` matching ${values.only.join(', ')}` : ''}`);
+    process.exit(2);
+  }
 
-function runBench(name: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean; ms: number }> {
-  const started = Date.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, `${name}.ts`), ...(SIZES[name] ?? [])], {
-    cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  current = child;
-  let timedOut = false;
-  // SIGTERM first so the bench can stop its own children; SIGKILL if it does not go.
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGTERM');
-    setTimeout(() => child.kill('SIGKILL'), 5000).unref();
-  }, timeoutSec * 1000);
-  return new Promise((resolve) => {
-    child.once('error', (error) => {
-      console.error(`${name}: ${error.message}`);
+  let current: ReturnType<typeof spawn> | undefined;
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      current?.kill('SIGTERM');
+      process.exit(130);
     });
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      current = undefined;
-      resolve({ code, signal, timedOut, ms: Date.now() - started });
-    });
-  });
-}
+  }
 
-const summary: string[] = [];
-for (const name of benches) {
-  console.log(`\n=== tools/bench/${name}.ts ${(SIZES[name] ?? []).join(' ')}`.trimEnd());
-  const { code, signal, timedOut, ms } = await runBench(name);
-  const status = timedOut ? `TIMED OUT after ${timeoutSec} s` : code === 0 ? 'ok' : `FAILED (code ${code}${signal ? `, ${signal}` : ''})`;
-  summary.push(`${name.padEnd(16)} ${status} (${(ms / 1000).toFixed(1)} s)`);
-  if (timedOut || code !== 0) process.exitCode = 1;
+  function runBench(name: string): Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean; ms: number }> {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--import', 'tsx', join(BENCH_DIR, `${name}.ts`), ...(SIZES[name] ?? [])], {
+      cwd: REPO_ROOT, stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    current = child;
+    let timedOut = false;
+    // SIGTERM first so the bench can stop its own children; SIGKILL if it does not go.
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGTERM');
+      setTimeout(() => child.kill('SIGKILL'), 5000).unref();
+    }, timeoutSec * 1000);
+    return new Promise((resolve) => {
+      child.once('error', (error) => {
+        console.error(`${name}: ${error.message}`);
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        current = undefined;
+        resolve({ code, signal, timedOut, ms: Date.now() - started });
+      });
+    });
+  }
+
+  const summary: string[] = [];
+  for (const name of benches) {
+    console.log(`\n=== tools/bench/${name}.ts ${(SIZES[name] ?? []).join(' ')}`.trimEnd());
+    const { code, signal, timedOut, ms } = await runBench(name);
+    const status = timedOut ? `TIMED OUT after ${timeoutSec} s` : code === 0 ? 'ok' : `FAILED (code ${code}${signal ? `, ${signal}` : ''})`;
+    summary.push(`${name.padEnd(16)} ${status} (${(ms / 1000).toFixed(1)} s)`);
+    if (timedOut || code !== 0) process.exitCode = 1;
+  }
+  console.log(`\n=== summary\n${summary.join('\n')}`);
 }
-console.log(`\n=== summary\n${summary.join('\n')}`);
