@@ -4,8 +4,12 @@
  *
  *   node --import tsx tools/bench/idle.ts [--devices 2000] [--transports ws,uws] [--json]
  *
- * Target (issue 6): 10,000 idle devices in ≤ 500 MiB server RSS on uws.
+ * Targets: 10,000 idle devices in ≤ 500 MiB server RSS on uws (issue 6); 50,000 real ones in
+ * ≤ 1.5 GiB (issue 18). Past ~28k sockets one loopback source address runs out of ports, so
+ * devices are spread over 127.0.0.2, 127.0.0.3, …; and the bench raises its own open-file limit
+ * (prlimit on this process, inherited by the servers it starts), never the system's.
  */
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { mintToken } from '../../server/auth/tokens.ts';
 import { inBatches, LeanDevice, rssBytesOf } from './lib/lean-device.ts';
@@ -19,7 +23,21 @@ const { values: args } = parseArgs({
     json: { type: 'boolean', default: false },
   },
 });
-const devices = Math.min(20_000, Number(args.devices));
+const devices = Math.min(60_000, Number(args.devices));
+const PER_SOURCE = 25_000;
+const sourceOf = (i: number) => (devices > PER_SOURCE ? `127.0.0.${2 + Math.floor(i / PER_SOURCE)}` : undefined);
+
+/** Enough descriptors for the clients here and the server child (which inherits the limit). */
+function raiseFileLimit(need: number): void {
+  const current = Number(execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim());
+  if (current >= need) return;
+  try {
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${need}:${need}`], { stdio: 'pipe' });
+  } catch (error) {
+    throw new Error(`${devices} devices need ${need} open files and the limit is ${current}: run as root, or raise it (ulimit -n ${need}) first (${(error as Error).message.split('\n')[0]})`);
+  }
+}
+raiseFileLimit(devices + 4096);
 const MiB = 1024 * 1024;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,7 +57,7 @@ async function measureTidings(transport: string): Promise<{ transport: string; b
     const url = server.ready.url as string;
     const base = await settle(server.pid);
     await inBatches(Array.from({ length: devices }, (_, i) => i), 200, async (i) => {
-      const device = await LeanDevice.open(url);
+      const device = await LeanDevice.open(url, sourceOf(i));
       open.push(device);
       await device.login(mintToken(SECRET, `u${i}`, 3600), `d${i}`);
       await device.sync();
@@ -59,8 +77,8 @@ async function measureRawWs(): Promise<{ base: number; loaded: number; perDevice
   const open: LeanDevice[] = [];
   try {
     const base = await settle(server.pid);
-    await inBatches(Array.from({ length: devices }, (_, i) => i), 200, async () => {
-      open.push(await LeanDevice.open(server.ready.url as string));
+    await inBatches(Array.from({ length: devices }, (_, i) => i), 200, async (i) => {
+      open.push(await LeanDevice.open(server.ready.url as string, sourceOf(i)));
     });
     const loaded = await settle(server.pid);
     return { base, loaded, perDevice: (loaded - base) / devices };
@@ -88,5 +106,7 @@ const uws = results.find((r) => r.transport === 'uws' && !('error' in r)) as { b
 if (uws) {
   const at10k = (uws.base + uws.perDevice * 10_000) / MiB;
   console.log(`target 10,000 idle devices ≤ 500 MiB on uws: ${devices >= 10_000 ? 'measured' : 'extrapolated'} ${at10k.toFixed(0)} MiB → ${at10k <= 500 ? 'PASS' : 'FAIL'}`);
+  const loaded = (results.find((r) => r.transport === 'uws') as { loaded: number }).loaded / MiB;
+  if (devices >= 50_000) console.log(`target 50,000 idle devices ≤ 1,536 MiB on uws: measured ${loaded.toFixed(0)} MiB at ${devices} → ${loaded <= 1536 ? 'PASS' : 'FAIL'}`);
 }
 if (args.json) console.log(JSON.stringify({ bench: 'idle', devices, raw, results }));

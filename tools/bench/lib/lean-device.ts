@@ -21,9 +21,10 @@ export class LeanDevice {
     socket.on('error', () => undefined);
   }
 
-  static open(url: string): Promise<LeanDevice> {
+  /** `localAddress`: a loopback source address (127.0.0.x), each good for ~28k ports to one server. */
+  static open(url: string, localAddress?: string): Promise<LeanDevice> {
     return new Promise((resolve, reject) => {
-      const socket = new WebSocket(url, { perMessageDeflate: false });
+      const socket = new WebSocket(url, { perMessageDeflate: false, ...(localAddress ? { localAddress } : {}) });
       socket.once('open', () => resolve(new LeanDevice(socket)));
       socket.once('error', reject);
     });
