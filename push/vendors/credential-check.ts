@@ -42,3 +42,15 @@ export function checkPemCa(setting: string, ca: string | undefined): void {
 export function checkTrimmed(setting: string, value: string): void {
   if (value.trim() !== value) throw new CredentialConfigError(`${setting} has leading or trailing spaces`);
 }
+
+/** The `endpoints` overrides of an HTTP vendor's credential (`<at>.endpoints.*`): https URLs and a PEM CA. */
+export function checkEndpoints(at: string, endpoints: { authUrl?: string; pushUrl?: string; ca?: string } | undefined): void {
+  checkEndpointUrl(`${at}.endpoints.authUrl`, endpoints?.authUrl);
+  checkEndpointUrl(`${at}.endpoints.pushUrl`, endpoints?.pushUrl);
+  checkPemCa(`${at}.endpoints.ca`, endpoints?.ca);
+}
+
+/** A secret sent as-is: a pasted one with a stray newline or space authenticates as "wrong secret" forever. */
+export function checkNoWhitespace(setting: string, value: string): void {
+  if (/\s/.test(value)) throw new CredentialConfigError(`${setting} contains whitespace (copy-paste error?)`);
+}

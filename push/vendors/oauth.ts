@@ -5,7 +5,8 @@
 // while so a burst of pushes does not hammer the token endpoint; a network, 429 or 5xx failure is
 // retry (a still-valid token is used through an outage of the endpoint inside the refresh window).
 
-import type { PushOutcome, VendorDeps } from './contract.ts';
+import type { FailedOutcome } from './answers.ts';
+import type { VendorDeps } from './contract.ts';
 import { parseJsonObject, retryAfterMs, vendorRequest } from './http.ts';
 
 /** How long a refused credential answers config_error without asking the token endpoint again. */
@@ -19,7 +20,7 @@ export interface AccessToken {
   refreshAt: number;
 }
 
-export type TokenResult = { ok: true; token: AccessToken } | { ok: false; outcome: Exclude<PushOutcome, { status: 'delivered' }> };
+export type TokenResult = { ok: true; token: AccessToken } | { ok: false; outcome: FailedOutcome };
 
 export interface TokenSource {
   /** The vendor's name in logs and reasons ('huawei', 'honor'). */
@@ -53,7 +54,7 @@ export class OAuthTokenCache {
   readonly #deps: VendorDeps;
   #current: AccessToken | undefined;
   #inflight: Promise<TokenResult> | undefined;
-  #refused: { outcome: Extract<TokenResult, { ok: false }>['outcome']; until: number } | undefined;
+  #refused: { outcome: FailedOutcome; until: number } | undefined;
   /** Token requests sent (for logs and tests). */
   requests = 0;
 

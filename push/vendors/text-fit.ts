@@ -1,4 +1,4 @@
-// Shared by the APNs and FCM payload builders (PAY-3): vendors reject an
+// Shared by the vendors' payload builders (PAY-3): vendors reject an
 // oversized payload outright, which would lose the push. A shortened preview
 // is always better than nothing, so we cut the human-readable text — body
 // first, then title — and only give up when the non-text part alone is too big.
@@ -9,6 +9,9 @@ export interface AlertText {
 }
 
 export const ELLIPSIS = '…';
+
+/** The text, or an ellipsis where a vendor requires a non-empty field. */
+export const orEllipsis = (text: string | undefined): string => (text !== undefined && text !== '' ? text : ELLIPSIS);
 
 const segmenter = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
 
@@ -74,4 +77,41 @@ export function fitAlertText(
 /** Byte length of a JSON document as sent on the wire. */
 export function jsonBytes(value: unknown): number {
   return Buffer.byteLength(JSON.stringify(value), 'utf8');
+}
+
+/**
+ * One text field cut to `limit` in the vendor's own unit (characters, "Chinese = 2"), on grapheme
+ * boundaries, ending in an ellipsis when cut. For vendors that limit each field, not the payload.
+ */
+export function fitText(text: string, limit: number, units: (text: string) => number): { text: string; truncated: boolean } {
+  const fitted = fitAlertText({ body: text }, (t) => units(t.body ?? ''), limit);
+  return fitted ? { text: fitted.text.body ?? '', truncated: fitted.truncated } : { text: '', truncated: text !== '' };
+}
+
+export type FittedJsonBody =
+  | { ok: true; body: Record<string, unknown>; bodyText: string; bytes: number; truncated: boolean }
+  | { ok: false; reason: 'payload_too_large'; bytes: number; limit: number };
+
+/**
+ * The JSON body `bodyWith(text)`, its alert text shrunk until the whole body is at most `limit`
+ * bytes. `alert` is undefined for a data-only push: nothing to shrink, so only the limit is checked.
+ */
+export function fitJsonBody(
+  bodyWith: (text: AlertText) => Record<string, unknown>,
+  alert: AlertText | undefined,
+  limit: number,
+): FittedJsonBody {
+  const measure = (text: AlertText): number => jsonBytes(bodyWith(text));
+  let text: AlertText = {};
+  let truncated = false;
+  if (alert !== undefined) {
+    const fitted = fitAlertText(alert, measure, limit);
+    if (!fitted) return { ok: false, reason: 'payload_too_large', bytes: measure({}), limit };
+    ({ text, truncated } = fitted);
+  }
+  const body = bodyWith(text);
+  const bodyText = JSON.stringify(body);
+  const bytes = Buffer.byteLength(bodyText, 'utf8');
+  if (bytes > limit) return { ok: false, reason: 'payload_too_large', bytes, limit };
+  return { ok: true, body, bodyText, bytes, truncated };
 }

@@ -1,14 +1,14 @@
 // Honor Push provider against the fake Honor (Keycloak token endpoint + sendMessage) over real HTTPS.
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
-import { CredentialConfigError, RegistrationError, type PushMessage, type PushOutcome, type PushProvider, type PushTarget, type VendorDeps } from '../../push/vendors/contract.ts';
-import { closeVendorAgents } from '../../push/vendors/http.ts';
+import { CredentialConfigError, RegistrationError, type PushProvider, type PushTarget } from '../../push/vendors/contract.ts';
 import { honorVendor, type HonorCredential } from '../../push/vendors/honor/index.ts';
 import { classifyHonorAnswer } from '../../push/vendors/honor/honor-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startHonorFake, type FakeHonor } from '../../tools/fakes/honor-server.ts';
+import { aroundFake, pushMessage as msg, reasonOf as reason, recordingDeps } from '../helpers/vendor-suite.ts';
 
 const APP_ID = '104412345';
 const CLIENT_ID = '104412345-client';
@@ -18,14 +18,7 @@ const OTHER_CLIENT = 'other-client';
 const OTHER_SECRET = `honor-other-${randomBytes(12).toString('hex')}`;
 const TOKEN = `BAEAAAAAB.${randomBytes(90).toString('base64url')}`;
 
-function msg(over: Partial<PushMessage> = {}): PushMessage {
-  return {
-    id: randomUUID(), purpose: 'message', kind: 'alert', priority: 'high', title: 'Alice', body: 'hello',
-    data: { sender: 'alice', receiver: 'bob', conversation: 'p:alice:bob', messageId: 'm1' }, ...over,
-  };
-}
 const target = (over: Partial<PushTarget> = {}): PushTarget => ({ registration: 'honor', token: TOKEN, credential: 'honor', options: {}, ...over });
-const reason = (o: PushOutcome): string => ('reason' in o ? o.reason : '');
 const pushIdOf = (body: Record<string, unknown>): string => JSON.parse(String(body.data)).pushId;
 
 describe('Honor Push provider (fake Honor over HTTPS)', () => {
@@ -34,12 +27,7 @@ describe('Honor Push provider (fake Honor over HTTPS)', () => {
   let nowMs: () => number = Date.now;
   const providers: PushProvider[] = [];
   const vendor = honorVendor;
-  const state = new Map<string, string>();
-  const deps: VendorDeps = {
-    log: (entry) => logs.push(entry),
-    state: { get: async (k) => state.get(k), set: async (k, v) => void state.set(k, v) },
-    now: () => nowMs(),
-  };
+  const deps = recordingDeps(logs, () => nowMs());
   const cred = (over: Partial<HonorCredential> = {}): HonorCredential => ({
     type: 'honor', appId: APP_ID, clientId: CLIENT_ID, clientSecret: SECRET,
     endpoints: { authUrl: fake.authUrl, pushUrl: fake.url, ca: fake.ca },
@@ -51,24 +39,13 @@ describe('Honor Push provider (fake Honor over HTTPS)', () => {
     return p;
   };
 
-  before(async () => {
-    fake = await startHonorFake({
+  aroundFake({
+    start: () => startHonorFake({
       apps: [{ appId: APP_ID, clientId: CLIENT_ID, clientSecret: SECRET }, { appId: OTHER_APP, clientId: OTHER_CLIENT, clientSecret: OTHER_SECRET }],
-    });
-  });
-  beforeEach(() => {
-    fake.control.reset();
-    fake.received.length = 0;
-    fake.rejected.length = 0;
-    fake.tokenRequests.length = 0;
-    nowMs = Date.now;
-  });
-  afterEach(async () => {
-    await Promise.all(providers.splice(0).map((p) => p.close()));
-  });
-  after(async () => {
-    closeVendorAgents();
-    await fake.close();
+    }),
+    started: (f) => { fake = f; },
+    beforeEach: () => { nowMs = Date.now; },
+    providers,
   });
 
   it('delivers a camelCase message push with the timestamp header; the fake receives the previewed body (PAY-1, PAY-3)', async () => {

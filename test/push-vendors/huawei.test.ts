@@ -1,14 +1,14 @@
 // Huawei Push Kit provider against the fake Huawei (OAuth + v1 send) over real HTTPS sockets.
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
-import { CredentialConfigError, RegistrationError, type PushMessage, type PushOutcome, type PushProvider, type PushTarget, type VendorDeps } from '../../push/vendors/contract.ts';
-import { closeVendorAgents } from '../../push/vendors/http.ts';
+import { CredentialConfigError, RegistrationError, type PushProvider, type PushTarget } from '../../push/vendors/contract.ts';
 import { huaweiVendor, type HuaweiCredential } from '../../push/vendors/huawei/index.ts';
 import { classifyHuaweiAnswer } from '../../push/vendors/huawei/huawei-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startHuaweiFake, type FakeHuawei } from '../../tools/fakes/huawei-server.ts';
+import { aroundFake, pushMessage as msg, reasonOf as reason, recordingDeps } from '../helpers/vendor-suite.ts';
 
 const APP_ID = '101234567';
 const SECRET = `hw-secret-${randomBytes(12).toString('hex')}`;
@@ -16,14 +16,7 @@ const OTHER_APP = '109999999';
 const OTHER_SECRET = `hw-other-${randomBytes(12).toString('hex')}`;
 const TOKEN = `IQAAAACy0${randomBytes(90).toString('base64url')}`;
 
-function msg(over: Partial<PushMessage> = {}): PushMessage {
-  return {
-    id: randomUUID(), purpose: 'message', kind: 'alert', priority: 'high', title: 'Alice', body: 'hello',
-    data: { sender: 'alice', receiver: 'bob', conversation: 'p:alice:bob', messageId: 'm1' }, ...over,
-  };
-}
 const target = (over: Partial<PushTarget> = {}): PushTarget => ({ registration: 'huawei', token: TOKEN, credential: 'hms', options: {}, ...over });
-const reason = (o: PushOutcome): string => ('reason' in o ? o.reason : '');
 
 describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
   let fake: FakeHuawei;
@@ -31,12 +24,7 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
   let nowMs: () => number = Date.now;
   const providers: PushProvider[] = [];
   const vendor = huaweiVendor;
-  const state = new Map<string, string>();
-  const deps: VendorDeps = {
-    log: (entry) => logs.push(entry),
-    state: { get: async (k) => state.get(k), set: async (k, v) => void state.set(k, v) },
-    now: () => nowMs(),
-  };
+  const deps = recordingDeps(logs, () => nowMs());
 
   const cred = (over: Partial<HuaweiCredential> = {}): HuaweiCredential => ({
     type: 'huawei', appId: APP_ID, appSecret: SECRET,
@@ -49,22 +37,11 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
     return p;
   };
 
-  before(async () => {
-    fake = await startHuaweiFake({ apps: [{ appId: APP_ID, appSecret: SECRET }, { appId: OTHER_APP, appSecret: OTHER_SECRET }] });
-  });
-  beforeEach(() => {
-    fake.control.reset();
-    fake.received.length = 0;
-    fake.rejected.length = 0;
-    fake.tokenRequests.length = 0;
-    nowMs = Date.now;
-  });
-  afterEach(async () => {
-    await Promise.all(providers.splice(0).map((p) => p.close()));
-  });
-  after(async () => {
-    closeVendorAgents();
-    await fake.close();
+  aroundFake({
+    start: () => startHuaweiFake({ apps: [{ appId: APP_ID, appSecret: SECRET }, { appId: OTHER_APP, appSecret: OTHER_SECRET }] }),
+    started: (f) => { fake = f; },
+    beforeEach: () => { nowMs = Date.now; },
+    providers,
   });
 
   it('delivers a message push; the fake receives exactly the previewed body (PAY-1, PAY-3, PAY-4)', async () => {

@@ -1,41 +1,24 @@
 // The OPPO provider against the fake OPPO over a real HTTPS socket (no mocks of our modules).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
-import { CredentialConfigError, RegistrationError, type PushMessage, type PushTarget, type VendorDeps, type VendorStateStore } from '../../push/vendors/contract.ts';
-import { closeVendorAgents } from '../../push/vendors/http.ts';
+import { CredentialConfigError, RegistrationError, type PushMessage, type PushTarget, type VendorDeps } from '../../push/vendors/contract.ts';
 import { oppoVendor, type OppoCredential } from '../../push/vendors/oppo/index.ts';
 import { OPPO_CODES, OPPO_LIMITS } from '../../push/vendors/oppo/oppo-facts.ts';
 import { oppoNotifyId } from '../../push/vendors/oppo/oppo-payload.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startFakeOppo, type FakeOppo } from '../../tools/fakes/oppo-server.ts';
+import { aroundFake, pushMessage, recordingDeps } from '../helpers/vendor-suite.ts';
 
 const APP_KEY = 'oppo-app-key-4f1c';
 const MASTER_SECRET = 'oppo-master-secret-9d2e7a61b0';
 const CHANNEL = 'im_messages';
 const REG_ID = 'CN_b6bbd94b59cdb5df8391642c1509b7fe';
 
-function memoryState(): VendorStateStore & { map: Map<string, { value: string; expiresAt: number }> } {
-  const map = new Map<string, { value: string; expiresAt: number }>();
-  return {
-    map,
-    async get(key) {
-      const entry = map.get(key);
-      return entry && entry.expiresAt > Date.now() ? entry.value : undefined;
-    },
-    async set(key, value, expiresAt) {
-      map.set(key, { value, expiresAt });
-    },
-  };
-}
-
 const logs: Record<string, unknown>[] = [];
-const deps = (): VendorDeps => ({ log: (e) => logs.push(e), state: memoryState(), now: Date.now });
+const deps = (): VendorDeps => recordingDeps(logs);
 const target = (over: Partial<PushTarget> = {}): PushTarget => ({ registration: 'oppo', token: REG_ID, credential: 'oppo-cn', options: {}, ...over });
-const msg = (over: Partial<PushMessage> = {}): PushMessage => ({
-  id: randomUUID(), purpose: 'message', kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: { conversation: 'c42' }, ...over,
-});
+const msg = (over: Partial<PushMessage> = {}): PushMessage => pushMessage({ data: { conversation: 'c42' }, ...over });
 
 describe('OPPO provider against the fake OPPO', () => {
   let fake: FakeOppo;
@@ -45,21 +28,15 @@ describe('OPPO provider against the fake OPPO', () => {
   });
   const provider = (over: Partial<OppoCredential> = {}) => oppoVendor.create('oppo-cn', credential(over), deps());
 
-  before(async () => {
-    fake = await startFakeOppo({ appKey: APP_KEY, masterSecret: MASTER_SECRET });
-  });
-  beforeEach(() => {
-    fake.control.reset();
-    fake.received.length = 0;
-    fake.rejected.length = 0;
-    Object.assign(fake.counts, { authCalls: 0, tokensIssued: 0, unicastCalls: 0, accepted: 0, deduplicated: 0 });
-  });
-  after(async () => {
-    closeVendorAgents();
-    await fake.close();
-    // Nothing we logged, in any test, carries the secret or an auth token the fake issued.
-    const text = JSON.stringify(logs);
-    assert.ok(!text.includes(MASTER_SECRET), 'a log entry contains the master secret');
+  aroundFake({
+    start: () => startFakeOppo({ appKey: APP_KEY, masterSecret: MASTER_SECRET }),
+    started: (f) => { fake = f; },
+    beforeEach: () => { Object.assign(fake.counts, { authCalls: 0, tokensIssued: 0, unicastCalls: 0, accepted: 0, deduplicated: 0 }); },
+    after: () => {
+      // Nothing we logged, in any test, carries the secret or an auth token the fake issued.
+      const text = JSON.stringify(logs);
+      assert.ok(!text.includes(MASTER_SECRET), 'a log entry contains the master secret');
+    },
   });
 
   it('PAY-3: delivers one unicast; the fake got exactly what preview() showed', async () => {

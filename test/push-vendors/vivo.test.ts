@@ -1,43 +1,25 @@
 // The vivo provider against the fake vivo over a real HTTPS socket (no mocks of our modules).
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
 import { CredentialConfigError, RegistrationError, type PushMessage, type PushTarget, type VendorDeps, type VendorStateStore } from '../../push/vendors/contract.ts';
-import { closeVendorAgents } from '../../push/vendors/http.ts';
 import { vivoVendor, type VivoCredential } from '../../push/vendors/vivo/index.ts';
 import { vivoTokenStateKey } from '../../push/vendors/vivo/vivo-auth.ts';
 import { VIVO_CODES, VIVO_LIMITS } from '../../push/vendors/vivo/vivo-facts.ts';
 import { vivoTextUnits } from '../../push/vendors/vivo/vivo-payload.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startFakeVivo, type FakeVivo } from '../../tools/fakes/vivo-server.ts';
+import { aroundFake, memoryState, pushMessage, recordingDeps } from '../helpers/vendor-suite.ts';
 
 const APP_ID = 105562603;
 const APP_KEY = '25509283-3767-4b9e-83fe-b6e55ac6243e';
 const APP_SECRET = 'vivo-app-secret-7c1d90e2aa5f';
 const REG_ID = 'v2-CQanxnrM-uZu6i_y_E3PpymvRvSJhhFjaOwQxbGE-jJ0BNLa0IUm';
 
-type MemoryState = VendorStateStore & { map: Map<string, { value: string; expiresAt: number }> };
-function memoryState(): MemoryState {
-  const map = new Map<string, { value: string; expiresAt: number }>();
-  return {
-    map,
-    async get(key) {
-      const entry = map.get(key);
-      return entry && entry.expiresAt > Date.now() ? entry.value : undefined;
-    },
-    async set(key, value, expiresAt) {
-      map.set(key, { value, expiresAt });
-    },
-  };
-}
-
 const logs: Record<string, unknown>[] = [];
-const deps = (state: VendorStateStore = memoryState()): VendorDeps => ({ log: (e) => logs.push(e), state, now: Date.now });
+const deps = (state: VendorStateStore = memoryState()): VendorDeps => recordingDeps(logs, Date.now, state);
 const target = (over: Partial<PushTarget> = {}): PushTarget => ({ registration: 'vivo', token: REG_ID, credential: 'vivo-main', options: {}, ...over });
-const msg = (over: Partial<PushMessage> = {}): PushMessage => ({
-  id: randomUUID(), purpose: 'message', kind: 'alert', priority: 'high', title: 'Alice', body: 'hello', data: { conversation: 'c42' }, ...over,
-});
+const msg = (over: Partial<PushMessage> = {}): PushMessage => pushMessage({ data: { conversation: 'c42' }, ...over });
 
 describe('vivo provider against the fake vivo', () => {
   let fake: FakeVivo;
@@ -47,18 +29,10 @@ describe('vivo provider against the fake vivo', () => {
   });
   const provider = (over: Partial<VivoCredential> = {}, state?: VendorStateStore) => vivoVendor.create('vivo-main', credential(over), deps(state));
 
-  before(async () => {
-    fake = await startFakeVivo({ appId: APP_ID, appKey: APP_KEY, appSecret: APP_SECRET });
-  });
-  beforeEach(() => {
-    fake.control.reset();
-    fake.received.length = 0;
-    fake.rejected.length = 0;
-    Object.assign(fake.counts, { authCalls: 0, tokensIssued: 0, sendCalls: 0, accepted: 0, deduplicated: 0 });
-  });
-  after(async () => {
-    closeVendorAgents();
-    await fake.close();
+  aroundFake({
+    start: () => startFakeVivo({ appId: APP_ID, appKey: APP_KEY, appSecret: APP_SECRET }),
+    started: (f) => { fake = f; },
+    beforeEach: () => { Object.assign(fake.counts, { authCalls: 0, tokensIssued: 0, sendCalls: 0, accepted: 0, deduplicated: 0 }); },
   });
 
   it('PAY-3: delivers one send; the fake got exactly what preview() showed', async () => {

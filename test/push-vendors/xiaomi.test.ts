@@ -1,28 +1,22 @@
 // Xiaomi MiPush provider against the fake MiPush (form bodies, `key=` auth) over real HTTPS.
 import assert from 'node:assert/strict';
-import { randomBytes, randomUUID } from 'node:crypto';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
 import { Value } from '@sinclair/typebox/value';
-import { CredentialConfigError, RegistrationError, type PushMessage, type PushOutcome, type PushProvider, type PushTarget, type VendorDeps } from '../../push/vendors/contract.ts';
-import { closeVendorAgents } from '../../push/vendors/http.ts';
+import { CredentialConfigError, RegistrationError, type PushMessage, type PushProvider, type PushTarget } from '../../push/vendors/contract.ts';
 import { xiaomiVendor, type XiaomiCredential } from '../../push/vendors/xiaomi/index.ts';
 import { msUntilNextBeijingMidnight } from '../../push/vendors/xiaomi/xiaomi-facts.ts';
 import { classifyXiaomiAnswer } from '../../push/vendors/xiaomi/xiaomi-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startXiaomiFake, type FakeXiaomi } from '../../tools/fakes/xiaomi-server.ts';
+import { aroundFake, pushMessage, reasonOf as reason, recordingDeps } from '../helpers/vendor-suite.ts';
 
 const SECRET = `mi${randomBytes(11).toString('base64url')}==`;
 const PACKAGE = 'com.example.tidings';
 const TOKEN = `${randomBytes(32).toString('base64')}`.replace(/,/g, 'x');
 
-function msg(over: Partial<PushMessage> = {}): PushMessage {
-  return {
-    id: randomUUID(), purpose: 'message', kind: 'alert', priority: 'high', title: 'Alice', body: 'hello there',
-    data: { sender: 'alice', receiver: 'bob', conversation: 'p:alice:bob', messageId: 'm1' }, ...over,
-  };
-}
+const msg = (over: Partial<PushMessage> = {}): PushMessage => pushMessage({ body: 'hello there', ...over });
 const target = (over: Partial<PushTarget> = {}): PushTarget => ({ registration: 'xiaomi', token: TOKEN, credential: 'mi', options: {}, ...over });
-const reason = (o: PushOutcome): string => ('reason' in o ? o.reason : '');
 
 describe('Xiaomi MiPush provider (fake MiPush over HTTPS)', () => {
   let fake: FakeXiaomi;
@@ -30,12 +24,7 @@ describe('Xiaomi MiPush provider (fake MiPush over HTTPS)', () => {
   let nowMs: () => number = Date.now;
   const providers: PushProvider[] = [];
   const vendor = xiaomiVendor;
-  const state = new Map<string, string>();
-  const deps: VendorDeps = {
-    log: (entry) => logs.push(entry),
-    state: { get: async (k) => state.get(k), set: async (k, v) => void state.set(k, v) },
-    now: () => nowMs(),
-  };
+  const deps = recordingDeps(logs, () => nowMs());
   const cred = (over: Partial<XiaomiCredential> = {}): XiaomiCredential => ({
     type: 'xiaomi', appSecret: SECRET, packageName: PACKAGE, endpoints: { pushUrl: fake.url, ca: fake.ca },
     channelId: 'messages', callChannelId: 'calls', ...over,
@@ -46,21 +35,11 @@ describe('Xiaomi MiPush provider (fake MiPush over HTTPS)', () => {
     return p;
   };
 
-  before(async () => {
-    fake = await startXiaomiFake({ apps: [{ appSecret: SECRET, packageNames: [PACKAGE] }] });
-  });
-  beforeEach(() => {
-    fake.control.reset();
-    fake.received.length = 0;
-    fake.rejected.length = 0;
-    nowMs = Date.now;
-  });
-  afterEach(async () => {
-    await Promise.all(providers.splice(0).map((p) => p.close()));
-  });
-  after(async () => {
-    closeVendorAgents();
-    await fake.close();
+  aroundFake({
+    start: () => startXiaomiFake({ apps: [{ appSecret: SECRET, packageNames: [PACKAGE] }] }),
+    started: (f) => { fake = f; },
+    beforeEach: () => { nowMs = Date.now; },
+    providers,
   });
 
   it('delivers a notification as a form body; the fake receives exactly the previewed fields (PAY-1, PAY-3)', async () => {

@@ -4,8 +4,8 @@
 
 import { createPublicKey, randomBytes, verify, type KeyObject } from 'node:crypto';
 import http2 from 'node:http2';
-import type { Socket } from 'node:net';
-import { listenOnLoopback, serverTls } from './tls.ts';
+import { answerAfter, serveOnLoopback } from './http-fake.ts';
+import { serverTls } from './tls.ts';
 
 export interface FakeFcmServiceAccount {
   clientEmail: string;
@@ -148,15 +148,8 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
     },
   };
 
-  const reply = (res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void => {
-    const send = (): void => {
-      if (res.destroyed || res.writableEnded) return;
-      res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', ...headers });
-      res.end(JSON.stringify(body));
-    };
-    if (control.latencyMs > 0) setTimeout(send, control.latencyMs);
-    else send();
-  };
+  const reply = (res: Res, status: number, body: unknown, headers: Record<string, string> = {}): void =>
+    answerAfter(res, control.latencyMs, status, { 'content-type': 'application/json; charset=UTF-8', ...headers }, JSON.stringify(body));
 
   function handleToken(res: Res, text: string): void {
     const form = new URLSearchParams(text);
@@ -244,12 +237,6 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
   }
 
   const server = http2.createSecureServer({ key: tls.key, cert: tls.cert, allowHTTP1: true });
-  const sockets = new Set<Socket>();
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
   server.on('request', (req: Req, res: Res) => {
     if (control.dropConnections) {
       counts.dropped++;
@@ -270,7 +257,7 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
     });
   });
 
-  const port = await listenOnLoopback(server, opts.port);
+  const { port, close } = await serveOnLoopback(server, opts.port);
 
   return {
     host: '127.0.0.1',
@@ -282,10 +269,6 @@ export async function startFakeFcm(opts: FakeFcmOptions): Promise<FakeFcm> {
     tokenGrants,
     counts,
     control,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -9,9 +9,9 @@
 import { randomInt } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { FakeOAuthIssuer, type OAuthAnswers, type OAuthGrantRecord } from './oauth-fake.ts';
-import { listenOnLoopback, serverTls } from './tls.ts';
+import { readBody, replyAfter, retryAfterHeader, serveOnLoopback } from './http-fake.ts';
+import { FakeOAuthIssuer, oauthFakeControl, type OAuthAnswers, type OAuthFakeControl, type OAuthGrantRecord } from './oauth-fake.ts';
+import { serverTls } from './tls.ts';
 
 export interface FakeHonorApp {
   appId: string;
@@ -57,22 +57,10 @@ export interface FakeHonorFailure {
   retryAfterSec?: number;
 }
 
-export interface FakeHonorControl {
-  /** Tokens answered in `data.expireTokens` (unverified field). */
-  deadTokens: Set<string>;
-  /** Every send answers HTTP 503 (with Retry-After when quotaRetryAfterSec is set). */
-  quotaExceeded: boolean;
-  quotaRetryAfterSec: number | undefined;
-  expireAccessTokens(): void;
-  issueExpiredTokens: boolean;
-  failNext(n: number, failure: FakeHonorFailure): void;
-  failTokenRequests(n: number, httpStatus: number, retryAfterSec?: number): void;
-  latencyMs: number;
-  tokenLatencyMs: number;
-  tokenTtlSec: number;
+/** deadTokens are answered in `data.expireTokens` (unverified field). */
+export interface FakeHonorControl extends OAuthFakeControl<FakeHonorFailure> {
   /** Largest accepted difference between the `timestamp` header and the fake's clock. */
   timestampSkewMs: number;
-  reset(): void;
 }
 
 export interface FakeHonor {
@@ -173,42 +161,15 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
   const rejected: RejectedHonorRequest[] = [];
   const failures: FakeHonorFailure[] = [];
 
-  const control: FakeHonorControl = {
-    deadTokens: new Set(),
-    quotaExceeded: false,
-    quotaRetryAfterSec: undefined,
-    expireAccessTokens: () => issuer.expireAll(),
-    get issueExpiredTokens() { return issuer.issueExpired; },
-    set issueExpiredTokens(v: boolean) { issuer.issueExpired = v; },
-    failNext(n, failure) { for (let i = 0; i < n; i++) failures.push({ ...failure }); },
-    failTokenRequests: (n, httpStatus, retryAfterSec) => issuer.failNext(n, httpStatus, retryAfterSec),
-    latencyMs: opts.latencyMs ?? 0,
-    tokenLatencyMs: 0,
-    get tokenTtlSec() { return issuer.ttlSec; },
-    set tokenTtlSec(v: number) { issuer.ttlSec = v; },
-    timestampSkewMs: skewMs,
-    reset() {
-      this.timestampSkewMs = skewMs;
-      this.deadTokens.clear();
-      this.quotaExceeded = false;
-      this.quotaRetryAfterSec = undefined;
-      this.latencyMs = opts.latencyMs ?? 0;
-      this.tokenLatencyMs = 0;
-      failures.length = 0;
-      issuer.reset(ttlDefault);
-    },
-  };
+  const control: FakeHonorControl = Object.assign(
+    oauthFakeControl(issuer, failures, { latencyMs: opts.latencyMs ?? 0, tokenTtlSec: ttlDefault }, () => {
+      control.timestampSkewMs = skewMs;
+    }),
+    { timestampSkewMs: skewMs },
+  );
 
-  const reply = (res: ServerResponse, httpStatus: number, body: unknown, headers: Record<string, string> = {}, delayMs = control.latencyMs): void => {
-    const send = (): void => {
-      if (res.destroyed || res.writableEnded) return;
-      const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(httpStatus, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json;charset=UTF-8', ...headers });
-      res.end(text);
-    };
-    if (delayMs > 0) setTimeout(send, delayMs);
-    else send();
-  };
+  const reply = (res: ServerResponse, httpStatus: number, body: unknown, headers: Record<string, string> = {}, delayMs = control.latencyMs): void =>
+    replyAfter(res, delayMs, httpStatus, body, headers);
 
   function handleSend(req: IncomingMessage, res: ServerResponse, path: string, appId: string, text: string): void {
     const receivedAt = Date.now();
@@ -228,13 +189,9 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     }
     const injected = failures.shift();
     if (injected) {
-      const headers: Record<string, string> = injected.retryAfterSec !== undefined ? { 'retry-after': String(injected.retryAfterSec) } : {};
-      return reject({ httpStatus: injected.httpStatus, code: injected.code, message: injected.message ?? 'Service Unavailable' }, headers);
+      return reject({ httpStatus: injected.httpStatus, code: injected.code, message: injected.message ?? 'Service Unavailable' }, retryAfterHeader(injected.retryAfterSec));
     }
-    if (control.quotaExceeded) {
-      const headers: Record<string, string> = control.quotaRetryAfterSec !== undefined ? { 'retry-after': String(control.quotaRetryAfterSec) } : {};
-      return reject({ httpStatus: 503, code: undefined, message: 'flow control' }, headers);
-    }
+    if (control.quotaExceeded) return reject({ httpStatus: 503, code: undefined, message: 'flow control' }, retryAfterHeader(control.quotaRetryAfterSec));
     if (!/^application\/json\b/i.test(String(req.headers['content-type'] ?? ''))) return reject(fail(400, 80100001, 'Content-Type must be application/json'));
     if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return reject(fail(400, 80300008, 'message body too large'));
     try {
@@ -260,23 +217,8 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     });
   }
 
-  const server = https.createServer({ key: tls.key, cert: tls.cert });
-  const sockets = new Set<Socket>();
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 1 << 20) chunks.push(c);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+  const server = https.createServer({ key: tls.key, cert: tls.cert }, (req: IncomingMessage, res: ServerResponse) => {
+    void readBody(req, { maxBytes: 1 << 20, onBroken: 'drop' }).then((text) => {
       const path = (req.url ?? '').split('?')[0] ?? '';
       if (req.method === 'POST' && (path === '/auth/realms/developer/protocol/openid-connect/token' || path === '/auth/token')) {
         const answer = issuer.handle(text, req.headers['content-type']);
@@ -290,8 +232,7 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     });
   });
 
-  const port = await listenOnLoopback(server, opts.port);
-  const url = `https://127.0.0.1:${port}`;
+  const { port, url, close } = await serveOnLoopback(server, opts.port);
   return {
     url,
     authUrl: `${url}/auth/realms/developer/protocol/openid-connect/token`,
@@ -303,10 +244,6 @@ export async function startHonorFake(opts: FakeHonorOptions): Promise<FakeHonor>
     rejected,
     tokenRequests: issuer.grants,
     control,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

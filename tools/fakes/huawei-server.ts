@@ -9,9 +9,9 @@
 import { randomInt } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { FakeOAuthIssuer, type OAuthAnswers, type OAuthGrantRecord } from './oauth-fake.ts';
-import { listenOnLoopback, serverTls } from './tls.ts';
+import { readBody, replyAfter, retryAfterHeader, serveOnLoopback } from './http-fake.ts';
+import { FakeOAuthIssuer, oauthFakeControl, type OAuthAnswers, type OAuthFakeControl, type OAuthGrantRecord } from './oauth-fake.ts';
+import { serverTls } from './tls.ts';
 
 export interface FakeHuaweiApp {
   appId: string;
@@ -58,26 +58,12 @@ export interface FakeHuaweiFailure {
   retryAfterSec?: number;
 }
 
-export interface FakeHuaweiControl {
-  /** Tokens answered as invalid (80300007 when all are, 80100000 + illegal_tokens when some are). */
-  deadTokens: Set<string>;
-  /** Flow control on every send: HTTP 503, with Retry-After when quotaRetryAfterSec is set. */
-  quotaExceeded: boolean;
-  quotaRetryAfterSec: number | undefined;
-  /** Every access token issued so far is expired from now on (sends answer 80200003). */
-  expireAccessTokens(): void;
-  /** Newly issued tokens are already expired. */
-  issueExpiredTokens: boolean;
-  /** The next n sends answer this (e.g. 503 + Retry-After, or 200 with code 81000001). */
-  failNext(n: number, failure: FakeHuaweiFailure): void;
-  /** The next n token requests answer this HTTP status. */
-  failTokenRequests(n: number, httpStatus: number, retryAfterSec?: number): void;
-  latencyMs: number;
-  /** Extra delay on the token endpoint only (to make concurrent sends overlap). */
-  tokenLatencyMs: number;
-  tokenTtlSec: number;
-  reset(): void;
-}
+/**
+ * deadTokens answer 80300007 when all of a request's tokens are dead, 80100000 + illegal_tokens
+ * when some are; expired access tokens answer 80200003; failNext takes e.g. 503 + Retry-After,
+ * or 200 with code 81000001.
+ */
+export type FakeHuaweiControl = OAuthFakeControl<FakeHuaweiFailure>;
 
 export interface FakeHuawei {
   url: string;
@@ -185,40 +171,10 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
   const rejected: RejectedHuaweiRequest[] = [];
   const failures: FakeHuaweiFailure[] = [];
 
-  const control: FakeHuaweiControl = {
-    deadTokens: new Set(),
-    quotaExceeded: false,
-    quotaRetryAfterSec: undefined,
-    expireAccessTokens: () => issuer.expireAll(),
-    get issueExpiredTokens() { return issuer.issueExpired; },
-    set issueExpiredTokens(v: boolean) { issuer.issueExpired = v; },
-    failNext(n, failure) { for (let i = 0; i < n; i++) failures.push({ ...failure }); },
-    failTokenRequests: (n, httpStatus, retryAfterSec) => issuer.failNext(n, httpStatus, retryAfterSec),
-    latencyMs: opts.latencyMs ?? 0,
-    tokenLatencyMs: 0,
-    get tokenTtlSec() { return issuer.ttlSec; },
-    set tokenTtlSec(v: number) { issuer.ttlSec = v; },
-    reset() {
-      this.deadTokens.clear();
-      this.quotaExceeded = false;
-      this.quotaRetryAfterSec = undefined;
-      this.latencyMs = opts.latencyMs ?? 0;
-      this.tokenLatencyMs = 0;
-      failures.length = 0;
-      issuer.reset(ttlDefault);
-    },
-  };
+  const control: FakeHuaweiControl = oauthFakeControl(issuer, failures, { latencyMs: opts.latencyMs ?? 0, tokenTtlSec: ttlDefault });
 
-  const reply = (res: ServerResponse, httpStatus: number, body: unknown, headers: Record<string, string> = {}, delayMs = control.latencyMs): void => {
-    const send = (): void => {
-      if (res.destroyed || res.writableEnded) return;
-      const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(httpStatus, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json;charset=UTF-8', ...headers });
-      res.end(text);
-    };
-    if (delayMs > 0) setTimeout(send, delayMs);
-    else send();
-  };
+  const reply = (res: ServerResponse, httpStatus: number, body: unknown, headers: Record<string, string> = {}, delayMs = control.latencyMs): void =>
+    replyAfter(res, delayMs, httpStatus, body, headers);
 
   function handleSend(req: IncomingMessage, res: ServerResponse, path: string, appId: string, text: string): void {
     const receivedAt = Date.now();
@@ -239,14 +195,8 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
     if (auth.token.appId !== appId) return reject(fail(401, '80200001', 'Oauth authentication error: the access token does not belong to this app'));
 
     const injected = failures.shift();
-    if (injected) {
-      const headers: Record<string, string> = injected.retryAfterSec !== undefined ? { 'retry-after': String(injected.retryAfterSec) } : {};
-      return reject({ ...injected, code: injected.code, msg: injected.msg ?? 'Service Unavailable' }, headers);
-    }
-    if (control.quotaExceeded) {
-      const headers: Record<string, string> = control.quotaRetryAfterSec !== undefined ? { 'retry-after': String(control.quotaRetryAfterSec) } : {};
-      return reject({ httpStatus: 503, code: undefined, msg: 'flow control' }, headers);
-    }
+    if (injected) return reject({ ...injected, code: injected.code, msg: injected.msg ?? 'Service Unavailable' }, retryAfterHeader(injected.retryAfterSec));
+    if (control.quotaExceeded) return reject({ httpStatus: 503, code: undefined, msg: 'flow control' }, retryAfterHeader(control.quotaRetryAfterSec));
     if (!/^application\/json\b/i.test(String(req.headers['content-type'] ?? ''))) return reject(fail(400, '80100001', 'Content-Type must be application/json'));
     if (Buffer.byteLength(text, 'utf8') > MAX_BODY_BYTES) return reject(fail(400, '80300008', 'The message body size exceeds the default value'));
     try {
@@ -276,23 +226,8 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
     reply(res, 200, { code: '80000000', msg: 'Success', requestId });
   }
 
-  const server = https.createServer({ key: tls.key, cert: tls.cert });
-  const sockets = new Set<Socket>();
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 1 << 20) chunks.push(c);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+  const server = https.createServer({ key: tls.key, cert: tls.cert }, (req: IncomingMessage, res: ServerResponse) => {
+    void readBody(req, { maxBytes: 1 << 20, onBroken: 'drop' }).then((text) => {
       const path = (req.url ?? '').split('?')[0] ?? '';
       if (req.method === 'POST' && (path === '/oauth2/v3/token' || path === '/oauth2/v2/token')) {
         const answer = issuer.handle(text, req.headers['content-type']);
@@ -306,8 +241,7 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
     });
   });
 
-  const port = await listenOnLoopback(server, opts.port);
-  const url = `https://127.0.0.1:${port}`;
+  const { port, url, close } = await serveOnLoopback(server, opts.port);
   return {
     url,
     authUrl: `${url}/oauth2/v3/token`,
@@ -319,10 +253,6 @@ export async function startHuaweiFake(opts: FakeHuaweiOptions): Promise<FakeHuaw
     rejected,
     tokenRequests: issuer.grants,
     control,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

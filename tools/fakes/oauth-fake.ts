@@ -133,3 +133,62 @@ export class FakeOAuthIssuer {
     return { ok: true, token };
   }
 }
+
+/** The test controls of a fake whose sends take this issuer's bearer tokens (Huawei, Honor). */
+export interface OAuthFakeControl<Failure> {
+  /** Device tokens the vendor answers as invalid or expired (how is the vendor's). */
+  deadTokens: Set<string>;
+  /** Flow control on every send: HTTP 503, with Retry-After when quotaRetryAfterSec is set. */
+  quotaExceeded: boolean;
+  quotaRetryAfterSec: number | undefined;
+  /** Every access token issued so far is expired from now on. */
+  expireAccessTokens(): void;
+  /** Newly issued tokens are already expired. */
+  issueExpiredTokens: boolean;
+  /** The next n sends answer this. */
+  failNext(n: number, failure: Failure): void;
+  /** The next n token requests answer this HTTP status. */
+  failTokenRequests(n: number, httpStatus: number, retryAfterSec?: number): void;
+  latencyMs: number;
+  /** Extra delay on the token endpoint only (to make concurrent sends overlap). */
+  tokenLatencyMs: number;
+  tokenTtlSec: number;
+  reset(): void;
+}
+
+/**
+ * The controls over `issuer` and the queue of injected send failures (the fake's handler shifts
+ * it); reset() restores `defaults` and calls `onReset` for the fake's own controls.
+ */
+export function oauthFakeControl<Failure extends object>(
+  issuer: FakeOAuthIssuer,
+  failures: Failure[],
+  defaults: { latencyMs: number; tokenTtlSec: number },
+  onReset: () => void = () => undefined,
+): OAuthFakeControl<Failure> {
+  const control: OAuthFakeControl<Failure> = {
+    deadTokens: new Set(),
+    quotaExceeded: false,
+    quotaRetryAfterSec: undefined,
+    expireAccessTokens: () => issuer.expireAll(),
+    get issueExpiredTokens() { return issuer.issueExpired; },
+    set issueExpiredTokens(v: boolean) { issuer.issueExpired = v; },
+    failNext(n, failure) { for (let i = 0; i < n; i++) failures.push({ ...failure }); },
+    failTokenRequests: (n, httpStatus, retryAfterSec) => issuer.failNext(n, httpStatus, retryAfterSec),
+    latencyMs: defaults.latencyMs,
+    tokenLatencyMs: 0,
+    get tokenTtlSec() { return issuer.ttlSec; },
+    set tokenTtlSec(v: number) { issuer.ttlSec = v; },
+    reset() {
+      onReset();
+      control.deadTokens.clear();
+      control.quotaExceeded = false;
+      control.quotaRetryAfterSec = undefined;
+      control.latencyMs = defaults.latencyMs;
+      control.tokenLatencyMs = 0;
+      failures.length = 0;
+      issuer.reset(defaults.tokenTtlSec);
+    },
+  };
+  return control;
+}

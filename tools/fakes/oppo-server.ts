@@ -8,12 +8,12 @@
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { oppoSign } from '../../push/vendors/oppo/oppo-auth.ts';
 import {
   OPPO_AUTH_PATH, OPPO_CODES, OPPO_LIMITS, OPPO_TARGET_REGISTRATION_ID, OPPO_TIMESTAMP_WINDOW_MS, OPPO_UNICAST_PATH,
 } from '../../push/vendors/oppo/oppo-facts.ts';
-import { listenOnLoopback, serverTls } from './tls.ts';
+import { JSON_UTF8, readBody, replyAfter, serveOnLoopback } from './http-fake.ts';
+import { serverTls } from './tls.ts';
 
 export interface FakeOppoOptions {
   appKey: string;
@@ -91,13 +91,9 @@ const MESSAGES: Record<number, string> = {
   [OPPO_CODES.INVALID_REGISTRATION_ID]: 'Invalid RegistrationId',
 };
 
-function readForm(req: IncomingMessage): Promise<Record<string, string>> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', () => resolve({}));
-    req.on('end', () => resolve(Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8')))));
-  });
+/** A broken-off request is answered as an empty form. */
+async function readForm(req: IncomingMessage): Promise<Record<string, string>> {
+  return Object.fromEntries(new URLSearchParams(await readBody(req, { onBroken: 'empty' })));
 }
 
 export async function startFakeOppo(opts: FakeOppoOptions): Promise<FakeOppo> {
@@ -133,15 +129,9 @@ export async function startFakeOppo(opts: FakeOppoOptions): Promise<FakeOppo> {
     },
   };
 
-  const reply = (res: ServerResponse, httpStatus: number, body: unknown): void => {
-    const send = (): void => {
-      if (res.destroyed || res.writableEnded) return;
-      res.writeHead(httpStatus, { 'content-type': 'application/json;charset=UTF-8' });
-      res.end(typeof body === 'string' ? body : JSON.stringify(body));
-    };
-    if (control.latencyMs > 0) setTimeout(send, control.latencyMs);
-    else send();
-  };
+  // Every answer is labelled JSON, even a gateway's text error page.
+  const reply = (res: ServerResponse, httpStatus: number, body: unknown): void =>
+    replyAfter(res, control.latencyMs, httpStatus, body, { 'content-type': JSON_UTF8 });
   const answer = (res: ServerResponse, path: string, form: Record<string, string>, code: number, data?: unknown, detail?: string): void => {
     const message = detail ?? MESSAGES[code] ?? 'Error';
     if (code !== OPPO_CODES.SUCCESS) rejected.push({ path, code, message, form, httpStatus: 200, receivedAt: Date.now() });
@@ -243,13 +233,7 @@ export async function startFakeOppo(opts: FakeOppoOptions): Promise<FakeOppo> {
       else handleUnicast(req, res, form);
     });
   });
-  const sockets = new Set<Socket>();
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const port = await listenOnLoopback(server, opts.port);
-  const url = `https://127.0.0.1:${port}`;
+  const { url, close } = await serveOnLoopback(server, opts.port);
 
   return {
     url,
@@ -260,10 +244,6 @@ export async function startFakeOppo(opts: FakeOppoOptions): Promise<FakeOppo> {
     rejected,
     counts,
     control,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

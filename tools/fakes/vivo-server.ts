@@ -8,14 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import { vivoSign } from '../../push/vendors/vivo/vivo-auth.ts';
 import {
   VIVO_AUTH_CALLS_PER_DAY, VIVO_AUTH_PATH, VIVO_CODES, VIVO_LIMITS, VIVO_OPERATION_CATEGORIES, VIVO_SEND_PATH,
   VIVO_SYSTEM_CATEGORIES, VIVO_TIMESTAMP_WINDOW_MS,
 } from '../../push/vendors/vivo/vivo-facts.ts';
 import { vivoTextUnits } from '../../push/vendors/vivo/vivo-payload.ts';
-import { listenOnLoopback, serverTls } from './tls.ts';
+import { JSON_UTF8, readBody, replyAfter, serveOnLoopback } from './http-fake.ts';
+import { serverTls } from './tls.ts';
 
 export interface FakeVivoOptions {
   appId: number;
@@ -90,15 +90,6 @@ const DESC: Record<number, string> = {
   [VIVO_CODES.INVALID_REG_ID]: 'regId不合法',
 };
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('error', () => resolve(''));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
 const isInt = (v: unknown, min: number, max: number): boolean => Number.isInteger(v) && (v as number) >= min && (v as number) <= max;
 
 export async function startFakeVivo(opts: FakeVivoOptions): Promise<FakeVivo> {
@@ -138,15 +129,9 @@ export async function startFakeVivo(opts: FakeVivoOptions): Promise<FakeVivo> {
     },
   };
 
-  const reply = (res: ServerResponse, httpStatus: number, body: unknown): void => {
-    const send = (): void => {
-      if (res.destroyed || res.writableEnded) return;
-      res.writeHead(httpStatus, { 'content-type': 'application/json;charset=UTF-8' });
-      res.end(typeof body === 'string' ? body : JSON.stringify(body));
-    };
-    if (control.latencyMs > 0) setTimeout(send, control.latencyMs);
-    else send();
-  };
+  // Every answer is labelled JSON, even a gateway's text error page.
+  const reply = (res: ServerResponse, httpStatus: number, body: unknown): void =>
+    replyAfter(res, control.latencyMs, httpStatus, body, { 'content-type': JSON_UTF8 });
   const answer = (res: ServerResponse, path: string, body: unknown, result: number, extra: Record<string, unknown> = {}, desc?: string): void => {
     const text = desc ?? DESC[result] ?? '参数不合法';
     if (result !== VIVO_CODES.SUCCESS) rejected.push({ path, result, desc: text, body, httpStatus: 200, receivedAt: Date.now() });
@@ -228,7 +213,7 @@ export async function startFakeVivo(opts: FakeVivoOptions): Promise<FakeVivo> {
   }
 
   const server = https.createServer({ key: tls.key, cert: tls.cert }, (req, res) => {
-    void readBody(req).then((text) => {
+    void readBody(req, { onBroken: 'empty' }).then((text) => {
       const path = (req.url ?? '').split('?')[0] ?? '';
       if (path !== VIVO_AUTH_PATH && path !== VIVO_SEND_PATH) return reply(res, 404, 'Not Found');
       if (req.method !== 'POST') return reply(res, 405, 'Method Not Allowed');
@@ -249,13 +234,7 @@ export async function startFakeVivo(opts: FakeVivoOptions): Promise<FakeVivo> {
       else handleSend(req, res, body);
     });
   });
-  const sockets = new Set<Socket>();
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const port = await listenOnLoopback(server, opts.port);
-  const url = `https://127.0.0.1:${port}`;
+  const { url, close } = await serveOnLoopback(server, opts.port);
 
   return {
     url,
@@ -266,10 +245,6 @@ export async function startFakeVivo(opts: FakeVivoOptions): Promise<FakeVivo> {
     rejected,
     counts,
     control,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -9,12 +9,12 @@
 import { createCipheriv, createDecipheriv, createECDH, createHmac, createPublicKey, randomBytes, randomUUID, verify, type ECDH } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import {
   VAPID_MAX_EXPIRY_SEC, WEBPUSH_CEK_INFO, WEBPUSH_CONTENT_ENCODING, WEBPUSH_IKM_INFO, WEBPUSH_MAX_BODY_BYTES, WEBPUSH_NONCE_INFO,
   WEBPUSH_TOPIC_RE, WEBPUSH_URGENCIES,
 } from '../../push/vendors/webpush/webpush-facts.ts';
-import { listenOnLoopback, serverTls } from './tls.ts';
+import { answerAfter, serveOnLoopback } from './http-fake.ts';
+import { serverTls } from './tls.ts';
 
 export interface FakeSubscription {
   endpoint: string;
@@ -174,15 +174,8 @@ export async function startFakeWebPush(opts: { port?: number; latencyMs?: number
     },
   };
 
-  const respond = (res: ServerResponse, status: number, headers: Record<string, string>, body: string): void => {
-    const send = (): void => {
-      if (res.destroyed || res.writableEnded) return;
-      res.writeHead(status, headers);
-      res.end(body);
-    };
-    if (control.latencyMs > 0) setTimeout(send, control.latencyMs);
-    else send();
-  };
+  const respond = (res: ServerResponse, status: number, headers: Record<string, string>, body: string): void =>
+    answerAfter(res, control.latencyMs, status, headers, body);
   const refuse = (req: IncomingMessage, res: ServerResponse, id: string, status: number, message: string, headers: Record<string, string> = {}): void => {
     const errno = ERRNO[status] ?? 999;
     rejected.push({ subscriptionId: id, httpStatus: status, errno, message, headers: { ...req.headers }, receivedAt: Date.now() });
@@ -236,13 +229,8 @@ export async function startFakeWebPush(opts: { port?: number; latencyMs?: number
       handlePush(req, res, push[1], Buffer.concat(chunks));
     });
   });
-  const sockets = new Set<Socket>();
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-  });
-  const port = await listenOnLoopback(server, opts.port);
-  origin = `https://127.0.0.1:${port}`;
+  const { url, close } = await serveOnLoopback(server, opts.port);
+  origin = url;
 
   return {
     origin,
@@ -259,11 +247,7 @@ export async function startFakeWebPush(opts: { port?: number; latencyMs?: number
     received,
     rejected,
     control,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

@@ -8,8 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
-import { listenOnLoopback, serverTls } from './tls.ts';
+import { readBody, replyAfter, retryAfterHeader, serveOnLoopback } from './http-fake.ts';
+import { serverTls } from './tls.ts';
 
 export interface FakeXiaomiApp {
   appSecret: string;
@@ -109,16 +109,8 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
     },
   };
 
-  const reply = (res: ServerResponse, httpStatus: number, body: unknown, headers: Record<string, string> = {}): void => {
-    const send = (): void => {
-      if (res.destroyed || res.writableEnded) return;
-      const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(httpStatus, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json;charset=UTF-8', ...headers });
-      res.end(text);
-    };
-    if (control.latencyMs > 0) setTimeout(send, control.latencyMs);
-    else send();
-  };
+  const reply = (res: ServerResponse, httpStatus: number, body: unknown, headers: Record<string, string> = {}): void =>
+    replyAfter(res, control.latencyMs, httpStatus, body, headers);
 
   function handleSend(req: IncomingMessage, res: ServerResponse, path: string, text: string): void {
     const receivedAt = Date.now();
@@ -128,8 +120,7 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
       const description = extra.description ?? DESCRIPTIONS[code] ?? '错误';
       counts.rejected++;
       if (record) rejected.push({ path, httpStatus, code, description, fields, receivedAt });
-      const headers: Record<string, string> = extra.retryAfterSec !== undefined ? { 'retry-after': String(extra.retryAfterSec) } : {};
-      reply(res, httpStatus, { result: 'error', reason, trace_id: traceId(), code, description }, headers);
+      reply(res, httpStatus, { result: 'error', reason, trace_id: traceId(), code, description }, retryAfterHeader(extra.retryAfterSec));
     };
 
     // Auth: exactly `key=<AppSecret>`, lower-case `key`.
@@ -194,23 +185,8 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
     });
   }
 
-  const server = https.createServer({ key: tls.key, cert: tls.cert });
-  const sockets = new Set<Socket>();
-  server.on('secureConnection', (socket: Socket) => {
-    sockets.add(socket);
-    socket.on('close', () => sockets.delete(socket));
-    socket.on('error', () => undefined);
-  });
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= 1 << 20) chunks.push(c);
-    });
-    req.on('error', () => undefined);
-    req.on('end', () => {
-      const text = Buffer.concat(chunks).toString('utf8');
+  const server = https.createServer({ key: tls.key, cert: tls.cert }, (req: IncomingMessage, res: ServerResponse) => {
+    void readBody(req, { maxBytes: 1 << 20, onBroken: 'drop' }).then((text) => {
       const path = (req.url ?? '').split('?')[0] ?? '';
       if (req.method === 'POST' && (path === '/v3/message/regid' || path === '/v2/message/regid')) return handleSend(req, res, path, text);
       counts.rejected++;
@@ -219,9 +195,9 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
     });
   });
 
-  const port = await listenOnLoopback(server, opts.port);
+  const { port, url, close } = await serveOnLoopback(server, opts.port);
   return {
-    url: `https://127.0.0.1:${port}`,
+    url,
     host: '127.0.0.1',
     port,
     ca: tls.ca,
@@ -229,10 +205,6 @@ export async function startXiaomiFake(opts: FakeXiaomiOptions): Promise<FakeXiao
     received,
     rejected,
     control,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -4,7 +4,7 @@
 
 import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
-import { checkEndpointUrl, checkPemCa, checkSchema } from '../credential-check.ts';
+import { checkEndpoints, checkNoWhitespace, checkSchema } from '../credential-check.ts';
 import { HONOR_IMPORTANCE } from './honor-facts.ts';
 
 const Endpoints = Type.Object({
@@ -41,12 +41,8 @@ export type HonorCredential = Static<typeof HonorCredentialSchema>;
 
 export function checkHonorCredential(name: string, credential: HonorCredential): void {
   checkSchema(HonorCredentialSchema, name, credential);
-  if (/\s/.test(credential.clientSecret)) {
-    throw new CredentialConfigError(`push.credentials.${name}.clientSecret contains whitespace (copy-paste error?)`);
-  }
-  checkEndpointUrl(`push.credentials.${name}.endpoints.authUrl`, credential.endpoints?.authUrl);
-  checkEndpointUrl(`push.credentials.${name}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
-  checkPemCa(`push.credentials.${name}.endpoints.ca`, credential.endpoints?.ca);
+  checkNoWhitespace(`push.credentials.${name}.clientSecret`, credential.clientSecret);
+  checkEndpoints(`push.credentials.${name}`, credential.endpoints);
   if (credential.clickAction?.type === 'url' && !/^https:\/\//.test(credential.clickAction.url)) {
     throw new CredentialConfigError(`push.credentials.${name}.clickAction.url must be an https:// URL`);
   }

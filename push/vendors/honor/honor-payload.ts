@@ -3,7 +3,8 @@
 // preview() shows it. Only `Authorization` is added at send time.
 
 import type { PushMessage, PushTarget } from '../contract.ts';
-import { ELLIPSIS, fitAlertText, type AlertText } from '../text-fit.ts';
+import { channelFor, fnv1a32, ttlSeconds } from '../notification-fields.ts';
+import { fitJsonBody, orEllipsis, type AlertText } from '../text-fit.ts';
 import type { HonorCredential } from './honor-credential.ts';
 import {
   HONOR_BADGE_MAX,
@@ -30,14 +31,9 @@ export type HonorBuildResult =
   | { ok: true; request: HonorRequest; truncated: boolean; bytes: number }
   | { ok: false; reason: 'payload_too_large'; bytes: number; limit: number };
 
-/** A stable non-negative Java int from a string (FNV-1a): same collapse id, same notifyId. */
+/** A stable non-negative Java int from a string: same collapse id, same notifyId. */
 export function notifyIdFor(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) & HONOR_NOTIFY_ID_MAX;
+  return fnv1a32(key) & HONOR_NOTIFY_ID_MAX;
 }
 
 function clickActionOf(credential: HonorCredential): Record<string, unknown> {
@@ -57,17 +53,17 @@ export function buildHonorRequest(credential: HonorCredential, target: PushTarge
 
   const android: Record<string, unknown> = {};
   // unverified: "<seconds>s" like Huawei's android.ttl.
-  if (message.expiresAt !== undefined) android.ttl = `${Math.max(1, Math.floor(message.expiresAt) - Math.floor(nowMs / 1000))}s`;
+  const ttl = ttlSeconds(message.expiresAt, nowMs);
+  if (ttl !== undefined) android.ttl = `${ttl}s`;
 
-  const isCall = message.purpose === 'call_ring' || message.purpose === 'call_over';
-  const channelId = isCall ? credential.callChannelId ?? credential.channelId : credential.channelId;
+  const channelId = channelFor(message.purpose, credential);
 
   const bodyWith = (text: AlertText): Record<string, unknown> => {
     const androidOut: Record<string, unknown> = { ...android };
     if (!dataOnly) {
       const notification: Record<string, unknown> = {
-        title: text.title !== undefined && text.title !== '' ? text.title : ELLIPSIS,
-        body: text.body !== undefined && text.body !== '' ? text.body : ELLIPSIS,
+        title: orEllipsis(text.title),
+        body: orEllipsis(text.body),
         clickAction: clickActionOf(credential),
         importance: credential.importance ?? 'NORMAL',
       };
@@ -88,20 +84,8 @@ export function buildHonorRequest(credential: HonorCredential, target: PushTarge
     body.token = [target.token];
     return body;
   };
-  const measure = (text: AlertText): number => Buffer.byteLength(JSON.stringify(bodyWith(text)), 'utf8');
-
-  let text: AlertText = {};
-  let truncated = false;
-  if (!dataOnly) {
-    const fitted = fitAlertText({ title: message.title, body: message.body }, measure, HONOR_MAX_BODY_BYTES);
-    if (!fitted) return { ok: false, reason: 'payload_too_large', bytes: measure({}), limit: HONOR_MAX_BODY_BYTES };
-    text = fitted.text;
-    truncated = fitted.truncated;
-  }
-  const body = bodyWith(text);
-  const bodyText = JSON.stringify(body);
-  const bytes = Buffer.byteLength(bodyText, 'utf8');
-  if (bytes > HONOR_MAX_BODY_BYTES) return { ok: false, reason: 'payload_too_large', bytes, limit: HONOR_MAX_BODY_BYTES };
+  const fitted = fitJsonBody(bodyWith, dataOnly ? undefined : { title: message.title, body: message.body }, HONOR_MAX_BODY_BYTES);
+  if (!fitted.ok) return fitted;
 
   const base = (credential.endpoints?.pushUrl ?? HONOR_PUSH_URL).replace(/\/+$/, '');
   return {
@@ -110,10 +94,10 @@ export function buildHonorRequest(credential: HonorCredential, target: PushTarge
       method: 'POST',
       url: `${base}${honorSendPath(credential.appId)}`,
       headers: { 'content-type': HONOR_SEND_CONTENT_TYPE, accept: 'application/json', [HONOR_TIMESTAMP_HEADER]: String(Math.floor(nowMs)) },
-      body,
-      bodyText,
+      body: fitted.body,
+      bodyText: fitted.bodyText,
     },
-    truncated,
-    bytes,
+    truncated: fitted.truncated,
+    bytes: fitted.bytes,
   };
 }

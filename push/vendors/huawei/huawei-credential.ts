@@ -4,7 +4,7 @@
 
 import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
-import { checkEndpointUrl, checkPemCa, checkSchema } from '../credential-check.ts';
+import { checkEndpoints, checkNoWhitespace, checkSchema } from '../credential-check.ts';
 import { HUAWEI_IMPORTANCE } from './huawei-facts.ts';
 
 const Endpoints = Type.Object({
@@ -39,13 +39,8 @@ export type HuaweiCredential = Static<typeof HuaweiCredentialSchema>;
 
 export function checkHuaweiCredential(name: string, credential: HuaweiCredential): void {
   checkSchema(HuaweiCredentialSchema, name, credential);
-  // A pasted secret with a stray newline or space authenticates as "wrong secret" forever.
-  if (/\s/.test(credential.appSecret)) {
-    throw new CredentialConfigError(`push.credentials.${name}.appSecret contains whitespace (copy-paste error?)`);
-  }
-  checkEndpointUrl(`push.credentials.${name}.endpoints.authUrl`, credential.endpoints?.authUrl);
-  checkEndpointUrl(`push.credentials.${name}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
-  checkPemCa(`push.credentials.${name}.endpoints.ca`, credential.endpoints?.ca);
+  checkNoWhitespace(`push.credentials.${name}.appSecret`, credential.appSecret);
+  checkEndpoints(`push.credentials.${name}`, credential.endpoints);
   if (credential.clickAction?.type === 'url' && !/^https:\/\//.test(credential.clickAction.url)) {
     throw new CredentialConfigError(`push.credentials.${name}.clickAction.url must be an https:// URL`);
   }

@@ -2,7 +2,8 @@
 // The provider sends it; preview() shows it. Only `Authorization` is added at send time.
 
 import type { PushMessage, PushTarget } from '../contract.ts';
-import { ELLIPSIS, fitAlertText, type AlertText } from '../text-fit.ts';
+import { channelFor, fnv1a32, ttlSeconds } from '../notification-fields.ts';
+import { fitJsonBody, orEllipsis, type AlertText } from '../text-fit.ts';
 import type { HuaweiCredential } from './huawei-credential.ts';
 import {
   HUAWEI_BADGE_MAX,
@@ -29,14 +30,9 @@ export type HuaweiBuildResult =
   | { ok: true; request: HuaweiRequest; truncated: boolean; bytes: number }
   | { ok: false; reason: 'payload_too_large'; bytes: number; limit: number };
 
-/** A stable non-negative Java int from a string (FNV-1a): same collapse id, same notify_id. */
+/** A stable non-negative Java int from a string: same collapse id, same notify_id. */
 export function notifyIdFor(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) & HUAWEI_NOTIFY_ID_MAX;
+  return fnv1a32(key) & HUAWEI_NOTIFY_ID_MAX;
 }
 
 function clickActionOf(credential: HuaweiCredential): Record<string, unknown> {
@@ -47,12 +43,6 @@ function clickActionOf(credential: HuaweiCredential): Record<string, unknown> {
     case 'url': return { type: 2, url: click.url };
     default: return { type: HUAWEI_CLICK_OPEN_APP };
   }
-}
-
-/** Whole seconds the vendor should keep the push; at least 1 (Huawei refuses a TTL in the past). */
-export function ttlSeconds(expiresAt: number | undefined, nowMs: number): number | undefined {
-  if (expiresAt === undefined) return undefined;
-  return Math.max(1, Math.floor(expiresAt) - Math.floor(nowMs / 1000));
 }
 
 export function buildHuaweiRequest(credential: HuaweiCredential, target: PushTarget, message: PushMessage, nowMs: number): HuaweiBuildResult {
@@ -66,22 +56,22 @@ export function buildHuaweiRequest(credential: HuaweiCredential, target: PushTar
   // collapse_key is deliberately not set: Huawei's is an integer group 0..100, and two
   // conversations hashing to one group would drop each other's pushes while the device is
   // offline. tag + notify_id collapse on the device instead (PAY-4).
+  // At least 1 s: Huawei refuses a TTL in the past.
   const ttl = ttlSeconds(message.expiresAt, nowMs);
   if (ttl !== undefined) android.ttl = `${ttl}s`;
   const category = HUAWEI_CATEGORY[message.purpose];
   if (category !== undefined) android.category = category;
   if (dataOnly) android.urgency = message.kind === 'voip' || message.priority === 'high' ? 'HIGH' : 'NORMAL';
 
-  const isCall = message.purpose === 'call_ring' || message.purpose === 'call_over';
-  const channelId = isCall ? credential.callChannelId ?? credential.channelId : credential.channelId;
+  const channelId = channelFor(message.purpose, credential);
 
   const bodyWith = (text: AlertText): Record<string, unknown> => {
     const androidOut: Record<string, unknown> = { ...android };
     if (!dataOnly) {
       // Both title and body are mandatory in a Huawei notification message.
       const notification: Record<string, unknown> = {
-        title: text.title !== undefined && text.title !== '' ? text.title : ELLIPSIS,
-        body: text.body !== undefined && text.body !== '' ? text.body : ELLIPSIS,
+        title: orEllipsis(text.title),
+        body: orEllipsis(text.body),
         click_action: clickActionOf(credential),
         importance: credential.importance ?? 'NORMAL',
       };
@@ -101,20 +91,8 @@ export function buildHuaweiRequest(credential: HuaweiCredential, target: PushTar
       message: { data: JSON.stringify(data), android: androidOut, token: [target.token] },
     };
   };
-  const measure = (text: AlertText): number => Buffer.byteLength(JSON.stringify(bodyWith(text)), 'utf8');
-
-  let text: AlertText = {};
-  let truncated = false;
-  if (!dataOnly) {
-    const fitted = fitAlertText({ title: message.title, body: message.body }, measure, HUAWEI_MAX_BODY_BYTES);
-    if (!fitted) return { ok: false, reason: 'payload_too_large', bytes: measure({}), limit: HUAWEI_MAX_BODY_BYTES };
-    text = fitted.text;
-    truncated = fitted.truncated;
-  }
-  const body = bodyWith(text);
-  const bodyText = JSON.stringify(body);
-  const bytes = Buffer.byteLength(bodyText, 'utf8');
-  if (bytes > HUAWEI_MAX_BODY_BYTES) return { ok: false, reason: 'payload_too_large', bytes, limit: HUAWEI_MAX_BODY_BYTES };
+  const fitted = fitJsonBody(bodyWith, dataOnly ? undefined : { title: message.title, body: message.body }, HUAWEI_MAX_BODY_BYTES);
+  if (!fitted.ok) return fitted;
 
   const base = (credential.endpoints?.pushUrl ?? HUAWEI_PUSH_URL).replace(/\/+$/, '');
   return {
@@ -123,10 +101,10 @@ export function buildHuaweiRequest(credential: HuaweiCredential, target: PushTar
       method: 'POST',
       url: `${base}${huaweiSendPath(credential.appId)}`,
       headers: { 'content-type': HUAWEI_SEND_CONTENT_TYPE, accept: 'application/json' },
-      body,
-      bodyText,
+      body: fitted.body,
+      bodyText: fitted.bodyText,
     },
-    truncated,
-    bytes,
+    truncated: fitted.truncated,
+    bytes: fitted.bytes,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { PushVendor } from '../contract.ts';
+import { refusalPreview } from '../preview.ts';
 import { carriesVisibleOnly, OEM_PRIORITY, stringTokenRegistration } from '../registration.ts';
 import { checkOppoCredential, OppoCredentialSchema, oppoUrls, type OppoCredential } from './oppo-credential.ts';
 import { OPPO_FORM_CONTENT_TYPE } from './oppo-facts.ts';
@@ -31,7 +32,7 @@ export const oppoVendor: PushVendor<OppoCredential> = {
       channelId: credential?.channelId ?? `<${setting}.channelId>`,
       clickActivity: credential?.clickActivity,
     }, now);
-    if (!built.ok) return built.reason === 'not_supported' ? { ok: false, reason: 'not_supported', detail: built.detail } : { ok: false, reason: 'payload_too_large' };
+    if (!built.ok) return refusalPreview(built);
     return {
       ok: true,
       truncated: built.truncated,

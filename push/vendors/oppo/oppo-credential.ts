@@ -5,7 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
-import { checkEndpointUrl, checkPemCa, checkTrimmed } from '../credential-check.ts';
+import { checkEndpoints, checkTrimmed } from '../credential-check.ts';
 import { OPPO_AUTH_PATH, OPPO_HOSTS, OPPO_UNICAST_PATH, type OppoRegion } from './oppo-facts.ts';
 
 export const OppoCredentialSchema = Type.Object({
@@ -42,7 +42,5 @@ export function checkOppoCredential(name: string, credential: OppoCredential): v
   }
   checkTrimmed(`${at}.appKey`, credential.appKey);
   checkTrimmed(`${at}.masterSecret`, credential.masterSecret);
-  checkEndpointUrl(`${at}.endpoints.authUrl`, credential.endpoints?.authUrl);
-  checkEndpointUrl(`${at}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
-  checkPemCa(`${at}.endpoints.ca`, credential.endpoints?.ca);
+  checkEndpoints(at, credential.endpoints);
 }

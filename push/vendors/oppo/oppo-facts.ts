@@ -5,6 +5,7 @@
  * the OPPO server SDK's ReturnCode, and [impl] = mizhousoft/push-sdk (MZ), third-party code.
  * The fake (tools/fakes/oppo-server.ts) imports the same facts, so both sides move together.
  */
+import { untilNextFullHourMs } from '../code-classes.ts';
 
 /** Production hosts, only ever defaults: every credential can point elsewhere (`endpoints`). */
 export const OPPO_HOSTS = {
@@ -102,12 +103,7 @@ export const OPPO_CODE_CLASS = {
 
 /**
  * How long to wait after "daily quota exceeded" (33). OPPO does not say when the day's quota
- * resets (unverified: probably 00:00 Beijing time). We wait until the next full hour, at least
- * five minutes: a quota raised by the operator or reset at an unknown hour is picked up within
- * an hour, a push job spends at most one attempt per hour on a dead quota, and no message is
- * held back for up to a day on a guess about the reset time.
+ * resets (unverified: probably 00:00 Beijing time), so we wait until the next full hour, at
+ * least five minutes (the reasoning is at untilNextFullHourMs).
  */
-export function oppoQuotaRetryAfterMs(now: number): number {
-  const nextHour = Math.ceil((now + 1) / 3600_000) * 3600_000;
-  return Math.max(5 * 60_000, nextHour - now);
-}
+export const oppoQuotaRetryAfterMs: (now: number) => number = untilNextFullHourMs;

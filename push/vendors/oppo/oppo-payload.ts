@@ -3,7 +3,7 @@
  * provider and preview() so the sandbox shows what OPPO would get. No I/O, no clock of its own.
  */
 import { createHash } from 'node:crypto';
-import { fitAlertText } from '../text-fit.ts';
+import { fitText } from '../text-fit.ts';
 import type { PushMessage, PushTarget } from '../contract.ts';
 import {
   OPPO_CLICK_LAUNCH_APP, OPPO_CLICK_OPEN_ACTIVITY, OPPO_LIMITS, OPPO_STYLE_STANDARD, OPPO_TARGET_REGISTRATION_ID,
@@ -44,12 +44,6 @@ export type OppoBuildResult =
 /** OPPO counts characters, not bytes; UTF-16 units never count fewer than it does. */
 const chars = (text: string): number => text.length;
 
-/** Cut one text field to `limit` characters on grapheme boundaries, with an ellipsis. */
-function clip(text: string, limit: number): { text: string; truncated: boolean } {
-  const fitted = fitAlertText({ body: text }, (t) => chars(t.body ?? ''), limit);
-  return fitted ? { text: fitted.text.body ?? '', truncated: fitted.truncated } : { text: '', truncated: text !== '' };
-}
-
 /** A stable positive 31-bit integer for a collapse id: the same id always replaces the same notification. */
 export function oppoNotifyId(collapseId: string): number {
   const n = createHash('sha256').update(collapseId).digest().readUInt32BE(0) & OPPO_LIMITS.notifyIdMax;
@@ -72,8 +66,8 @@ export function buildOppoMessage(target: PushTarget, message: PushMessage, optio
   }
 
   // Both fields are required by OPPO; a push with only one of them shows it twice rather than not at all.
-  const title = clip(message.title || message.body || '', OPPO_LIMITS.titleChars);
-  const content = clip(message.body || message.title || '', OPPO_LIMITS.contentChars);
+  const title = fitText(message.title || message.body || '', OPPO_LIMITS.titleChars, chars);
+  const content = fitText(message.body || message.title || '', OPPO_LIMITS.contentChars, chars);
 
   const notification: OppoNotification = {
     app_message_id: oppoAppMessageId(message.id),

@@ -4,7 +4,10 @@
  * resent once. Never throws: every failure is a PushOutcome.
  */
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
+import { neverThrows } from '../answers.ts';
 import { vendorRequest } from '../http.ts';
+import { refusalOutcome } from '../preview.ts';
+import { sendRenewingTokenOnce } from '../token-renewal.ts';
 import { OppoAuth } from './oppo-auth.ts';
 import { oppoUrls, type OppoCredential } from './oppo-credential.ts';
 import { OPPO_FORM_CONTENT_TYPE } from './oppo-facts.ts';
@@ -41,13 +44,8 @@ export class OppoProvider implements PushProvider {
     });
   }
 
-  async send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
-    try {
-      return await this.#send(target, message);
-    } catch (err) {
-      // Nothing above should throw; if it does, the push is retried rather than lost.
-      return { status: 'retry', reason: `oppo provider error: ${err instanceof Error ? err.message : String(err)}` };
-    }
+  send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
+    return neverThrows('oppo', () => this.#send(target, message));
   }
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
@@ -57,22 +55,17 @@ export class OppoProvider implements PushProvider {
     }
     if (target.token === '') return { status: 'dead_token', reason: 'empty registration id' };
     const built = buildOppoMessage(target, message, { channelId: this.#credential.channelId ?? '', clickActivity: this.#credential.clickActivity }, this.#deps.now());
-    if (!built.ok) {
-      return { status: 'rejected', reason: built.reason === 'not_supported' ? `not_supported: ${built.detail}` : 'payload_too_large' };
-    }
+    if (!built.ok) return refusalOutcome(built);
 
-    let refused = '';
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      const auth = await this.#auth.token();
-      if (!auth.ok) return auth.outcome;
-      const outcome = await this.#unicast(auth.token, built.message);
-      if (outcome.status !== 'reauth') return outcome;
-      refused = outcome.reason;
-      this.#auth.invalidate(auth.token);
-      this.#deps.log({ vendor: 'oppo', credential: this.name, event: 'auth_token_refused', attempt, pushId: message.id });
-    }
-    // A fresh token refused as well: OPPO is confused right now; try again later.
-    return { status: 'retry', reason: `${refused}: a fresh token was refused as well` };
+    return sendRenewingTokenOnce({
+      vendor: 'oppo',
+      credential: this.name,
+      pushId: message.id,
+      deps: this.#deps,
+      token: () => this.#auth.token(),
+      invalidate: (token) => this.#auth.invalidate(token),
+      send: (token) => this.#unicast(token, built.message),
+    });
   }
 
   async #unicast(authToken: string, message: OppoMessage): Promise<OppoSendAnswer> {

@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import type { PushVendor } from '../contract.ts';
+import { refusalPreview } from '../preview.ts';
 import { carriesVisibleOnly, OEM_PRIORITY, stringTokenRegistration } from '../registration.ts';
 import { checkVivoCredential, VivoCredentialSchema, vivoUrls, type VivoCredential } from './vivo-credential.ts';
 import { VIVO_AUTH_HEADER, VIVO_CONTENT_TYPE, VIVO_PUSH_MODE } from './vivo-facts.ts';
@@ -33,7 +34,7 @@ export const vivoVendor: PushVendor<VivoCredential> = {
       pushMode: VIVO_PUSH_MODE[credential?.pushMode ?? 'production'],
       skipContent: credential?.skipContent,
     }, now);
-    if (!built.ok) return built.reason === 'not_supported' ? { ok: false, reason: 'not_supported', detail: built.detail } : { ok: false, reason: 'payload_too_large' };
+    if (!built.ok) return refusalPreview(built);
     return {
       ok: true,
       truncated: built.truncated,

@@ -4,8 +4,7 @@
  * The production host is only a default.
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { CredentialConfigError } from '../contract.ts';
-import { checkEndpointUrl, checkPemCa, checkTrimmed } from '../credential-check.ts';
+import { checkEndpoints, checkTrimmed } from '../credential-check.ts';
 import { VIVO_AUTH_PATH, VIVO_HOST, VIVO_LIMITS, VIVO_SEND_PATH } from './vivo-facts.ts';
 
 export const VivoCredentialSchema = Type.Object({
@@ -38,7 +37,5 @@ export function checkVivoCredential(name: string, credential: VivoCredential): v
   // vivo signs the trimmed strings ("字符串trim后拼接"): a stray space would only show up as 10206.
   checkTrimmed(`${at}.appKey`, credential.appKey);
   checkTrimmed(`${at}.appSecret`, credential.appSecret);
-  checkEndpointUrl(`${at}.endpoints.authUrl`, credential.endpoints?.authUrl);
-  checkEndpointUrl(`${at}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
-  checkPemCa(`${at}.endpoints.ca`, credential.endpoints?.ca);
+  checkEndpoints(at, credential.endpoints);
 }

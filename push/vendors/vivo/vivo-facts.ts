@@ -5,6 +5,7 @@
  * applebyme.cn for 10070/10094/appId), and [impl] = mizhousoft/push-sdk (MZ) or other
  * third-party senders. The fake (tools/fakes/vivo-server.ts) imports the same facts.
  */
+import { untilNextFullHourMs } from '../code-classes.ts';
 
 /** Production host, only ever a default: every credential can point elsewhere (`endpoints`). */
 export const VIVO_HOST = 'https://api-push.vivo.com.cn';
@@ -112,10 +113,6 @@ export const VIVO_INVALID_USER = { notFound: 1, notificationsOff: 2, offline90Da
 /**
  * How long to wait after a daily limit (10070, 10250). vivo asks senders not to call the API
  * again that day; the reset time is not given (unverified: probably 00:00 Beijing time). We
- * wait until the next full hour, at least five minutes: at most one call per job and hour on
- * a used-up quota, and a quota raised or reset at an unknown hour is used within the hour.
+ * wait until the next full hour, at least five minutes (the reasoning is at untilNextFullHourMs).
  */
-export function vivoQuotaRetryAfterMs(now: number): number {
-  const nextHour = Math.ceil((now + 1) / 3600_000) * 3600_000;
-  return Math.max(5 * 60_000, nextHour - now);
-}
+export const vivoQuotaRetryAfterMs: (now: number) => number = untilNextFullHourMs;

@@ -1,9 +1,10 @@
 /**
  * Pure classification of vivo answers into outcomes (DEV-7, OPS-3). Every code's meaning is in
- * vivo-facts.ts; this file only decides what each class means for a push job.
+ * vivo-facts.ts; what each class means for a push job is push/vendors/code-classes.ts.
  */
-import type { PushOutcome } from '../contract.ts';
-import { retryAfterMs, type VendorResponse } from '../http.ts';
+import { classifiedCode, integerCode, transportOutcome } from '../code-classes.ts';
+import { parseJsonObject, type VendorResponse } from '../http.ts';
+import type { AuthTokenAnswer, RenewableAnswer } from '../token-renewal.ts';
 import { VIVO_CODE_CLASS, VIVO_CODES, VIVO_INVALID_USER, vivoQuotaRetryAfterMs } from './vivo-facts.ts';
 
 export interface VivoAnswer {
@@ -12,51 +13,26 @@ export interface VivoAnswer {
   body: Record<string, unknown>;
 }
 
-/** A failure is never `delivered`, so it always has a reason. */
-export type FailedOutcome = Exclude<PushOutcome, { status: 'delivered' }>;
-
 /** The JSON answer `{result, desc, …}`, or undefined when the body is not one. */
 export function parseVivoAnswer(text: string): VivoAnswer | undefined {
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof body !== 'object' || body === null) return undefined;
-  const record = body as Record<string, unknown>;
-  const result = typeof record.result === 'string' && record.result.trim() !== '' ? Number(record.result) : record.result;
-  if (typeof result !== 'number' || !Number.isInteger(result)) return undefined;
-  return { result, desc: typeof record.desc === 'string' ? record.desc.slice(0, 200) : '', body: record };
+  const body = parseJsonObject(text);
+  const result = integerCode(body?.result);
+  if (body === undefined || result === undefined) return undefined;
+  return { result, desc: typeof body.desc === 'string' ? body.desc.slice(0, 200) : '', body };
 }
 
-function transportOutcome(response: VendorResponse, now: number, what: string): FailedOutcome {
-  if (response.status === 0) return { status: 'retry', reason: `vivo ${what}: ${response.error ?? 'no answer'}` };
-  const after = retryAfterMs(response.headers, now);
-  return {
-    status: 'retry',
-    reason: `vivo ${what}: HTTP ${response.status} without a vivo answer`,
-    httpStatus: response.status,
-    ...(after !== undefined ? { retryAfterMs: after } : {}),
-  };
-}
+const NO_ANSWER = 'a vivo answer';
 
-function codeOutcome(answer: VivoAnswer, httpStatus: number, now: number, what: string): FailedOutcome {
+function codeOutcome(answer: VivoAnswer, httpStatus: number, now: number, what: string) {
   const reason = `vivo ${what}: result ${answer.result}${answer.desc ? ` (${answer.desc})` : ''}`;
-  const { result } = answer;
-  if (VIVO_CODE_CLASS.dead.has(result)) return { status: 'dead_token', reason, httpStatus };
-  if (VIVO_CODE_CLASS.quota.has(result)) return { status: 'retry', reason, httpStatus, retryAfterMs: vivoQuotaRetryAfterMs(now) };
-  if (VIVO_CODE_CLASS.transient.has(result)) return { status: 'retry', reason, httpStatus };
-  if (VIVO_CODE_CLASS.config.has(result)) return { status: 'config_error', reason, httpStatus };
-  // An unknown code: retrying is safe (the queue bounds attempts); dropping would lose the push.
-  return { status: 'retry', reason, httpStatus };
+  return classifiedCode(VIVO_CODE_CLASS, answer.result, reason, httpStatus, () => vivoQuotaRetryAfterMs(now));
 }
 
-export type VivoAuthAnswer = { ok: true; token: string } | { ok: false; outcome: FailedOutcome };
+export type VivoAuthAnswer = AuthTokenAnswer;
 
 export function classifyVivoAuth(response: VendorResponse, now: number): VivoAuthAnswer {
   const answer = response.status === 0 ? undefined : parseVivoAnswer(response.text);
-  if (!answer) return { ok: false, outcome: transportOutcome(response, now, 'auth') };
+  if (!answer) return { ok: false, outcome: transportOutcome(response, now, 'vivo auth', NO_ANSWER) };
   if (answer.result === VIVO_CODES.SUCCESS) {
     const token = answer.body.authToken;
     if (typeof token === 'string' && token !== '') return { ok: true, token };
@@ -66,11 +42,11 @@ export function classifyVivoAuth(response: VendorResponse, now: number): VivoAut
 }
 
 /** `reauth`: the token was refused; the provider takes a new one and resends once. */
-export type VivoSendAnswer = PushOutcome | { status: 'reauth'; reason: string };
+export type VivoSendAnswer = RenewableAnswer;
 
 export function classifyVivoSend(response: VendorResponse, now: number): VivoSendAnswer {
   const answer = response.status === 0 ? undefined : parseVivoAnswer(response.text);
-  if (!answer) return transportOutcome(response, now, 'send');
+  if (!answer) return transportOutcome(response, now, 'vivo send', NO_ANSWER);
   if (answer.result === VIVO_CODES.SUCCESS) {
     const invalid = answer.body.invalidUser as { status?: unknown } | undefined;
     const status = typeof invalid === 'object' && invalid !== null ? Number(invalid.status) : undefined;

@@ -3,7 +3,7 @@
  * shared by the provider and preview(). No I/O, no clock of its own.
  */
 import { createHash } from 'node:crypto';
-import { fitAlertText } from '../text-fit.ts';
+import { fitText } from '../text-fit.ts';
 import type { PushMessage, PushTarget } from '../contract.ts';
 import {
   VIVO_CATEGORY_IM, VIVO_CLASSIFICATION_SYSTEM, VIVO_LIMITS, VIVO_NETWORK_ANY, VIVO_NOTIFY_TYPE, VIVO_SKIP_TYPE,
@@ -48,11 +48,6 @@ export function vivoTextUnits(text: string): number {
   return units;
 }
 
-function clip(text: string, limit: number): { text: string; truncated: boolean } {
-  const fitted = fitAlertText({ body: text }, (t) => vivoTextUnits(t.body ?? ''), limit);
-  return fitted ? { text: fitted.text.body ?? '', truncated: fitted.truncated } : { text: '', truncated: text !== '' };
-}
-
 /** Our idempotency key as requestId: the same push, retried, carries the same one. */
 export function vivoRequestId(pushId: string): string {
   return pushId.length <= VIVO_LIMITS.requestIdChars ? pushId : createHash('sha256').update(pushId).digest('hex');
@@ -67,8 +62,8 @@ export function buildVivoSend(target: PushTarget, message: PushMessage, options:
   if (customChars > VIVO_LIMITS.customMapChars) return { ok: false, reason: 'payload_too_large', detail: `data is ${customChars} characters, vivo takes ${VIVO_LIMITS.customMapChars}` };
 
   // Both fields are required by vivo; a push with only one of them shows it twice rather than not at all.
-  const title = clip(message.title || message.body || '', VIVO_LIMITS.titleUnits);
-  const content = clip(message.body || message.title || '', VIVO_LIMITS.contentUnits);
+  const title = fitText(message.title || message.body || '', VIVO_LIMITS.titleUnits, vivoTextUnits);
+  const content = fitText(message.body || message.title || '', VIVO_LIMITS.contentUnits, vivoTextUnits);
 
   const body: VivoSendBody = {
     appId: options.appId,

@@ -4,7 +4,10 @@
  * and the push resent once. Never throws: every failure is a PushOutcome.
  */
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
+import { neverThrows } from '../answers.ts';
 import { vendorRequest } from '../http.ts';
+import { refusalOutcome } from '../preview.ts';
+import { sendRenewingTokenOnce } from '../token-renewal.ts';
 import { VivoAuth } from './vivo-auth.ts';
 import { vivoUrls, type VivoCredential } from './vivo-credential.ts';
 import { VIVO_AUTH_HEADER, VIVO_CONTENT_TYPE, VIVO_PUSH_MODE } from './vivo-facts.ts';
@@ -42,13 +45,8 @@ export class VivoProvider implements PushProvider {
     });
   }
 
-  async send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
-    try {
-      return await this.#send(target, message);
-    } catch (err) {
-      // Nothing above should throw; if it does, the push is retried rather than lost.
-      return { status: 'retry', reason: `vivo provider error: ${err instanceof Error ? err.message : String(err)}` };
-    }
+  send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
+    return neverThrows('vivo', () => this.#send(target, message));
   }
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
@@ -62,21 +60,17 @@ export class VivoProvider implements PushProvider {
       pushMode: VIVO_PUSH_MODE[this.#credential.pushMode ?? 'production'],
       skipContent: this.#credential.skipContent,
     }, this.#deps.now());
-    if (!built.ok) {
-      return { status: 'rejected', reason: built.reason === 'not_supported' ? `not_supported: ${built.detail}` : 'payload_too_large' };
-    }
+    if (!built.ok) return refusalOutcome(built);
 
-    let refused = '';
-    for (let attempt = 1; attempt <= 2; attempt++) {
-      const auth = await this.#auth.token();
-      if (!auth.ok) return auth.outcome;
-      const outcome = await this.#post(auth.token, built.body);
-      if (outcome.status !== 'reauth') return outcome;
-      refused = outcome.reason;
-      await this.#auth.invalidate(auth.token);
-      this.#deps.log({ vendor: 'vivo', credential: this.name, event: 'auth_token_refused', attempt, pushId: message.id });
-    }
-    return { status: 'retry', reason: `${refused}: a fresh token was refused as well` };
+    return sendRenewingTokenOnce({
+      vendor: 'vivo',
+      credential: this.name,
+      pushId: message.id,
+      deps: this.#deps,
+      token: () => this.#auth.token(),
+      invalidate: (token) => this.#auth.invalidate(token),
+      send: (token) => this.#post(token, built.body),
+    });
   }
 
   async #post(authToken: string, body: VivoSendBody): Promise<VivoSendAnswer> {

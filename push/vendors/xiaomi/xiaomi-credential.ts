@@ -4,7 +4,7 @@
 
 import { Type, type Static } from '@sinclair/typebox';
 import { CredentialConfigError } from '../contract.ts';
-import { checkEndpointUrl, checkPemCa, checkSchema } from '../credential-check.ts';
+import { checkEndpoints, checkSchema } from '../credential-check.ts';
 import { XIAOMI_REGIONS } from './xiaomi-facts.ts';
 
 const Endpoints = Type.Object({
@@ -42,8 +42,7 @@ export function checkXiaomiCredential(name: string, credential: XiaomiCredential
   if (/[\s,]/.test(credential.appSecret)) {
     throw new CredentialConfigError(`push.credentials.${name}.appSecret contains whitespace or a comma (copy-paste error?)`);
   }
-  checkEndpointUrl(`push.credentials.${name}.endpoints.pushUrl`, credential.endpoints?.pushUrl);
-  checkPemCa(`push.credentials.${name}.endpoints.ca`, credential.endpoints?.ca);
+  checkEndpoints(`push.credentials.${name}`, credential.endpoints);
   if (credential.clickAction?.type === 'url' && !/^https?:\/\//.test(credential.clickAction.url)) {
     throw new CredentialConfigError(`push.credentials.${name}.clickAction.url must be an http(s) URL`);
   }

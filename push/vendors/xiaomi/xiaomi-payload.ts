@@ -3,7 +3,8 @@
 // Only `Authorization: key=<AppSecret>` is added at send time.
 
 import type { PushMessage, PushTarget } from '../contract.ts';
-import { ELLIPSIS, fitAlertText } from '../text-fit.ts';
+import { channelFor, fnv1a32, ttlSeconds } from '../notification-fields.ts';
+import { ELLIPSIS, fitText, orEllipsis } from '../text-fit.ts';
 import type { XiaomiCredential } from './xiaomi-credential.ts';
 import {
   XIAOMI_CONTENT_TYPE,
@@ -32,22 +33,15 @@ export interface XiaomiBuildResult {
   truncated: boolean;
 }
 
-/** A stable non-negative int from a string (FNV-1a): same collapse id, same notify_id. */
+/** A stable non-negative int from a string: same collapse id, same notify_id. */
 export function notifyIdFor(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return (h >>> 0) & XIAOMI_NOTIFY_ID_MAX;
+  return fnv1a32(key) & XIAOMI_NOTIFY_ID_MAX;
 }
 
 /** Cut to at most `max` UTF-16 code units on a grapheme boundary, ending in "…" when cut. */
 function fitChars(text: string | undefined, max: number): { text: string; truncated: boolean } {
-  const value = text !== undefined && text !== '' ? text : ELLIPSIS;
-  const fitted = fitAlertText({ body: value }, (t) => (t.body ?? '').length, max);
-  const out = fitted?.text.body;
-  return out !== undefined && out !== '' ? { text: out, truncated: fitted?.truncated ?? false } : { text: ELLIPSIS, truncated: true };
+  const fitted = fitText(orEllipsis(text), max, (t) => t.length);
+  return fitted.text !== '' ? fitted : { text: ELLIPSIS, truncated: true };
 }
 
 export function buildXiaomiRequest(credential: XiaomiCredential, target: PushTarget, message: PushMessage, nowMs: number): XiaomiBuildResult {
@@ -74,13 +68,11 @@ export function buildXiaomiRequest(credential: XiaomiCredential, target: PushTar
     // The collapse id groups a conversation (PAY-4); otherwise every push gets its own entry.
     fields.notify_id = String(notifyIdFor(message.collapseId ?? message.id));
   }
-  if (message.expiresAt !== undefined) {
-    fields.time_to_live = String(Math.max(1, Math.floor(message.expiresAt) - Math.floor(nowMs / 1000)) * 1000);
-  }
+  const ttl = ttlSeconds(message.expiresAt, nowMs);
+  if (ttl !== undefined) fields.time_to_live = String(ttl * 1000);
   if (!passThrough) {
     fields['extra.notify_foreground'] = credential.notifyForeground === false ? '0' : '1';
-    const isCall = message.purpose === 'call_ring' || message.purpose === 'call_over';
-    const channelId = isCall ? credential.callChannelId ?? credential.channelId : credential.channelId;
+    const channelId = channelFor(message.purpose, credential);
     if (channelId !== undefined) fields['extra.channel_id'] = channelId;
     const click = credential.clickAction;
     if (click?.type === 'intent') {

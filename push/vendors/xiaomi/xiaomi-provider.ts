@@ -2,6 +2,7 @@
 // the answer classified by xiaomi-outcome.ts. No token exchange: the AppSecret is the header.
 
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
+import { logAnswer, neverThrows, scrubOutcome } from '../answers.ts';
 import { vendorRequest } from '../http.ts';
 import type { XiaomiCredential } from './xiaomi-credential.ts';
 import { xiaomiAuthorization } from './xiaomi-facts.ts';
@@ -23,11 +24,7 @@ export class XiaomiProvider implements PushProvider {
   }
 
   async send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
-    try {
-      return this.#scrubbed(await this.#send(target, message));
-    } catch (err) {
-      return this.#scrubbed({ status: 'retry', reason: `xiaomi provider error: ${err instanceof Error ? err.message : String(err)}` });
-    }
+    return scrubOutcome(await neverThrows('xiaomi', () => this.#send(target, message)), this.#credential.appSecret);
   }
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
@@ -48,28 +45,10 @@ export class XiaomiProvider implements PushProvider {
       timeoutMs: this.#credential.timeoutMs,
     });
     const { outcome, code } = classifyXiaomiAnswer(res, target.token, this.#deps.now());
-    this.#deps.log({
-      vendor: 'xiaomi',
-      event: 'push answered',
-      credential: this.name,
-      pushId: message.id,
-      purpose: message.purpose,
-      status: outcome.status,
-      ...(code !== undefined ? { code } : {}),
-      ...(outcome.httpStatus !== undefined ? { httpStatus: outcome.httpStatus } : {}),
-      ms: this.#deps.now() - startedAt,
-      ...('reason' in outcome ? { reason: this.#scrub(outcome.reason) } : {}),
+    logAnswer(this.#deps, {
+      vendor: 'xiaomi', credential: this.name, message, outcome, code, ms: this.#deps.now() - startedAt, secret: this.#credential.appSecret,
     });
     return outcome;
-  }
-
-  #scrub(text: string): string {
-    const secret = this.#credential.appSecret;
-    return secret.length >= 4 ? text.split(secret).join('<redacted>') : text;
-  }
-
-  #scrubbed(outcome: PushOutcome): PushOutcome {
-    return 'reason' in outcome ? { ...outcome, reason: this.#scrub(outcome.reason) } : outcome;
   }
 
   async close(): Promise<void> {
