@@ -389,7 +389,9 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
       else if (r.type === 'missed_call') callPushes.missed += 1;
       else callPushes.other += 1;
     } else messagePushes += 1;
-    const key = isCall ? `${device.id}|call|${r.callId}|${r.type}` : `${device.id}|${r.messageId}`;
+    // A call's ring and its end are once per call; a badge update (no call id) once per read event.
+    const key = !isCall ? `${device.id}|${r.messageId}`
+      : r.callId !== undefined ? `${device.id}|call|${r.callId}|${r.type}` : `${device.id}|${r.type}|event|${r.eventId}`;
     const list = byKey.get(key);
     if (list) list.push(r);
     else byKey.set(key, [r]);
