@@ -22,6 +22,13 @@
  * message, to the wrong user). Same (device, message) pushed twice with different idempotency
  * keys is a duplicate, whichever channels carried the two: a phone with an OEM token and an FCM
  * token must get each event once (carrier choice), so OEM + FCM for one event is a duplicate too.
+ *
+ * A node SIGKILLed mid-run (--kill-node-at) changes no rule. Its devices' sockets drop: each is
+ * offline from then on (span reason `node_killed`). The cluster keeps listing them online until
+ * the dead node's presence entries expire (cluster.presenceTtlMs, then a sweep), so a device back
+ * before that was never pushed — the "never queued, back within BACK_ONLINE_ALLOWANCE_MS" case,
+ * which is only honest while that allowance exceeds the expiry (run.ts refuses to run otherwise);
+ * a device away for longer must get every push, as after any other drop.
  */
 import type { Device, Span } from './device.ts';
 import type { OutboxJob, PushRecord, PushSource } from './push-source.ts';
@@ -139,6 +146,14 @@ export interface AccountingResult {
     timeoutToPush: LatencySummary;
     timeoutToPushSamples: Latencies;
     silentTimeoutsWithPush: number;
+    /**
+     * Only when a node was killed (--kill-node-at): for devices it took offline, the time from the
+     * kill to the first push of an event committed before it (the dead node's presence entries
+     * had to expire first), and how many violations fell in those offline spans.
+     */
+    killToPush?: LatencySummary;
+    devicesPushedAfterKill?: number;
+    violationsAfterKill?: number;
   };
   verdict: { lost: number; duplicated: number; pass: boolean };
 }
@@ -367,12 +382,14 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   let messagePushes = 0;
   const byVendor: Record<string, number> = {};
   const callPushes = { ring: 0, missed: 0, other: 0 };
-  const violation = (reason: string, device: Device, r: PushRecord, msg: Msg | undefined) => {
+  let violationsAfterKill = 0;
+  const violation = (reason: string, device: Device, r: PushRecord, msg: Msg | undefined, span?: Span) => {
     violationsCount += 1;
+    if (span?.reason?.startsWith('node_killed')) violationsAfterKill += 1;
     bump(violationClasses, reason);
     push(violations, {
       device: device.id, user: device.user.id, messageId: r.messageId ?? r.callId ?? '?', eventId: r.eventId ?? msg?.eventId ?? 0, at: msg?.at ?? 0,
-      reason, token: r.token, receivedAt: r.receivedAt,
+      reason, token: r.token, receivedAt: r.receivedAt, ...(span?.reason?.startsWith('node_killed') ? { detail: `offline since the kill: ${span.reason}` } : {}),
     });
   };
   for (const r of source.records) {
@@ -389,7 +406,9 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
       else if (r.type === 'missed_call') callPushes.missed += 1;
       else callPushes.other += 1;
     } else messagePushes += 1;
-    const key = isCall ? `${device.id}|call|${r.callId}|${r.type}` : `${device.id}|${r.messageId}`;
+    // A call's ring and its end are once per call; a badge update (no call id) once per read event.
+    const key = !isCall ? `${device.id}|${r.messageId}`
+      : r.callId !== undefined ? `${device.id}|call|${r.callId}|${r.type}` : `${device.id}|${r.type}|event|${r.eventId}`;
     const list = byKey.get(key);
     if (list) list.push(r);
     else byKey.set(key, [r]);
@@ -434,11 +453,11 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
         break;
       case 'offline': {
         if (!span.bound) {
-          violation('no_active_registration', device, r, msg);
+          violation('no_active_registration', device, r, msg, span);
           break;
         }
         const seq = msg ? device.user.inbox.get(msg.id) : undefined;
-        if (seq !== undefined && seq <= span.ack) violation('pushed_after_ack', device, r, msg);
+        if (seq !== undefined && seq <= span.ack) violation('pushed_after_ack', device, r, msg, span);
         else bump(allowedExtra, isCall ? 'call_while_offline' : 'offline_not_expected');
         break;
       }
@@ -558,11 +577,32 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
     }
   }
 
+  // ------------------------------------------------------------ kill → push
+  const killToPush = new Latencies();
+  let devicesPushedAfterKill = 0;
+  const killed = world.kill !== undefined;
+  for (const device of killed ? devices : []) {
+    await breathe();
+    const pushes = (byDevice.get(device) ?? []).slice().sort((a, b) => a.receivedAt - b.receivedAt);
+    const spans = device.spans;
+    for (let i = 0; i < spans.length && pushes.length > 0; i++) {
+      const span = spans[i]!;
+      if (span.kind !== 'offline' || !span.reason?.startsWith('node_killed')) continue;
+      const end = spans[i + 1]?.from ?? finalTime;
+      const first = pushes.find((r) => r.receivedAt >= span.from && r.receivedAt < end && (world.msgs.get(r.messageId!)?.at ?? Infinity) < span.from);
+      if (first) {
+        devicesPushedAfterKill += 1;
+        killToPush.add(first.receivedAt - world.kill!.at);
+      }
+    }
+  }
+
   return {
     source: source.kind, note, devicesWithTokens: devices.length, received: source.records.length, byVendor,
     devicesWithFallback: devices.filter((d) => d.fallback !== undefined).length, messagePushes, callPushes, unknownTokens,
     expected: expected.size, matched, triggerLate, confirmedByOutbox, cancelledByReconnect, allowedExtra, lostCount, lost,
     violationsCount, violations, violationClasses, duplicateCount, crossChannelDuplicates, duplicates, retransmits, outboxLookups,
     timeoutToPush: timeoutToPush.summary(), timeoutToPushSamples: timeoutToPush, silentTimeoutsWithPush,
+    ...(killed ? { killToPush: killToPush.summary(), devicesPushedAfterKill, violationsAfterKill } : {}),
   };
 }

@@ -16,8 +16,10 @@ export function loadCommand(program: Command): void {
     .option('--groups <n>', 'number of groups (3-100 members each; default devices/25)')
     .option('--out <dir>', 'directory for load-<timestamp>.json and .html', 'reports')
     .option('--transport <name>', 'ws or uws: WebSocket implementation of the server this tool starts', 'ws')
-    .option('--server-log-level <level>', 'log level of the server this tool starts (logs go to a file in its data dir)', 'warn')
-    .option('--server-node-arg <arg...>', 'extra node flag for the server this tool starts, e.g. --server-node-arg=--cpu-prof')
+    .option('--cluster <n>', `start ${LIMITS.minClusterNodes}-${LIMITS.maxClusterNodes} nodes on a throw-away PostgreSQL and redis-server instead of one server on SQLite`)
+    .option('--kill-node-at <time>', 'with --cluster: SIGKILL the last node this long after the run starts (e.g. 60s; inside --duration)')
+    .option('--server-log-level <level>', 'log level of the server(s) this tool starts (logs go to a file in each data dir)', 'warn')
+    .option('--server-node-arg <arg...>', 'extra node flag for the server(s) this tool starts, e.g. --server-node-arg=--cpu-prof')
     .addOption(new Option('--inject-fault <spec>', 'self-test: drop-event:p,dup-sync:p,drop-push:p,dup-push:p (client-side faults the accounting must catch)').hideHelp())
     .option('--keep-data', 'keep the started server\'s data dir (always kept when the run fails)')
     .addHelpText('after', `
@@ -31,6 +33,17 @@ once per (device, event) across all of the device's channels. Prints the summary
   VERDICT: zero loss, zero duplicates                      (exit 0)
   VERDICT: FAILED (<n> lost, <m> duplicated)               (exit 1)
 Usage errors, and runs that could not start, exit 2.
+
+With --cluster N, the tool also starts a throw-away PostgreSQL (tools/ci/postgres.sh; install it
+with \`bash tools/ci/postgres.sh ensure\` or apt-get install postgresql) and a redis-server on
+127.0.0.1 without persistence (apt-get install redis-server), then N tidings nodes on them
+(storage.dialect postgres, cluster.engine redis, presenceTtlMs 6000, sweepMs 500,
+push.claimLeaseMs 5000), one after another, each with its own data dir and log. Every device
+connection (and reconnection) goes to a random live node, as behind a TCP load balancer without
+sticky sessions. --kill-node-at kills the last node with SIGKILL at that point of the run: the load
+balancer stops sending devices to it, its devices reconnect elsewhere, and the devices that stay
+away are pushed once the dead node's presence entries expire. The accounting and the verdict
+are the same. The reports add per-node CPU and RSS, PostgreSQL's and Redis's, and the kill.
 
 With --url, push accounting is limited to what the admin API exposes: GET /admin/pushes (only
 when that server runs in push sandbox mode) and GET /admin/push-jobs (the outbox). Devices

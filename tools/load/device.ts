@@ -96,14 +96,19 @@ let nextConnId = 1;
 export class Conn {
   readonly id = nextConnId++;
   readonly ws: WebSocket;
+  /** The node it went to. */
+  readonly url: string;
   readonly openedAt = Date.now();
   lastSentAt = Date.now();
   loginSentAt = 0;
   syncSentAt = 0;
   abandoned = false;
   closed = false;
+  /** Its node was SIGKILLed under it (--kill-node-at): the close that follows is the kill's. */
+  killed = false;
 
   constructor(url: string) {
+    this.url = url;
     this.ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: 15_000 });
   }
 
@@ -143,6 +148,8 @@ export class Device {
   tokenGen = 0;
   registered = false;
   loggedOut = false;
+  /** The server answered the latest logout (`logged_out`). */
+  logoutConfirmed = false;
   needsRegister: boolean;
   liveSince = 0;
   comebackAt: number | undefined;
@@ -216,7 +223,7 @@ export class Device {
     this.state = 'connecting';
     this.comebackAt = undefined;
     this.finalSynced = false;
-    const conn = new Conn(this.world.url);
+    const conn = new Conn(this.world.target.pick());
     this.conn = conn;
     this.world.connecting += 1;
     conn.ws.on('open', () => {
@@ -322,6 +329,9 @@ export class Device {
       case 'reconnect':
         world.error('server_reconnect');
         return;
+      case 'logged_out':
+        this.logoutConfirmed = true;
+        return;
       case 'pong':
         if (typeof frame.t === 'number') world.latPing.add(performance.now() - frame.t);
         return;
@@ -392,6 +402,11 @@ export class Device {
     const was = this.state;
     this.conn = undefined;
     this.state = 'offline';
+    if (conn.killed) {
+      world.onKilledClose(this, was);
+      this.#afterKill(was, now);
+      return;
+    }
     world.onDisconnected(this, was, code);
     switch (was) {
       case 'silent':
@@ -408,6 +423,31 @@ export class Device {
         if (code === 4001) this.kicked = true;
         this.comebackAt = now + 500 + Math.floor(world.rng.next() * 1500);
         return;
+    }
+  }
+
+  /**
+   * The node this device's socket was on was SIGKILLed. From now on the device is offline; the
+   * cluster still lists it online until the dead node's presence entries expire, then pushes
+   * what it had not acked (unless it is back by then).
+   */
+  #afterKill(was: DeviceState, now: number): void {
+    const offline = (reason: string) => this.spans.push({ kind: 'offline', from: now, ack: this.lastAcked, bound: this.registered, reason });
+    switch (was) {
+      case 'silent':
+        // Its comeback stays as planned; no node will time it out, its entry expires instead.
+        offline('node_killed');
+        return;
+      case 'closing':
+        return; // offline since it sent the close; its comeback is planned
+      case 'loggingOut':
+        // Unanswered, the logout may have died with the node: its registrations may still be
+        // active, and the expiry may push it. Offline (bound), not logged out, is what it knows.
+        if (!this.logoutConfirmed) offline('node_killed_logout_unconfirmed');
+        return;
+      default:
+        offline('node_killed');
+        this.comebackAt = now + 500 + Math.floor(this.world.rng.next() * 1500);
     }
   }
 
@@ -485,6 +525,7 @@ export class Device {
     this.flushAck(true);
     this.state = 'loggingOut';
     this.loggedOut = true;
+    this.logoutConfirmed = false;
     this.spans.push({ kind: 'loggedOut', from: now, ack: this.lastAcked, bound: false });
     this.comebackAt = comebackAt;
     // Apps register again after every login; a refreshed token sometimes comes with it.

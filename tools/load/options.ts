@@ -6,6 +6,8 @@ export const LIMITS = {
   maxDrainMs: 120_000,
   maxRatePerMin: 600,
   maxGroupSize: 100,
+  minClusterNodes: 2,
+  maxClusterNodes: 5,
 } as const;
 
 export interface LoadOptions {
@@ -28,6 +30,10 @@ export interface LoadOptions {
   serverNodeArgs: string[];
   /** Self-test: client-side faults the accounting must catch (see parseFaults). */
   faults: Faults;
+  /** `--cluster N`: N nodes on one PostgreSQL and one redis-server, all started by the tool; undefined = one node on SQLite. */
+  cluster: number | undefined;
+  /** `--kill-node-at`: SIGKILL the last node this long after the run starts (cluster only). */
+  killNodeAtMs: number | undefined;
 }
 
 /**
@@ -73,6 +79,8 @@ export interface RawLoadOptions {
   serverLogLevel?: string;
   serverNodeArg?: string[];
   injectFault?: string;
+  cluster?: string;
+  killNodeAt?: string;
 }
 
 export class UsageError extends Error {}
@@ -113,6 +121,8 @@ export function resolveOptions(raw: RawLoadOptions): LoadOptions {
   const seed = int('seed', raw.seed ?? '1', 0, 2 ** 32 - 1);
   const transport = raw.transport ?? 'ws';
   if (transport !== 'ws' && transport !== 'uws') throw new UsageError('--transport must be ws or uws');
+  // Before --url's own checks, so the conflict is what the user is told about.
+  if (raw.cluster !== undefined && raw.url !== undefined) throw new UsageError('--cluster starts its own nodes; it cannot be combined with --url');
   let url: string | undefined;
   if (raw.url !== undefined) {
     let parsed: URL;
@@ -128,9 +138,20 @@ export function resolveOptions(raw: RawLoadOptions): LoadOptions {
     if (!raw.secret) throw new UsageError('--url needs --secret (an app secret of that server, to mint login tokens)');
     if (!raw.adminSecret) throw new UsageError('--url needs --admin-secret (for /healthz-independent push accounting via /admin/*)');
   }
+  let cluster: number | undefined;
+  if (raw.cluster !== undefined) {
+    cluster = int('cluster', raw.cluster, LIMITS.minClusterNodes, LIMITS.maxClusterNodes);
+  }
+  let killNodeAtMs: number | undefined;
+  if (raw.killNodeAt !== undefined) {
+    if (cluster === undefined) throw new UsageError('--kill-node-at needs --cluster (it kills one of the nodes the tool started)');
+    killNodeAtMs = parseDuration(raw.killNodeAt);
+    // The kill must happen while the mix runs, so its consequences are part of what is accounted.
+    if (killNodeAtMs <= 0 || killNodeAtMs >= durationMs) throw new UsageError(`--kill-node-at must be inside the run: more than 0 and less than --duration (${raw.duration ?? '30s'})`);
+  }
   return {
     devices, durationMs, drainMs, url, secret: raw.secret, adminSecret: raw.adminSecret, seed, rate, groups,
     out: raw.out ?? 'reports', transport, keepData: raw.keepData ?? false, serverLogLevel: raw.serverLogLevel ?? 'warn',
-    serverNodeArgs: raw.serverNodeArg ?? [], faults: parseFaults(raw.injectFault),
+    serverNodeArgs: raw.serverNodeArg ?? [], faults: parseFaults(raw.injectFault), cluster, killNodeAtMs,
   };
 }

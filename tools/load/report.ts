@@ -2,8 +2,33 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AccountingResult } from './accounting.ts';
+import type { ProcessUsage } from './resources.ts';
 import { fmtMs, type HistogramBucket, type LatencySummary, type TimelineRow } from './stats.ts';
 import type { World } from './world.ts';
+
+/** With --cluster: every process of the run, and the kill. */
+export interface ClusterReport {
+  cores: number;
+  settings: { presenceTtlMs: number; sweepMs: number; claimLeaseMs: number; redisPrefix: string };
+  nodes: Array<ProcessUsage & {
+    id: string; url: string; dataDir: string; log: string; killed: boolean;
+    /** Device connections the load balancer sent it. */
+    connectionsRouted: number;
+    sessionsPeak: number | null;
+    sessionsEnd: number | null;
+  }>;
+  /** PostgreSQL: the postmaster and its backends together. */
+  postgres: (ProcessUsage & { url: string; dir: string; database: string }) | null;
+  redis: ProcessUsage & { url: string };
+  vendors: ProcessUsage;
+  loadGenerator: ProcessUsage;
+  /** Every process above together, % of one core (the machine has `cores`). */
+  cpuTotalAvgPct: number | null;
+  kill: {
+    node: string; pid: number; at: string; afterRunStartMs: number; sockets: number;
+    devicesByState: Record<string, number>; abandonedSockets: number; closesByState: Record<string, number>;
+  } | null;
+}
 
 export interface RunReport {
   tool: 'tidings load';
@@ -11,7 +36,7 @@ export interface RunReport {
   runId: string;
   options: Record<string, unknown>;
   target: {
-    mode: 'own-server' | 'url';
+    mode: 'own-server' | 'url' | 'cluster';
     url: string;
     transport: string | null;
     serverPid: number | null;
@@ -42,6 +67,7 @@ export interface RunReport {
   problemDevices: Record<string, unknown>;
   notes: string[];
   verdict: string;
+  cluster?: ClusterReport;
 }
 
 const n = (v: number) => v.toLocaleString('en-US');
@@ -55,6 +81,33 @@ function latencyRow(label: string, s: LatencySummary): string {
   return `  ${label.padEnd(16)}${n(s.n).padStart(9)}${fmtMs(s.p50).padStart(11)}${fmtMs(s.p95).padStart(11)}${fmtMs(s.p99).padStart(11)}${fmtMs(s.max).padStart(11)}`;
 }
 
+const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(0)}%`);
+
+function usageText(u: ProcessUsage): string {
+  return `CPU ${pct(u.cpuAvgPct)} of a core (${u.cpuWindow === 'run' ? 'run average' : 'average over the run until killed'}), RSS peak ${mb(u.rssPeakBytes)}, ${u.cpuWindow === 'run' ? 'at end' : 'at the kill'} ${mb(u.rssEndBytes)}`;
+}
+
+/** The per-process block of a cluster run (replaces the one-server "server" line). */
+export function clusterLines(c: ClusterReport): string[] {
+  const lines: string[] = [];
+  c.nodes.forEach((node, i) => {
+    const sessions = node.sessionsPeak !== null ? `, sessions peak ${n(node.sessionsPeak)}, ${node.killed ? 'last seen' : 'at end'} ${n(node.sessionsEnd ?? 0)}` : '';
+    lines.push(`${(i === 0 ? 'nodes' : '').padEnd(18)}${node.id} pid ${node.pid}${node.killed ? ' (KILLED)' : ''}: ${usageText(node)}${sessions}, connections routed ${n(node.connectionsRouted)}`);
+  });
+  if (c.postgres) {
+    lines.push(`postgresql        pid ${c.postgres.pid} + backends (${c.postgres.processesPeak ?? '?'} processes at most): ${usageText(c.postgres)} (RSS summed over the processes; PSS peak ${mb(c.postgres.pssPeakBytes ?? null)}, at end ${mb(c.postgres.pssEndBytes ?? null)})`);
+  }
+  lines.push(`redis-server      pid ${c.redis.pid}: ${usageText(c.redis)}`);
+  lines.push(`fake vendors      pid ${c.vendors.pid}: ${usageText(c.vendors)}`);
+  lines.push(`load generator    pid ${c.loadGenerator.pid}: CPU ${pct(c.loadGenerator.cpuAvgPct)} of a core (run average)`);
+  lines.push(`all processes     CPU ${pct(c.cpuTotalAvgPct)} of a core (run average) on a machine with ${c.cores} cores`);
+  if (c.kill) {
+    lines.push(`kill              ${c.kill.node} (pid ${c.kill.pid}) SIGKILLed ${(c.kill.afterRunStartMs / 1000).toFixed(1)} s into the run (${c.kill.at}): ${n(c.kill.sockets)} device sockets on it `
+      + `(${Object.entries(c.kill.devicesByState).map(([k, v]) => `${k} ${n(v)}`).join(', ') || 'none'})`);
+  }
+  return lines;
+}
+
 export function renderSummary(r: RunReport): string {
   const a = r.accounting;
   const act = r.activity;
@@ -64,8 +117,11 @@ export function renderSummary(r: RunReport): string {
   lines.push('');
   lines.push(`tidings load ${r.runId}: ${n(r.population.devices)} devices (${n(r.population.users)} users, channels ${Object.entries(r.population.channels ?? {}).filter(([k]) => k !== 'none').map(([k, v]) => `${k} ${n(v)}`).join(', ')}), `
     + `${o.duration} + drain, seed ${o.seed}, ${o.rate} msgs/device/min, ${r.population.groups} groups (${r.population.groupSizes.min}–${r.population.groupSizes.max} members)`);
-  lines.push(`target: ${r.target.mode === 'own-server' ? `own server ${r.target.url} (pid ${r.target.serverPid}, transport ${r.target.transport})` : `${r.target.url} (--url)`}, `
-    + `heartbeat ${r.target.heartbeat.intervalMs}/${r.target.heartbeat.timeoutMs} ms${r.target.mode === 'own-server' ? ', push.collapseWindowMs 0 (one push per offline message)' : ''}`);
+  const own = r.target.mode !== 'url';
+  const where = r.target.mode === 'own-server' ? `own server ${r.target.url} (pid ${r.target.serverPid}, transport ${r.target.transport})`
+    : r.target.mode === 'cluster' ? `own cluster of ${r.cluster?.nodes.length ?? '?'} nodes on PostgreSQL + redis-server (transport ${r.target.transport}; each connection to a random live node)`
+      : `${r.target.url} (--url)`;
+  lines.push(`target: ${where}, heartbeat ${r.target.heartbeat.intervalMs}/${r.target.heartbeat.timeoutMs} ms${own ? ', push.collapseWindowMs 0 (one push per offline message)' : ''}`);
   lines.push('');
   lines.push('activity');
   lines.push(`  messages       sent ${n(act.sent)}, acked ${n(act.acked)}, delivered ${n(act.delivered)} (live ${n(act.liveDelivered)}), resent ${n(act.resends)}, duplicate acks ${n(act.dupAcks)}`);
@@ -85,7 +141,8 @@ export function renderSummary(r: RunReport): string {
   lines.push('');
   lines.push(`connections held  peak ${n(r.connections.peakOpenSockets)} open sockets, ${n(r.connections.peakLiveDevices)} live devices`
     + `${r.connections.serverSessionsPeak !== null ? `; server sessions peak ${n(r.connections.serverSessionsPeak)}, at end ${n(r.connections.serverSessionsEnd ?? 0)}` : ''}`);
-  lines.push(`server            RSS peak ${mb(r.server.rssPeakBytes)}, at end ${mb(r.server.rssEndBytes)}${r.server.cpuAvgPct !== null ? `, CPU ${r.server.cpuAvgPct.toFixed(0)}% of a core (run average)` : ''}`);
+  if (r.cluster) lines.push(...clusterLines(r.cluster));
+  else lines.push(`server            RSS peak ${mb(r.server.rssPeakBytes)}, at end ${mb(r.server.rssEndBytes)}${r.server.cpuAvgPct !== null ? `, CPU ${r.server.cpuAvgPct.toFixed(0)}% of a core (run average)` : ''}`);
   const missed = r.timeline.filter((row) => row.connected === null).length;
   lines.push(`timeline          ${r.timeline.length} one-second samples, ${missed} missed (gaps, not zeros, in the report's charts)`);
   lines.push(`load generator    event-loop delay p99 ${fmtMs(r.client.eventLoopDelayP99Ms)}, max ${fmtMs(r.client.eventLoopDelayMaxMs)}, RSS peak ${mb(r.client.rssPeakBytes)}`);
@@ -166,7 +223,10 @@ function svgHistogram(title: string, buckets: HistogramBucket[], color: string):
 ${bars}</svg>`;
 }
 
-export function svgLines(title: string, rows: TimelineRow[], series: Array<{ key: keyof TimelineRow; label: string; color: string; dashed?: boolean }>, yLabel: string, markAt?: { t: number; label: string }): string {
+export interface ChartMark { t: number; label: string }
+
+export function svgLines<R extends { t: number }>(title: string, rows: readonly R[], series: Array<{ key: keyof R & string; label: string; color: string; dashed?: boolean }>, yLabel: string, markAt?: ChartMark | readonly ChartMark[]): string {
+  const marks: readonly ChartMark[] = markAt === undefined ? [] : 't' in markAt ? [markAt as ChartMark] : markAt as readonly ChartMark[];
   const W = 900;
   const H = 280;
   const pad = { l: 60, r: 150, t: 28, b: 36 };
@@ -181,7 +241,7 @@ export function svgLines(title: string, rows: TimelineRow[], series: Array<{ key
     // A second with no sample is a gap in the line, not a dip to 0.
     const runs: string[][] = [[]];
     for (const r of rows) {
-      if (r[s.key] === null) {
+      if (r[s.key] === null || r[s.key] === undefined) {
         if (runs[runs.length - 1]!.length > 0) runs.push([]);
         continue;
       }
@@ -195,8 +255,8 @@ export function svgLines(title: string, rows: TimelineRow[], series: Array<{ key
   const ticks = [0, 0.25, 0.5, 0.75, 1].map((f) => `<text x="${pad.l - 6}" y="${(pad.t + ih - f * ih + 4).toFixed(1)}" font-size="10" text-anchor="end">${Math.round(f * max)}</text>`
     + `<line x1="${pad.l}" x2="${pad.l + iw}" y1="${(pad.t + ih - f * ih).toFixed(1)}" y2="${(pad.t + ih - f * ih).toFixed(1)}" stroke="#eee"/>`).join('');
   const xt = Array.from({ length: 6 }, (_, i) => Math.round((i / 5) * tMax)).map((t) => `<text x="${x(t).toFixed(1)}" y="${H - pad.b + 16}" font-size="10" text-anchor="middle">${t}s</text>`).join('')
-    + (markAt && markAt.t <= tMax ? `<line x1="${x(markAt.t).toFixed(1)}" x2="${x(markAt.t).toFixed(1)}" y1="${pad.t}" y2="${pad.t + ih}" stroke="#999" stroke-dasharray="4 3"/>`
-      + `<text x="${(x(markAt.t) + 4).toFixed(1)}" y="${pad.t + 10}" font-size="10" fill="#666">${esc(markAt.label)}</text>` : '');
+    + marks.filter((m) => m.t <= tMax).map((m, i) => `<line x1="${x(m.t).toFixed(1)}" x2="${x(m.t).toFixed(1)}" y1="${pad.t}" y2="${pad.t + ih}" stroke="#999" stroke-dasharray="4 3"/>`
+      + `<text x="${(x(m.t) + 4).toFixed(1)}" y="${pad.t + 10 + i * 12}" font-size="10" fill="#666">${esc(m.label)}</text>`).join('');
   return `<svg width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" xmlns="http://www.w3.org/2000/svg" role="img">
 <text x="${pad.l}" y="18" font-size="14" font-weight="bold">${esc(title)}</text>
 ${ticks}
@@ -210,10 +270,32 @@ function table(rows: Array<[string, string]>): string {
   return `<table>${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`;
 }
 
+function clusterRows(c: ClusterReport): Array<[string, string]> {
+  const rows: Array<[string, string]> = c.nodes.map((node) => [`${node.id}${node.killed ? ' (killed)' : ''}`, `pid ${node.pid}: ${usageText(node)}; sessions peak ${node.sessionsPeak ?? '-'}`]);
+  if (c.postgres) rows.push(['PostgreSQL', `pid ${c.postgres.pid} + backends: ${usageText(c.postgres)} (RSS summed; PSS peak ${mb(c.postgres.pssPeakBytes ?? null)})`]);
+  rows.push(['redis-server', `pid ${c.redis.pid}: ${usageText(c.redis)}`]);
+  rows.push(['fake vendors / load generator', `CPU ${pct(c.vendors.cpuAvgPct)} / ${pct(c.loadGenerator.cpuAvgPct)} of a core`]);
+  rows.push(['all processes', `CPU ${pct(c.cpuTotalAvgPct)} of a core, ${c.cores} cores`]);
+  if (c.kill) rows.push(['kill', `${c.kill.node} (pid ${c.kill.pid}) SIGKILLed ${(c.kill.afterRunStartMs / 1000).toFixed(1)} s into the run, ${c.kill.sockets} device sockets on it`]);
+  return rows;
+}
+
+const PROCESS_COLORS = ['#0ea5e9', '#10b981', '#f59e0b', '#a855f7', '#ef4444', '#64748b', '#84cc16', '#ec4899', '#14b8a6'];
+
+/** A cluster run: CPU and RSS of every process over time (from the timeline's per-process samples). */
+function processCharts(r: RunReport, marks: ChartMark[]): string {
+  const labels = [...new Set(r.timeline.flatMap((row) => Object.keys(row.procs ?? {})))];
+  const flat = (field: 'cpuPct' | 'rssMb') => r.timeline.map((row) => ({ t: row.t, ...Object.fromEntries(labels.map((l) => [l, row.procs?.[l]?.[field] ?? null])) }) as { t: number } & Record<string, number | null>);
+  const series = labels.map((label, i) => ({ key: label, label, color: PROCESS_COLORS[i % PROCESS_COLORS.length]! }));
+  return `${svgLines('CPU per process (% of one core)', flat('cpuPct'), series, '%', marks)}
+${svgLines('RSS per process (MB; PostgreSQL: summed over its processes)', flat('rssMb'), series, 'MB', marks)}`;
+}
+
 export function renderHtml(r: RunReport, summaryText: string): string {
   const a = r.accounting;
   const ok = a.verdict.pass;
-  const drainMark = { t: Math.round(r.phases.runMs / 1000), label: 'drain' };
+  const kill = r.cluster?.kill;
+  const drainMark: ChartMark[] = [{ t: Math.round(r.phases.runMs / 1000), label: 'drain' }, ...(kill ? [{ t: Math.round(kill.afterRunStartMs / 1000), label: `${kill.node} killed` }] : [])];
   const lat = (s: LatencySummary) => `n ${n(s.n)} · p50 ${fmtMs(s.p50)} · p95 ${fmtMs(s.p95)} · p99 ${fmtMs(s.p99)} · max ${fmtMs(s.max)}`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>tidings load ${esc(r.runId)} — ${esc(r.verdict)}</title>
@@ -228,7 +310,8 @@ pre{background:#f6f6f6;padding:12px;font-size:12px;overflow-x:auto} svg{display:
 <div class="verdict">${esc(r.verdict)}</div>
 <h2>Run</h2>
 ${table([
-    ['target', r.target.mode === 'own-server' ? `own server (${r.target.url}, transport ${r.target.transport})` : `${r.target.url} (--url)`],
+    ['target', r.target.mode === 'own-server' ? `own server (${r.target.url}, transport ${r.target.transport})`
+      : r.target.mode === 'cluster' ? `own cluster of ${r.cluster?.nodes.length ?? '?'} nodes (${r.target.url}, transport ${r.target.transport}) on PostgreSQL + redis-server` : `${r.target.url} (--url)`],
     ['devices / users', `${n(r.population.devices)} / ${n(r.population.users)}`],
     ['duration', `${String(r.options.duration)} (setup ${(r.phases.setupMs / 1000).toFixed(1)} s, run ${(r.phases.runMs / 1000).toFixed(1)} s, drain ${(r.phases.drainMs / 1000).toFixed(1)} s)`],
     ['seed / rate / groups', `${String(r.options.seed)} / ${String(r.options.rate)} msgs per device per minute / ${r.population.groups}`],
@@ -239,7 +322,7 @@ ${table([
     ['timeout→push', lat(r.latency.timeoutToPush)],
     ['ping→pong (server responsiveness)', lat(r.latency.pingRtt)],
     ['connections held (peak)', `${n(r.connections.peakOpenSockets)} sockets${r.connections.serverSessionsPeak !== null ? `, server sessions ${n(r.connections.serverSessionsPeak)}` : ''}`],
-    ['server RSS', `peak ${mb(r.server.rssPeakBytes)}, end ${mb(r.server.rssEndBytes)}`],
+    ...(r.cluster ? clusterRows(r.cluster) : [['server RSS', `peak ${mb(r.server.rssPeakBytes)}, end ${mb(r.server.rssEndBytes)}`] as [string, string]]),
     ['socket accounting', `${n(a.socket.expectedDeliveries)} expected, ${n(a.socket.deliveredOnce)} exactly once, lost ${n(a.socket.lostCount)}, duplicated ${n(a.socket.duplicateCount)}`],
     ['push accounting', `expected ${n(a.push.expected)}, received ${n(a.push.matched)}, cancelled by reconnect ${n(a.push.cancelledByReconnect)}, lost ${n(a.push.lostCount)}, duplicates ${n(a.push.duplicateCount)}, violations ${n(a.push.violationsCount)}`],
   ])}
@@ -256,9 +339,10 @@ ${svgLines('deliveries per second (message events received by devices)', r.timel
     { key: 'delivered', label: 'delivered', color: '#10b981' }, { key: 'logins', label: 'logins', color: '#64748b' },
   ], 'per second', drainMark)}
 ${svgLines('connections and server resources', r.timeline, [
-    { key: 'connected', label: 'live devices', color: '#0ea5e9' }, { key: 'serverRssMb', label: 'server RSS (MB)', color: '#a855f7' },
-    { key: 'serverCpuPct', label: 'server CPU %', color: '#64748b' },
+    { key: 'connected', label: 'live devices', color: '#0ea5e9' }, { key: 'serverRssMb', label: r.cluster ? 'nodes\' RSS, sum (MB)' : 'server RSS (MB)', color: '#a855f7' },
+    { key: 'serverCpuPct', label: r.cluster ? 'nodes\' CPU %, sum' : 'server CPU %', color: '#64748b' },
   ], 'count / MB / %', drainMark)}
+${r.cluster ? processCharts(r, drainMark) : ''}
 <p>${r.timeline.filter((row) => row.connected === null).length} of ${r.timeline.length} one-second samples were missed (gaps in the lines above).</p>
 <h2>Summary</h2>
 <pre>${esc(summaryText)}</pre>

@@ -5,20 +5,17 @@
  * memory; loopback only.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { account, type AccountingResult } from './accounting.ts';
-import { cpuSecondsOf, rssOf, type Child } from '../lib/children.ts';
-import { startServerChild, startVendors } from './processes.ts';
+import { account, BACK_ONLINE_ALLOWANCE_MS, type AccountingResult } from './accounting.ts';
 import type { LoadOptions } from './options.ts';
-import { AdminApi, AdminSandboxSource, FakeVendorSource, type LoadVendor, type PushSource } from './push-source.ts';
-import { renderSummary, verdictLine, writeReports, type RunReport } from './report.ts';
+import { renderSummary, verdictLine, writeReports, type ClusterReport, type RunReport } from './report.ts';
+import { ProcessMeter, readProcess, readTree } from './resources.ts';
 import { fmtMs } from './stats.ts';
+import { CLUSTER_SETTINGS, startClusterTarget, startOwnTarget, urlTarget, type Target } from './targets.ts';
 import { World } from './world.ts';
 
-const HEARTBEAT = { intervalMs: 2000, timeoutMs: 6000 };
 const CONNECT_CONCURRENCY = 200;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -34,106 +31,6 @@ async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 100): Pr
     await sleep(stepMs);
   }
   return cond();
-}
-
-interface Target {
-  mode: 'own-server' | 'url';
-  url: string;
-  httpUrl: string;
-  secret: string;
-  admin: AdminApi;
-  source: PushSource;
-  serverPid: number | null;
-  serverConfig: Record<string, unknown> | null;
-  dataDir: string | null;
-  serverLog: string | null;
-  children: Child[];
-  credentials: Partial<Record<LoadVendor, string>>;
-  /** Browser subscriptions for the Web Push devices (own server only). */
-  subscriptions: Array<{ endpoint: string; keys: Record<string, string> }>;
-}
-
-/** Setting names whose values are secrets or bulky PEMs: never shown in the report. */
-const HIDDEN = new Set(['appSecret', 'clientSecret', 'masterSecret', 'privateKey', 'ca', 'key']);
-
-function redacted(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(redacted);
-  if (typeof value !== 'object' || value === null) return value;
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, HIDDEN.has(k) && typeof v === 'string' ? `(${k}: generated)` : redacted(v)]));
-}
-
-async function startOwnTarget(opts: LoadOptions, log: (line: string) => void): Promise<Target> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'tidings-load-'));
-  const children: Child[] = [];
-  try {
-    log('starting fake APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo and Web Push (child process)…');
-    const vendors = await startVendors();
-    children.push(vendors.child);
-    const v = vendors.ready;
-    const secret = randomBytes(24).toString('hex');
-    const adminSecret = randomBytes(24).toString('hex');
-    const serverConfig = {
-      host: '127.0.0.1', port: 0, dataDir, logLevel: opts.serverLogLevel, transport: opts.transport,
-      auth: { secrets: [secret] }, admin: { secret: adminSecret },
-      // Short heartbeats so devices that go silent are timed out (and pushed) within the run.
-      heartbeat: HEARTBEAT,
-      limits: {
-        maxConnectionsPerIp: opts.devices * 2 + 1000, // half-open sockets linger until replaced or timed out
-        framesPerSecond: 1000, frameBurst: 2000,
-      },
-      push: {
-        credentials: {
-          ios: {
-            type: 'apns', topic: v.topic, auth: { kind: 'token', key: v.apnsKey, keyId: v.keyId, teamId: v.teamId },
-            endpoints: { development: v.apns, production: v.apns }, ca: v.ca,
-          },
-          android: { type: 'fcm', serviceAccountFile: v.serviceAccountFile, endpoint: { ...v.fcm, ca: v.ca } },
-          ...v.oemCredentials,
-        },
-        // One push per offline message (no PAY-4 collapsing), so pushes can be accounted per message.
-        collapseWindowMs: 0,
-        // No startup recovery replay during the run.
-        startupGraceMs: 3_600_000,
-        pollMs: 100, retryBaseMs: 250, retryMaxMs: 2000,
-      },
-    };
-    const configFile = join(dataDir, 'load-server.json');
-    writeFileSync(configFile, JSON.stringify(serverConfig, null, 2), { mode: 0o600 });
-    const serverLog = join(dataDir, 'server.log');
-    log(`starting tidings server (child process, transport ${opts.transport}, data ${dataDir})…`);
-    const server = await startServerChild(configFile, serverLog, opts.serverNodeArgs);
-    children.push(server.child);
-    const httpUrl = server.url.replace(/^ws/, 'http');
-    const shownConfig = redacted(serverConfig) as Record<string, any>;
-    shownConfig.auth.secrets = ['(random)'];
-    shownConfig.admin.secret = '(random)';
-    const oemNames = Object.fromEntries(Object.keys(v.oemCredentials).map((name) => [name, name])) as Partial<Record<LoadVendor, string>>;
-    const subscriptions = (await (await fetch(`${v.controlUrl}/subscriptions?n=${opts.devices}`)).json() as { subscriptions: Target['subscriptions'] }).subscriptions;
-    return {
-      mode: 'own-server', url: server.url, httpUrl, secret, admin: new AdminApi(httpUrl, adminSecret),
-      source: new FakeVendorSource(v.controlUrl), serverPid: server.child.pid, serverConfig: shownConfig,
-      dataDir, serverLog, children, credentials: { apns: 'ios', fcm: 'android', ...oemNames }, subscriptions,
-    };
-  } catch (error) {
-    for (const child of children) await child.stop(2000);
-    rmSync(dataDir, { recursive: true, force: true });
-    throw error;
-  }
-}
-
-async function urlTarget(opts: LoadOptions): Promise<Target> {
-  const url = opts.url!;
-  const httpUrl = url.replace(/^ws/, 'http');
-  const admin = new AdminApi(httpUrl, opts.adminSecret!);
-  await admin.check();
-  const source = new AdminSandboxSource(httpUrl, opts.adminSecret!);
-  await source.poll();
-  source.records.length = 0; // what was there before this run is not ours
-  return {
-    mode: 'url', url, httpUrl, secret: opts.secret!, admin, source, serverPid: null, serverConfig: null, dataDir: null, serverLog: null,
-    // Only the APNs/FCM credentials are known to exist on a server the tool did not start.
-    children: [], credentials: { apns: 'ios', fcm: 'android' }, subscriptions: [],
-  };
 }
 
 /** Devices per registered channel; `huawei+fcm` = an OEM token with an FCM token behind it. */
@@ -178,6 +75,33 @@ function openFileLimit(): number | undefined {
   }
 }
 
+/** What the report must say about how the kill was accounted (the rules are the same; these are their consequences). */
+function killNotes(kill: NonNullable<ClusterReport['kill']>, a: AccountingResult, world: World): string[] {
+  const { presenceTtlMs, sweepMs } = CLUSTER_SETTINGS;
+  const byState = Object.entries(kill.devicesByState).map(([k, v]) => `${k} ${v}`).join(', ');
+  const notes = [
+    `kill: ${kill.node} (pid ${kill.pid}) SIGKILLed ${(kill.afterRunStartMs / 1000).toFixed(1)} s into the run (${kill.at}); ${kill.sockets} device sockets were on it (${byState || 'none'}), `
+      + `plus ${kill.abandonedSockets} abandoned half-open ones. The load balancer stopped routing to it first; its devices reconnected to the others.`,
+    `kill accounting: a device the kill dropped is offline from the drop (span "node_killed"), but the cluster lists it online until ${kill.node}'s presence entries expire `
+      + `(presenceTtlMs ${presenceTtlMs} + sweepMs ${sweepMs}). Back before that, it was never pushed: accepted, as for any reconnect, only within BACK_ONLINE_ALLOWANCE_MS `
+      + `(${BACK_ONLINE_ALLOWANCE_MS} ms), which exceeds the expiry (checked at start). Away for longer, it must have been pushed everything it had not acked, like after any drop. `
+      + `RACE_MS (a push within 2 s of a re-login) is unchanged: an expiry replay racing a reconnect to another node falls under it.`,
+  ];
+  const unconfirmed = world.devices.filter((d) => d.spans.some((s) => s.reason === 'node_killed_logout_unconfirmed')).length;
+  if (unconfirmed > 0) {
+    notes.push(`kill accounting: ${unconfirmed} devices had sent logout to ${kill.node} without an answer when it died; the logout may have died with it, so they count as offline with their registration (pushes allowed and expected, as for any offline device), not as logged out`);
+  }
+  const after = a.push.violationsAfterKill ?? 0;
+  if (after > 0) {
+    notes.push(`kill accounting: ${after} push violations fell on devices the kill had dropped (e.g. pushed_after_ack: acks ${kill.node} had received but not yet written, storage.cursorFlushMs, died with it). `
+      + `Violations are reported, not part of the verdict, with or without a kill.`);
+  }
+  if (a.push.killToPush && a.push.killToPush.n > 0) {
+    notes.push(`kill → first push (devices the kill dropped that stayed away, ${a.push.devicesPushedAfterKill}): p50 ${fmtMs(a.push.killToPush.p50)}, max ${fmtMs(a.push.killToPush.max)} (presence expiry, then the replay)`);
+  }
+  return notes;
+}
+
 export async function runLoad(opts: LoadOptions): Promise<number> {
   const fdLimit = openFileLimit();
   // Each device holds one socket here and one in the server (plus half-open ones for a while).
@@ -192,24 +116,34 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
 
   // Hard bound on the whole run, whatever happens.
   const setupBudgetMs = 60_000 + opts.devices * 20;
-  const hardLimitMs = setupBudgetMs + opts.durationMs + opts.drainMs + 120_000;
+  // A cluster also needs PostgreSQL (initdb), redis-server and its nodes one after another.
+  const clusterStartMs = opts.cluster ? 120_000 + opts.cluster * 30_000 : 0;
+  const hardLimitMs = setupBudgetMs + clusterStartMs + opts.durationMs + opts.drainMs + 120_000;
   let target: Target | undefined;
+  const stopAll = async (graceMs: number) => {
+    for (const child of [...(target?.children ?? [])].reverse()) await child.stop(graceMs).catch(() => undefined);
+  };
   const watchdog = setTimeout(() => {
     process.stderr.write(`\ntidings load: exceeded the hard limit of ${Math.round(hardLimitMs / 1000)} s, aborting\n`);
-    void Promise.all((target?.children ?? []).map((c) => c.stop(2000))).finally(() => process.exit(2));
+    void stopAll(2000).finally(() => process.exit(2));
   }, hardLimitMs);
   watchdog.unref();
   const onSignal = () => {
     process.stderr.write('\ntidings load: interrupted, stopping children\n');
-    void Promise.all((target?.children ?? []).map((c) => c.stop(3000))).finally(() => {
-      if (target?.dataDir && !opts.keepData) rmSync(target.dataDir, { recursive: true, force: true });
+    void stopAll(3000).finally(() => {
+      if (!opts.keepData) for (const dir of target?.tempDirs ?? []) rmSync(dir, { recursive: true, force: true });
       process.exit(130);
     });
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  target = opts.url ? await urlTarget(opts) : await startOwnTarget(opts, status);
+  if (opts.cluster && CLUSTER_SETTINGS.presenceTtlMs + CLUSTER_SETTINGS.sweepMs >= BACK_ONLINE_ALLOWANCE_MS) {
+    // A device the kill dropped that is back before the dead node's entries expire was never
+    // pushed, and that is accepted only within the allowance: a shorter allowance would fail honest runs.
+    throw new Error(`cluster.presenceTtlMs + sweepMs (${CLUSTER_SETTINGS.presenceTtlMs + CLUSTER_SETTINGS.sweepMs} ms) must stay below the accounting's BACK_ONLINE_ALLOWANCE_MS (${BACK_ONLINE_ALLOWANCE_MS} ms)`);
+  }
+  target = opts.url ? await urlTarget(opts) : opts.cluster ? await startClusterTarget(opts, status) : await startOwnTarget(opts, status);
   const t = target;
   if (t.mode === 'url') {
     notes.push('--url: push accounting is limited to what the admin API exposes (GET /admin/pushes in sandbox mode, GET /admin/push-jobs); server RSS comes from /metrics');
@@ -217,7 +151,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
   }
 
   const world = new World({
-    url: t.url, secret: t.secret, devices: opts.devices, rate: opts.rate, groups: opts.groups, seed: opts.seed, runId, credentials: t.credentials, subscriptions: t.subscriptions,
+    target: t.picker, secret: t.secret, devices: opts.devices, rate: opts.rate, groups: opts.groups, seed: opts.seed, runId, credentials: t.credentials, subscriptions: t.subscriptions,
     faults: { dropEvent: opts.faults.dropEvent, dupSync: opts.faults.dupSync },
   });
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
@@ -231,7 +165,30 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
   let rssPeak: number | null = null;
   let rssEnd: number | null = null;
   let clientRssPeak = 0;
-  let lastCpu: { at: number; sec: number } | undefined;
+  // One meter per tidings process the tool started; with --cluster also everything else that
+  // shares the machine's cores with them.
+  const nodeMeters = t.nodes.map((n) => new ProcessMeter(n.id, n.pid, readProcess(n.pid)));
+  const pg = t.cluster?.postgres;
+  const pgMeter = pg?.pid !== undefined ? new ProcessMeter('postgres', pg.pid, readTree(pg.pid)) : undefined;
+  const redisMeter = t.cluster ? new ProcessMeter('redis', t.cluster.redis.pid, readTree(t.cluster.redis.pid)) : undefined;
+  const vendorsMeter = t.cluster ? new ProcessMeter('vendors', t.cluster.vendorsPid, readProcess(t.cluster.vendorsPid)) : undefined;
+  const selfMeter = t.cluster ? new ProcessMeter('load generator', process.pid, readProcess(process.pid)) : undefined;
+  const otherMeters = [pgMeter, redisMeter, vendorsMeter, selfMeter].filter((m): m is ProcessMeter => m !== undefined);
+  const otherProcs: Record<string, { cpuPct: number | null; rssMb: number | null }> = {};
+  const nodeSessions = t.nodes.map(() => ({ peak: null as number | null, end: null as number | null }));
+  /** Sessions over every live node (per-node numbers: the sum); undefined unless every live node answered. */
+  const sessionsNow = async (): Promise<number | undefined> => {
+    if (t.mode !== 'cluster') return t.admin.sessions();
+    const live = t.nodes.map((n, i) => ({ n, i })).filter(({ n }) => n.killedAt === undefined);
+    const counts = await Promise.all(live.map(({ n }) => n.admin.sessions()));
+    if (counts.some((c) => c === undefined)) return undefined;
+    live.forEach(({ i }, k) => {
+      const per = nodeSessions[i]!;
+      per.peak = Math.max(per.peak ?? 0, counts[k]!);
+      per.end = counts[k]!;
+    });
+    return counts.reduce((a, b) => a! + b!, 0);
+  };
   let pushesCounted = 0;
   let sampling = false;
   let sampleTick = 0;
@@ -246,20 +203,33 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       clientRssPeak = Math.max(clientRssPeak, process.memoryUsage.rss());
       let rss: number | undefined;
       let cpuPct: number | null = null;
-      if (t.serverPid !== null) {
-        rss = rssOf(t.serverPid);
-        const sec = cpuSecondsOf(t.serverPid);
-        if (sec !== undefined) {
-          if (lastCpu) cpuPct = ((sec - lastCpu.sec) / ((now - lastCpu.at) / 1000)) * 100;
-          lastCpu = { at: now, sec };
+      const procs: Record<string, { cpuPct: number | null; rssMb: number | null }> = {};
+      const mb = (bytes: number | undefined) => (bytes === undefined ? null : Math.round(bytes / 1024 / 1024));
+      if (nodeMeters.length > 0) {
+        // The server's numbers; a cluster's are the sums over its live nodes.
+        for (const meter of nodeMeters) {
+          if (meter.stopped) continue;
+          const r = meter.sample(now);
+          if (r.rssBytes !== undefined) rss = (rss ?? 0) + r.rssBytes;
+          if (r.cpuPct !== null) cpuPct = (cpuPct ?? 0) + r.cpuPct;
+          if (t.mode === 'cluster') procs[meter.label] = { cpuPct: r.cpuPct === null ? null : Math.round(r.cpuPct), rssMb: mb(r.rssBytes) };
         }
+        // A /proc scan for PostgreSQL's backends costs the load generator too: every other second,
+        // its two-second averages standing for both seconds in the timeline.
+        if (sampleTick % 2 === 0) {
+          for (const meter of otherMeters) {
+            const r = meter.sample(now);
+            otherProcs[meter.label] = { cpuPct: r.cpuPct === null ? null : Math.round(r.cpuPct), rssMb: mb(r.rssBytes) };
+          }
+        }
+        Object.assign(procs, otherProcs);
       } else if (sampleTick % 2 === 0) rss = await t.admin.rssBytes();
       if (rss !== undefined) {
         rssPeak = Math.max(rssPeak ?? 0, rss);
         rssEnd = rss;
       }
       if (sampleTick % 2 === 0) {
-        const sessions = await t.admin.sessions();
+        const sessions = await sessionsNow();
         if (sessions !== undefined) {
           serverSessionsPeak = Math.max(serverSessionsPeak ?? 0, sessions);
           serverSessionsEnd = sessions;
@@ -274,7 +244,10 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       }
       for (; pushesCounted < t.source.records.length; pushesCounted++) world.timeline.inc('pushes', t.source.records[pushesCounted]!.receivedAt);
       world.pushesSeen = t.source.records.length;
-      world.timeline.sample(now, { connected: c.live, ...(rss !== undefined ? { serverRssMb: Math.round(rss / 1024 / 1024) } : {}), ...(cpuPct !== null ? { serverCpuPct: Math.round(cpuPct) } : {}) });
+      world.timeline.sample(now, {
+        connected: c.live, ...(rss !== undefined ? { serverRssMb: Math.round(rss / 1024 / 1024) } : {}), ...(cpuPct !== null ? { serverCpuPct: Math.round(cpuPct) } : {}),
+        ...(t.mode === 'cluster' ? { procs } : {}),
+      });
     } finally {
       sampling = false;
     }
@@ -300,6 +273,47 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       lastProgressLine = Date.now();
       process.stderr.write(`${progressLine()}\n`);
     }
+  };
+
+  // ------------------------------------------------------------------ --kill-node-at
+  let killTimer: NodeJS.Timeout | undefined;
+  let kill: ClusterReport['kill'] = null;
+  const killLastNode = (): ClusterReport['kill'] => {
+    const index = t.nodes.length - 1;
+    const node = t.nodes[index]!;
+    const at = Date.now();
+    // The load balancer's health check takes it out first: no new connection goes there.
+    t.cluster!.balancer.remove(node.url);
+    nodeMeters[index]!.beforeKill(at);
+    const dropped = world.onNodeKilled(node.url, at);
+    node.child.process.kill('SIGKILL');
+    node.killedAt = at;
+    world.timeline.mark(at, `${node.id} killed (SIGKILL)`);
+    const sockets = Object.values(dropped.devicesByState).reduce((a, b) => a + b, 0);
+    if (isTty) process.stderr.write('\r\x1b[2K');
+    status(`killed ${node.id} (pid ${node.pid}, SIGKILL) ${((at - runStart) / 1000).toFixed(1)} s into the run: ${sockets} device sockets were on it`);
+    return {
+      node: node.id, pid: node.pid, at: new Date(at).toISOString(), afterRunStartMs: at - runStart, sockets,
+      devicesByState: dropped.devicesByState, abandonedSockets: dropped.abandonedSockets, closesByState: dropped.closesByState,
+    };
+  };
+
+  const clusterReport = (runMs: number): ClusterReport => {
+    const usages = [...nodeMeters, ...otherMeters].map((m) => m.usage().cpuSec);
+    return {
+      cores: cpus().length,
+      settings: { ...CLUSTER_SETTINGS },
+      nodes: t.nodes.map((n, i) => ({
+        ...nodeMeters[i]!.usage(), id: n.id, url: n.url, dataDir: n.dataDir, log: n.log, killed: n.killedAt !== undefined,
+        connectionsRouted: t.cluster!.balancer.picks.get(n.url) ?? 0, sessionsPeak: nodeSessions[i]!.peak, sessionsEnd: nodeSessions[i]!.end,
+      })),
+      postgres: pgMeter ? { ...pgMeter.usage(), url: pg!.url, dir: pg!.dir, database: pg!.database } : null,
+      redis: { ...redisMeter!.usage(), url: t.cluster!.redis.url },
+      vendors: vendorsMeter!.usage(),
+      loadGenerator: selfMeter!.usage(),
+      cpuTotalAvgPct: usages.some((sec) => sec === null) ? null : (usages.reduce((a, b) => a! + b!, 0)! / (runMs / 1000)) * 100,
+      kill,
+    };
   };
 
   const ticker = setInterval(() => world.tick(Date.now()), 100);
@@ -332,11 +346,16 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
     runStart = Date.now();
     phaseLabel = 'run';
     world.startRun(runStart);
-    const cpuAtRunStart = t.serverPid !== null ? cpuSecondsOf(t.serverPid) : undefined;
+    for (const meter of [...nodeMeters, ...otherMeters]) meter.markRunStart(runStart);
+    if (opts.killNodeAtMs !== undefined) killTimer = setTimeout(() => { kill = killLastNode(); }, opts.killNodeAtMs);
     await sleep(opts.durationMs);
-    const cpuAtRunEnd = t.serverPid !== null ? cpuSecondsOf(t.serverPid) : undefined;
-    phases.runMs = Date.now() - runStart;
-    const serverCpuAvg = cpuAtRunStart !== undefined && cpuAtRunEnd !== undefined ? ((cpuAtRunEnd - cpuAtRunStart) / (phases.runMs / 1000)) * 100 : null;
+    const runEnd = Date.now();
+    for (const meter of [...nodeMeters, ...otherMeters]) meter.markRunEnd(runEnd);
+    phases.runMs = runEnd - runStart;
+    // A cluster: every node's CPU over the run (the killed one's until the kill), as one figure.
+    const nodeCpuSec = nodeMeters.map((m) => m.usage().cpuSec);
+    const serverCpuAvg = nodeMeters.length === 0 || nodeCpuSec.some((sec) => sec === null) ? null
+      : (nodeCpuSec.reduce((a, b) => a! + b!, 0)! / (phases.runMs / 1000)) * 100;
 
     // ---------------------------------------------------------------- drain
     const drainStart = Date.now();
@@ -436,9 +455,12 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
     const { timeoutToPushSamples, ...pushRest } = result.push;
     const report: RunReport = {
       tool: 'tidings load', startedAt, runId,
-      options: { devices: opts.devices, duration: fmtDuration(opts.durationMs), drain: fmtDuration(opts.drainMs), seed: opts.seed, rate: opts.rate, groups: opts.groups, transport: opts.transport, url: opts.url ?? null },
+      options: {
+        devices: opts.devices, duration: fmtDuration(opts.durationMs), drain: fmtDuration(opts.drainMs), seed: opts.seed, rate: opts.rate, groups: opts.groups, transport: opts.transport, url: opts.url ?? null,
+        ...(opts.cluster ? { cluster: opts.cluster, killNodeAt: opts.killNodeAtMs !== undefined ? fmtDuration(opts.killNodeAtMs) : null } : {}),
+      },
       target: {
-        mode: t.mode, url: t.url, transport: t.mode === 'own-server' ? opts.transport : null, serverPid: t.serverPid, heartbeat: world.heartbeat,
+        mode: t.mode, url: t.url, transport: t.mode !== 'url' ? opts.transport : null, serverPid: t.serverPid, heartbeat: world.heartbeat,
         serverConfig: t.serverConfig, dataDir: t.dataDir, serverLog: t.serverLog,
       },
       population: {
@@ -464,13 +486,16 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       problemDevices: problemDevices(world, result),
       notes,
       verdict: verdictLine(result),
+      ...(t.cluster ? { cluster: clusterReport(phases.runMs) } : {}),
     };
+    if (kill) notes.push(...killNotes(kill, result, world));
     if (report.client.eventLoopDelayMaxMs > 1000) {
       notes.push(`the load generator's event loop stalled up to ${fmtMs(report.client.eventLoopDelayMaxMs)}: latencies include that`);
     }
     exitCode = result.verdict.pass ? 0 : 1;
     const keep = opts.keepData || !result.verdict.pass;
     if (t.dataDir && keep) notes.push(`server data dir kept for investigation: ${t.dataDir} (server log: ${t.serverLog})`);
+    if (pg && keep) notes.push(`PostgreSQL cluster kept (stopped) for investigation: ${pg.dir} (start it again with tools/ci/postgres.sh start ${pg.dir}; database ${pg.database})`);
     const summary = renderSummary(report);
     let files: { json: string; html: string } | undefined;
     try {
@@ -490,8 +515,9 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
     world.phase = 'done';
     for (const device of world.devices) device.conn?.ws.terminate();
     for (const conn of world.abandoned) conn.ws.terminate();
+    if (killTimer) clearTimeout(killTimer);
     for (const child of [...t.children].reverse()) await child.stop(10_000);
-    if (t.dataDir && !opts.keepData && exitCode === 0) rmSync(t.dataDir, { recursive: true, force: true });
+    if (!opts.keepData && exitCode === 0) for (const dir of t.tempDirs) rmSync(dir, { recursive: true, force: true });
     clearTimeout(watchdog);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -92,6 +92,10 @@ export interface TimelineRow {
   connected: number | null;
   serverRssMb: number | null;
   serverCpuPct: number | null;
+  /** --cluster: each process's CPU % and RSS (nodes, postgres, redis, vendors, load generator). */
+  procs?: Record<string, { cpuPct: number | null; rssMb: number | null }>;
+  /** What happened in this second that the counters do not say (a node killed). */
+  events?: string[];
 }
 
 /** Per-second counters relative to a start time (setup is t < 0 and not kept). */
@@ -118,9 +122,14 @@ export class Timeline {
     if (row) row[counter] += by;
   }
 
-  sample(now: number, values: Partial<Pick<TimelineRow, 'connected' | 'serverRssMb' | 'serverCpuPct'>>): void {
+  sample(now: number, values: Partial<Pick<TimelineRow, 'connected' | 'serverRssMb' | 'serverCpuPct' | 'procs'>>): void {
     const row = this.#row(now);
     if (row) Object.assign(row, values);
+  }
+
+  mark(now: number, event: string): void {
+    const row = this.#row(now);
+    if (row) (row.events ??= []).push(event);
   }
 
   /** Seconds of the run whose one-per-second sample never came. */

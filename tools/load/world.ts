@@ -8,6 +8,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { mintToken } from '../../server/auth/tokens.ts';
+import type { UrlPicker } from './balancer.ts';
 import { Device, type Conn, type DeviceState, type PendingSend, type Platform } from './device.ts';
 import { Rng } from './prng.ts';
 import type { LoadVendor } from './push-source.ts';
@@ -119,7 +120,8 @@ export class Membership {
 
 export interface WorldOptions {
   faults?: { dropEvent: number; dupSync: number };
-  url: string;
+  /** Where each new connection goes (one server, or a random live node of a cluster). */
+  target: UrlPicker;
   secret: string;
   devices: number;
   rate: number;
@@ -134,8 +136,20 @@ export interface WorldOptions {
 
 export type Phase = 'setup' | 'run' | 'drain' | 'final' | 'done';
 
+/** A node SIGKILLed during the run (--kill-node-at), and what it took down. */
+export interface NodeKill {
+  url: string;
+  at: number;
+  /** Device sockets on it at the kill, by device state. */
+  devicesByState: Record<string, number>;
+  /** Abandoned (half-open) sockets of earlier silences still on it. */
+  abandonedSockets: number;
+  /** Closes seen afterwards on those sockets, by the state the device was in. */
+  closesByState: Record<string, number>;
+}
+
 export class World {
-  readonly url: string;
+  readonly target: UrlPicker;
   readonly rng: Rng;
   readonly options: WorldOptions;
   readonly users: User[] = [];
@@ -179,6 +193,7 @@ export class World {
   #timers = new Set<NodeJS.Timeout>();
   #groupCreates = new Map<string, { members: string[]; creator: string }>();
   groupCreateReplies = 0;
+  kill: NodeKill | undefined;
   /** Self-test faults (a separate PRNG, so the seeded mix stays the same) and how often they fired. */
   readonly faults: { dropEvent: number; dupSync: number };
   readonly faultRng: Rng;
@@ -188,7 +203,7 @@ export class World {
     this.faults = options.faults ?? { dropEvent: 0, dupSync: 0 };
     this.faultRng = new Rng(options.seed ^ 0x5bd1e995);
     this.options = options;
-    this.url = options.url;
+    this.target = options.target;
     this.rng = new Rng(options.seed);
     this.#populate();
   }
@@ -334,6 +349,34 @@ export class World {
       this.#bump(this.closeCodes, `${was}:${code}`);
       this.error(`closed:${code}`);
     }
+  }
+
+  /** Before the node at `url` is SIGKILLed: the closes its sockets will see are the kill's. */
+  onNodeKilled(url: string, at: number): NodeKill {
+    const kill: NodeKill = { url, at, devicesByState: {}, abandonedSockets: 0, closesByState: {} };
+    for (const d of this.devices) {
+      if (!d.conn || d.conn.closed || d.conn.url !== url) continue;
+      d.conn.killed = true;
+      this.#bumpIn(kill.devicesByState, d.state);
+    }
+    for (const conn of this.abandoned) {
+      if (conn.url !== url || conn.closed) continue;
+      conn.killed = true;
+      kill.abandonedSockets += 1;
+    }
+    this.kill = kill;
+    return kill;
+  }
+
+  #bumpIn(record: Record<string, number>, key: string): void {
+    record[key] = (record[key] ?? 0) + 1;
+  }
+
+  onKilledClose(_device: Device, was: DeviceState): void {
+    if (this.phase === 'done') return;
+    this.timeline.inc('closes', Date.now());
+    if (was === 'connecting' || was === 'syncing') this.connecting = Math.max(0, this.connecting - 1);
+    if (this.kill) this.#bumpIn(this.kill.closesByState, was);
   }
 
   onAbandonedClose(conn: Conn, code: number): void {
