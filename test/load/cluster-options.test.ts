@@ -48,3 +48,12 @@ test('tidings load --help documents --cluster and --kill-node-at', () => {
   assert.match(help, /redis-server/);
   assert.match(help, /random live node/);
 });
+
+test('tidings load --dialect: the one server on SQLite by default or on a throw-away PostgreSQL; a cluster is always on PostgreSQL', () => {
+  assert.equal(resolveOptions({}).dialect, 'sqlite');
+  assert.equal(resolveOptions({ dialect: 'postgres' }).dialect, 'postgres');
+  assert.equal(resolveOptions({ cluster: '2' }).dialect, 'postgres');
+  usage({ dialect: 'mysql' }, /--dialect must be sqlite or postgres/);
+  usage({ cluster: '2', dialect: 'sqlite' }, /--cluster runs on PostgreSQL/);
+  usage({ dialect: 'postgres', url: 'ws://127.0.0.1:8080', secret: 'x'.repeat(16), adminSecret: 'y'.repeat(16) }, /cannot be combined with --url/);
+});

@@ -17,6 +17,7 @@ export function loadCommand(program: Command): void {
     .option('--out <dir>', 'directory for load-<timestamp>.json and .html', 'reports')
     .option('--transport <name>', 'ws or uws: WebSocket implementation of the server this tool starts', 'ws')
     .option('--cluster <n>', `start ${LIMITS.minClusterNodes}-${LIMITS.maxClusterNodes} nodes on a throw-away PostgreSQL and redis-server instead of one server on SQLite`)
+    .option('--dialect <name>', 'sqlite or postgres: storage of the one server this tool starts (postgres: a throw-away PostgreSQL, as --cluster starts)')
     .option('--kill-node-at <time>', 'with --cluster: SIGKILL the last node this long after the run starts (e.g. 60s; inside --duration)')
     .option('--server-log-level <level>', 'log level of the server(s) this tool starts (logs go to a file in each data dir)', 'warn')
     .option('--server-node-arg <arg...>', 'extra node flag for the server(s) this tool starts, e.g. --server-node-arg=--cpu-prof')

@@ -34,6 +34,8 @@ export interface LoadOptions {
   cluster: number | undefined;
   /** `--kill-node-at`: SIGKILL the last node this long after the run starts (cluster only). */
   killNodeAtMs: number | undefined;
+  /** `--dialect`: the storage of the one server this tool starts; a cluster is always on PostgreSQL. */
+  dialect: 'sqlite' | 'postgres';
 }
 
 /**
@@ -81,6 +83,7 @@ export interface RawLoadOptions {
   injectFault?: string;
   cluster?: string;
   killNodeAt?: string;
+  dialect?: string;
 }
 
 export class UsageError extends Error {}
@@ -149,9 +152,13 @@ export function resolveOptions(raw: RawLoadOptions): LoadOptions {
     // The kill must happen while the mix runs, so its consequences are part of what is accounted.
     if (killNodeAtMs <= 0 || killNodeAtMs >= durationMs) throw new UsageError(`--kill-node-at must be inside the run: more than 0 and less than --duration (${raw.duration ?? '30s'})`);
   }
+  const dialect = raw.dialect ?? (cluster ? 'postgres' : 'sqlite');
+  if (dialect !== 'sqlite' && dialect !== 'postgres') throw new UsageError('--dialect must be sqlite or postgres');
+  if (dialect === 'sqlite' && cluster) throw new UsageError('--cluster runs on PostgreSQL; --dialect sqlite cannot be combined with it');
+  if (raw.dialect !== undefined && raw.url !== undefined) throw new UsageError('--dialect chooses the storage of the server this tool starts; it cannot be combined with --url');
   return {
     devices, durationMs, drainMs, url, secret: raw.secret, adminSecret: raw.adminSecret, seed, rate, groups,
     out: raw.out ?? 'reports', transport, keepData: raw.keepData ?? false, serverLogLevel: raw.serverLogLevel ?? 'warn',
-    serverNodeArgs: raw.serverNodeArg ?? [], faults: parseFaults(raw.injectFault), cluster, killNodeAtMs,
+    serverNodeArgs: raw.serverNodeArg ?? [], faults: parseFaults(raw.injectFault), cluster, killNodeAtMs, dialect,
   };
 }

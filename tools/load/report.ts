@@ -118,7 +118,7 @@ export function renderSummary(r: RunReport): string {
   lines.push(`tidings load ${r.runId}: ${n(r.population.devices)} devices (${n(r.population.users)} users, channels ${Object.entries(r.population.channels ?? {}).filter(([k]) => k !== 'none').map(([k, v]) => `${k} ${n(v)}`).join(', ')}), `
     + `${o.duration} + drain, seed ${o.seed}, ${o.rate} msgs/device/min, ${r.population.groups} groups (${r.population.groupSizes.min}–${r.population.groupSizes.max} members)`);
   const own = r.target.mode !== 'url';
-  const where = r.target.mode === 'own-server' ? `own server ${r.target.url} (pid ${r.target.serverPid}, transport ${r.target.transport})`
+  const where = r.target.mode === 'own-server' ? `own server ${r.target.url} (pid ${r.target.serverPid}, transport ${r.target.transport}, storage ${String(r.options.dialect ?? 'sqlite')})`
     : r.target.mode === 'cluster' ? `own cluster of ${r.cluster?.nodes.length ?? '?'} nodes on PostgreSQL + redis-server (transport ${r.target.transport}; each connection to a random live node)`
       : `${r.target.url} (--url)`;
   lines.push(`target: ${where}, heartbeat ${r.target.heartbeat.intervalMs}/${r.target.heartbeat.timeoutMs} ms${own ? ', push.collapseWindowMs 0 (one push per offline message)' : ''}`);
@@ -310,7 +310,7 @@ pre{background:#f6f6f6;padding:12px;font-size:12px;overflow-x:auto} svg{display:
 <div class="verdict">${esc(r.verdict)}</div>
 <h2>Run</h2>
 ${table([
-    ['target', r.target.mode === 'own-server' ? `own server (${r.target.url}, transport ${r.target.transport})`
+    ['target', r.target.mode === 'own-server' ? `own server (${r.target.url}, transport ${r.target.transport}, storage ${String(r.options.dialect ?? 'sqlite')})`
       : r.target.mode === 'cluster' ? `own cluster of ${r.cluster?.nodes.length ?? '?'} nodes (${r.target.url}, transport ${r.target.transport}) on PostgreSQL + redis-server` : `${r.target.url} (--url)`],
     ['devices / users', `${n(r.population.devices)} / ${n(r.population.users)}`],
     ['duration', `${String(r.options.duration)} (setup ${(r.phases.setupMs / 1000).toFixed(1)} s, run ${(r.phases.runMs / 1000).toFixed(1)} s, drain ${(r.phases.drainMs / 1000).toFixed(1)} s)`],

@@ -168,7 +168,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
   // One meter per tidings process the tool started; with --cluster also everything else that
   // shares the machine's cores with them.
   const nodeMeters = t.nodes.map((n) => new ProcessMeter(n.id, n.pid, readProcess(n.pid)));
-  const pg = t.cluster?.postgres;
+  const pg = t.cluster?.postgres ?? t.postgres;
   const pgMeter = pg?.pid !== undefined ? new ProcessMeter('postgres', pg.pid, readTree(pg.pid)) : undefined;
   const redisMeter = t.cluster ? new ProcessMeter('redis', t.cluster.redis.pid, readTree(t.cluster.redis.pid)) : undefined;
   const vendorsMeter = t.cluster ? new ProcessMeter('vendors', t.cluster.vendorsPid, readProcess(t.cluster.vendorsPid)) : undefined;
@@ -212,7 +212,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
           const r = meter.sample(now);
           if (r.rssBytes !== undefined) rss = (rss ?? 0) + r.rssBytes;
           if (r.cpuPct !== null) cpuPct = (cpuPct ?? 0) + r.cpuPct;
-          if (t.mode === 'cluster') procs[meter.label] = { cpuPct: r.cpuPct === null ? null : Math.round(r.cpuPct), rssMb: mb(r.rssBytes) };
+          if (otherMeters.length > 0) procs[meter.label] = { cpuPct: r.cpuPct === null ? null : Math.round(r.cpuPct), rssMb: mb(r.rssBytes) };
         }
         // A /proc scan for PostgreSQL's backends costs the load generator too: every other second,
         // its two-second averages standing for both seconds in the timeline.
@@ -246,7 +246,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       world.pushesSeen = t.source.records.length;
       world.timeline.sample(now, {
         connected: c.live, ...(rss !== undefined ? { serverRssMb: Math.round(rss / 1024 / 1024) } : {}), ...(cpuPct !== null ? { serverCpuPct: Math.round(cpuPct) } : {}),
-        ...(t.mode === 'cluster' ? { procs } : {}),
+        ...(otherMeters.length > 0 ? { procs } : {}),
       });
     } finally {
       sampling = false;
@@ -457,6 +457,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       tool: 'tidings load', startedAt, runId,
       options: {
         devices: opts.devices, duration: fmtDuration(opts.durationMs), drain: fmtDuration(opts.drainMs), seed: opts.seed, rate: opts.rate, groups: opts.groups, transport: opts.transport, url: opts.url ?? null,
+        ...(opts.url ? {} : { dialect: opts.dialect }),
         ...(opts.cluster ? { cluster: opts.cluster, killNodeAt: opts.killNodeAtMs !== undefined ? fmtDuration(opts.killNodeAtMs) : null } : {}),
       },
       target: {
@@ -489,6 +490,10 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       ...(t.cluster ? { cluster: clusterReport(phases.runMs) } : {}),
     };
     if (kill) notes.push(...killNotes(kill, result, world));
+    if (t.postgres && pgMeter) {
+      const u = pgMeter.usage();
+      notes.push(`PostgreSQL (every process of its cluster, beside the server): CPU ${u.cpuAvgPct === null ? 'n/a' : `${Math.round(u.cpuAvgPct)} %`} of a core over the run, RSS peak ${u.rssPeakBytes === null ? 'n/a' : `${Math.round(u.rssPeakBytes / 1024 / 1024)} MB`}`);
+    }
     if (report.client.eventLoopDelayMaxMs > 1000) {
       notes.push(`the load generator's event loop stalled up to ${fmtMs(report.client.eventLoopDelayMaxMs)}: latencies include that`);
     }

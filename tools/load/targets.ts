@@ -67,6 +67,8 @@ export interface Target {
   /** The servers this tool started (one, or the cluster's nodes); none with --url. */
   nodes: ServerNode[];
   cluster: ClusterParts | undefined;
+  /** The throw-away PostgreSQL of the one server (`--dialect postgres`); a cluster's is in `cluster`. */
+  postgres?: ThrowAwayPostgres;
   children: Stoppable[];
   /** Removed at the end unless the data is kept. */
   tempDirs: string[];
@@ -138,24 +140,34 @@ async function vendorParts(opts: LoadOptions, v: VendorsReady): Promise<Pick<Tar
 export async function startOwnTarget(opts: LoadOptions, log: (line: string) => void): Promise<Target> {
   const dataDir = mkdtempSync(join(tmpdir(), 'tidings-load-'));
   const children: Stoppable[] = [];
+  const tempDirs = [dataDir];
   try {
     log('starting fake APNs, FCM, Huawei, Honor, Xiaomi, OPPO, vivo and Web Push (child process)…');
     const vendors = await startVendors();
     children.push(vendors.child);
+    let postgres: ThrowAwayPostgres | undefined;
+    if (opts.dialect === 'postgres') {
+      log('starting a throw-away PostgreSQL (tools/ci/postgres.sh)…');
+      postgres = await startPostgres('tidings_load');
+      tempDirs.push(postgres.dir);
+      const pg = postgres;
+      children.push({ stop: () => pg.stop(true) });
+    }
     const secret = randomBytes(24).toString('hex');
     const adminSecret = randomBytes(24).toString('hex');
-    const serverConfig = serverConfigFor(opts, vendors.ready, dataDir, secret, adminSecret);
-    log(`starting tidings server (child process, transport ${opts.transport}, data ${dataDir})…`);
+    const base = serverConfigFor(opts, vendors.ready, dataDir, secret, adminSecret);
+    const serverConfig = postgres ? { ...base, storage: { dialect: 'postgres', url: postgres.url } } : base;
+    log(`starting tidings server (child process, transport ${opts.transport}, storage ${opts.dialect}, data ${dataDir})…`);
     const node = await startNode(opts, 'server', serverConfig, dataDir, adminSecret);
     children.push(node.child);
     return {
       mode: 'own-server', url: node.url, picker: singleUrl(node.url), httpUrl: node.httpUrl, secret, admin: node.admin,
       serverPid: node.pid, serverConfig: shown(serverConfig), dataDir, serverLog: node.log, nodes: [node], cluster: undefined,
-      children, tempDirs: [dataDir], ...(await vendorParts(opts, vendors.ready)),
+      ...(postgres ? { postgres } : {}), children, tempDirs, ...(await vendorParts(opts, vendors.ready)),
     };
   } catch (error) {
     for (const child of [...children].reverse()) await child.stop(2000);
-    rmSync(dataDir, { recursive: true, force: true });
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
     throw error;
   }
 }
