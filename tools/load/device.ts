@@ -8,11 +8,69 @@
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
+import type { UrlPicker } from './balancer.ts';
+import type { Rng } from './prng.ts';
 import type { LoadVendor } from './push-source.ts';
-import type { World, User } from './world.ts';
+import type { Latencies } from './stats.ts';
 
 export type DeviceState = 'offline' | 'connecting' | 'syncing' | 'live' | 'silent' | 'closing' | 'loggingOut';
 export type Platform = 'ios' | 'android' | 'web' | 'desktop';
+
+/** A simulated user: its devices, its contacts and groups, and what the server put in its inbox. */
+export interface User {
+  id: string;
+  index: number;
+  token: string;
+  devices: Device[];
+  contacts: string[];
+  groups: Set<string>;
+  groupList: string[];
+  /** messageId → seq in this user's inbox. */
+  inbox: Map<string, number>;
+  /** eventId of call events (call_invited, call_state) → seq in this user's inbox. */
+  callEvents: Map<number, number>;
+  /** seq → commit time, for every event any device of this user received (push replay window). */
+  eventAt: Map<number, number>;
+}
+
+/**
+ * What a device reports to and asks of the run it belongs to (the World): where to connect, the
+ * shared random streams and counters, and one callback per protocol moment the accounting needs.
+ * The device never reads the accounting's books; it only tells them what happened.
+ */
+export interface DeviceHost {
+  readonly target: UrlPicker;
+  readonly rng: Rng;
+  readonly faults: { dropEvent: number; dupSync: number };
+  readonly faultRng: Rng;
+  readonly injected: { dropEvent: number; dupSync: number };
+  readonly stats: { registrations: number; resends: number; tokenRotations: number };
+  readonly latConnect: Latencies;
+  readonly latLogin: Latencies;
+  readonly latSync: Latencies;
+  readonly latPing: Latencies;
+  readonly tokenToDevice: Map<string, Device>;
+  /** Sockets the device gave up on (replaced, half-open); their late close codes are counted apart. */
+  readonly abandoned: Set<Conn>;
+  connecting: number;
+  credentialFor(provider: LoadVendor): string;
+  takeSubscription(): { endpoint: string; keys: Record<string, string> } | undefined;
+  error(code: string): void;
+  onLoginOk(device: Device, frame: Record<string, unknown>): void;
+  onLive(device: Device): void;
+  onDisconnected(device: Device, was: DeviceState, code: number): void;
+  onKilledClose(device: Device, was: DeviceState): void;
+  onAbandonedClose(conn: Conn, code: number): void;
+  onSend(device: Device, pending: PendingSend): void;
+  onSendAck(device: Device, frame: Record<string, unknown>, pending: PendingSend | undefined): void;
+  onSendRejected(device: Device, pending: PendingSend, code: string): void;
+  onRequestError(device: Device, label: string, code: string, ref: string): void;
+  onDuplicate(device: Device, ev: Record<string, unknown>): void;
+  onEvent(device: Device, ev: Record<string, unknown>, live: boolean): void;
+  onCallCreated(device: Device, frame: Record<string, unknown>): void;
+  onGroupCreatedReply(device: Device, frame: Record<string, unknown>): void;
+  onMembershipOk(device: Device, frame: Record<string, unknown>): void;
+}
 
 /**
  * What the server should believe about the device from `from` until the next span starts.
@@ -127,7 +185,7 @@ export class Device {
   readonly provider: LoadVendor | undefined;
   /** A second registration of the same device: FCM behind an Android phone maker's channel (the fallback). */
   readonly fallback: 'fcm' | undefined;
-  readonly world: World;
+  readonly world: DeviceHost;
 
   state: DeviceState = 'offline';
   conn: Conn | undefined;
@@ -165,7 +223,7 @@ export class Device {
   syncRef = '';
   logins = 0;
 
-  constructor(world: World, user: User, id: string, platform: Platform, provider: LoadVendor | undefined, fallback?: 'fcm') {
+  constructor(world: DeviceHost, user: User, id: string, platform: Platform, provider: LoadVendor | undefined, fallback?: 'fcm') {
     this.world = world;
     this.user = user;
     this.id = id;

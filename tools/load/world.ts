@@ -9,7 +9,9 @@
 import { performance } from 'node:perf_hooks';
 import { mintToken } from '../../server/auth/tokens.ts';
 import type { UrlPicker } from './balancer.ts';
-import { Device, type Conn, type DeviceState, type PendingSend, type Platform } from './device.ts';
+import { Device, type Conn, type DeviceHost, type DeviceState, type PendingSend, type Platform, type User } from './device.ts';
+
+export type { User } from './device.ts';
 import { Rng } from './prng.ts';
 import type { LoadVendor } from './push-source.ts';
 import { Latencies, Timeline } from './stats.ts';
@@ -33,21 +35,6 @@ const OEM_WITH_FCM = 0.5;
 /** Browsers that subscribe to Web Push. */
 const WEB_PUSH_SHARE = 0.7;
 
-export interface User {
-  id: string;
-  index: number;
-  token: string;
-  devices: Device[];
-  contacts: string[];
-  groups: Set<string>;
-  groupList: string[];
-  /** messageId → seq in this user's inbox. */
-  inbox: Map<string, number>;
-  /** eventId of call events (call_invited, call_state) → seq in this user's inbox. */
-  callEvents: Map<number, number>;
-  /** seq → commit time, for every event any device of this user received (push replay window). */
-  eventAt: Map<number, number>;
-}
 
 export interface Msg {
   id: string;
@@ -148,7 +135,7 @@ export interface NodeKill {
   closesByState: Record<string, number>;
 }
 
-export class World {
+export class World implements DeviceHost {
   readonly target: UrlPicker;
   readonly rng: Rng;
   readonly options: WorldOptions;
