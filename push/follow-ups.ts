@@ -53,7 +53,9 @@ export async function followUpsOf(results: readonly AppendResult[], deps: Pick<P
   const online = await deps.presence.onlineAmong(bindings);
   const byUser = groupBy(bindings, (b) => b.userId);
   const syncs = new Map<string, boolean>();
-  const out: FollowUp[] = [];
+  // One follow-up per (kind, device, conversation) for the whole batch: two call transitions or
+  // two reads committed together are one call-over or one badge update, carrying the later state.
+  const out = new Map<string, FollowUp>();
   for (const w of wanted) {
     const mine = (byUser.get(w.userId) ?? []).filter((b) => b.deviceId !== w.exceptDevice && !online.has(deviceKey(b.userId, b.deviceId)));
     if (mine.length === 0) continue;
@@ -69,10 +71,14 @@ export async function followUpsOf(results: readonly AppendResult[], deps: Pick<P
         ? newest(history, ['message'], (j) => j.state === 'delivered') > newest(history, ['badge_update'], (j) => j.state !== 'cancelled' || j.lastReason === 'collapsed')
         // Rung through a push, and not told yet that the ringing is over.
         : history.some((j) => j.kind === 'call_ring' && (j.state === 'delivered' || j.state === 'sending')) && !history.some((j) => j.kind === 'call_over');
-      if (owed) out.push({ kind: w.kind, userId: w.userId, deviceId, bindings: deviceBindings, event: w.result.event, seq: w.result.seqs.get(w.userId) ?? 0 });
+      if (owed) {
+        out.set(`${w.kind}\u0000${w.userId}\u0000${deviceId}\u0000${w.conversation}`, {
+          kind: w.kind, userId: w.userId, deviceId, bindings: deviceBindings, event: w.result.event, seq: w.result.seqs.get(w.userId) ?? 0,
+        });
+      }
     }
   }
-  return out;
+  return [...out.values()];
 }
 
 /** The call of a call event's conversation. */

@@ -71,6 +71,13 @@ export interface EventLog {
   observe(committed: readonly AppendResult[]): void;
   /** The newest seq of a user as the database has it now (bypassing the cache), raising the cache. */
   freshHeadSeq(userId: string): Promise<number>;
+  /** freshHeadSeq for many users in few reads (a user the database has no row for: 0). */
+  freshHeadSeqs(userIds: readonly string[]): Promise<Map<string, number>>;
+  /**
+   * The newest event id as the database has it now: at least lastEventId(), and more when another
+   * process committed events this one has not observed yet. The cache is left alone.
+   */
+  freshLastEventId(): Promise<number>;
   /** Drafts queued and not yet handed to the writer. */
   readonly queueDepth: number;
   /** Wait until everything submitted so far is committed. */

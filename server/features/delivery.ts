@@ -7,6 +7,9 @@ function eventsFrame(parts: string[]): string {
   return `{"type":"events","events":[${parts.join(',')}]}`;
 }
 
+/** How long a heartbeat's head check waits for others to share its read. */
+const HEAD_CHECK_COALESCE_MS = 20;
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const callIdOf = (conversation: string) => {
@@ -135,10 +138,37 @@ export function deliveryFeature(ctx: Pick<ServerContext, 'store' | 'hub' | 'brok
     }
   });
 
+  /**
+   * The head a device's claim (a sync cursor, an ack) is checked against. A device may have got
+   * seqs from another node that this node has not heard of yet (a publication late or lost), so
+   * in a cluster a claim beyond the cached head is checked against the database before refusal.
+   * On one node the cache is the head this process applied, and only that may be claimed.
+   */
+  async function headFor(userId: string, claimed: number): Promise<number> {
+    const head = store.log.cachedHeadSeq(userId) ?? await store.log.headSeq(userId);
+    return claimed > head && broker.atMostOnce ? store.log.freshHeadSeq(userId) : head;
+  }
+
+  // The heartbeat head checks of all sessions pinging within a few milliseconds share one read:
+  // thousands of devices ping every interval, and a read each would be a round trip each.
+  const headChecks = new Set<Session>();
+  let headCheckTimer: ReturnType<typeof setTimeout> | undefined;
+  function checkHeads(): void {
+    headCheckTimer = undefined;
+    const due = [...headChecks].filter((s) => !s.closed);
+    headChecks.clear();
+    if (due.length === 0) return;
+    store.log.freshHeadSeqs([...new Set(due.map((s) => s.userId))]).then((heads) => {
+      for (const session of due) {
+        if (session.delivery.mode === 'live' && (heads.get(session.userId) ?? 0) > session.delivery.deliveredSeq) catchUp(session);
+      }
+    }, (error: unknown) => ctx.logger.warn({ err: error, sessions: due.length }, 'head check failed'));
+  }
+
   return {
     async sync(session, frame) {
-      const head = await store.log.headSeq(session.userId);
       const after = frame.after ?? session.delivery.ackedSeq;
+      const head = await headFor(session.userId, after);
       if (after > head) throw new ProtocolError('bad_cursor', `after=${after} is beyond your newest seq ${head}.`);
       session.delivery.deliveredSeq = after;
       await pump(session, { ref: frame.ref, asSync: true }, Math.min(frame.limit ?? config.limits.syncPageSize, config.limits.syncPageSize));
@@ -149,14 +179,16 @@ export function deliveryFeature(ctx: Pick<ServerContext, 'store' | 'hub' | 'brok
       // A broker between nodes may lose a publication, and with it the last event of a quiet
       // stretch: at each heartbeat a live session is checked against the database's head.
       if (!broker.atMostOnce || !session.identity || session.delivery.mode !== 'live') return;
-      void store.log.freshHeadSeq(session.userId).then((head) => {
-        if (session.delivery.mode === 'live' && head > session.delivery.deliveredSeq) catchUp(session);
-      }, (error: unknown) => ctx.logger.warn({ err: error, userId: session.userId }, 'head check failed'));
+      headChecks.add(session);
+      if (!headCheckTimer) {
+        headCheckTimer = setTimeout(checkHeads, HEAD_CHECK_COALESCE_MS);
+        headCheckTimer.unref();
+      }
     },
 
     async ack(session, frame) {
       if (frame.seq <= session.delivery.ackedSeq) return;
-      const head = store.log.cachedHeadSeq(session.userId) ?? await store.log.headSeq(session.userId);
+      const head = await headFor(session.userId, frame.seq);
       if (frame.seq > head) throw new ProtocolError('bad_cursor', `seq ${frame.seq} is beyond your newest seq ${head}.`);
       session.delivery.ackedSeq = frame.seq;
       store.cursors.saveAckedSeq(session.userId, session.identity!.deviceId, frame.seq);

@@ -10,12 +10,16 @@ export function readsFeature(ctx: Pick<ServerContext, 'store'>): FrameHandlers {
       const parsed = parseConversation(frame.conversation);
       if (!parsed) throw new ProtocolError('bad_conversation');
       if (parsed.kind === 'peer' && !parsed.users.includes(user)) throw new ProtocolError('bad_conversation');
-      if (parsed.kind === 'group' && !store.readModels.isMember(parsed.groupId, user)) throw new ProtocolError('not_group_member');
+      // This node's membership cache may be behind another node's commit; the append decides
+      // (the projector, under the group's lock where the database is shared), so a "no" here only
+      // skips the shortcut below.
+      const member = parsed.kind !== 'group' || store.readModels.isMember(parsed.groupId, user);
       // Calls carry no unread state; their conversations are not read-receipt targets.
       if (parsed.kind === 'call') throw new ProtocolError('bad_conversation', 'Call conversations have no read receipts.');
-      if (frame.upTo > store.log.lastEventId()) throw new ProtocolError('bad_cursor', 'upTo is beyond the newest event.');
+      // Another node may have committed the event this one has not observed yet: ask the database.
+      if (frame.upTo > store.log.lastEventId() && frame.upTo > await store.log.freshLastEventId()) throw new ProtocolError('bad_cursor', 'upTo is beyond the newest event.');
       const current = await store.readModels.readCursor(user, frame.conversation);
-      if (frame.upTo <= current) {
+      if (member && frame.upTo <= current) {
         session.send({ type: 'ok', ref: frame.ref, for: 'read' });
         return;
       }

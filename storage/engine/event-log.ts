@@ -60,6 +60,8 @@ export class EventLogEngine implements EventLog, DeviceCursors {
   readonly #queue: GroupCommitQueue<EventDraft, AppendResult>;
   readonly #listeners: Array<{ name: string; listener: AppendListener }> = [];
   readonly #heads = new Map<string, number>();
+  #reloading: Promise<void> | undefined;
+  #reloadAgain = false;
   readonly #cursors: CursorBuffer;
   #state: ProjectionState;
   #committedEventId: number;
@@ -186,8 +188,16 @@ export class EventLogEngine implements EventLog, DeviceCursors {
   }
 
   async freshHeadSeq(userId: string): Promise<number> {
-    for (const [user, head] of await this.#backend.inboxHeads([userId])) this.#raiseHead(user, head);
-    return this.#heads.get(userId) ?? 0;
+    return (await this.freshHeadSeqs([userId])).get(userId) ?? 0;
+  }
+
+  async freshHeadSeqs(userIds: readonly string[]): Promise<Map<string, number>> {
+    for (const [user, head] of await this.#backend.inboxHeads(userIds)) this.#raiseHead(user, head);
+    return new Map(userIds.map((user) => [user, this.#heads.get(user) ?? 0]));
+  }
+
+  async freshLastEventId(): Promise<number> {
+    return Math.max(this.#committedEventId, await this.#backend.lastEventId());
   }
 
   #raiseHead(user: string, seq: number): void {
@@ -368,9 +378,25 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     for (const p of pendings) p.pending.reject(failure);
   }
 
-  /** The planner's state from the database again (after the shared state refused something it allowed). */
-  async #reloadState(): Promise<void> {
-    this.#state = await this.#backend.loadProjectionState().catch(() => this.#state);
+  /**
+   * The planner's state from the database again (after the shared state refused something it
+   * allowed, or another node's commit did not fit the cache). One read at a time: requests made
+   * while one runs are answered by one more read after it, not by one read each (a burst of
+   * misfits would otherwise read every group's members once per misfit).
+   */
+  #reloadState(): Promise<void> {
+    if (this.#reloading) {
+      this.#reloadAgain = true;
+      return this.#reloading;
+    }
+    const run = async () => {
+      do {
+        this.#reloadAgain = false;
+        this.#state = await this.#backend.loadProjectionState().catch(() => this.#state);
+      } while (this.#reloadAgain);
+    };
+    this.#reloading = run().finally(() => { this.#reloading = undefined; });
+    return this.#reloading;
   }
 
   async #recover(): Promise<void> {

@@ -83,17 +83,11 @@ export async function lockSharedState(trx: Transaction<Database>, needs: readonl
   if (groupIds.length > 0) {
     const columns = ['group_id', 'name', 'owner', 'join_policy', 'dissolved_event_id'] as const;
     const rows: Array<Pick<Database['groups'], (typeof columns)[number]>> = [];
-    if (groupIds.some((g) => groups.get(g)!.update)) {
-      // Mixed strengths: one statement per group, in the same sorted order.
-      for (const id of groupIds) {
-        const query = trx.selectFrom('groups').select(columns).where('group_id', '=', id);
-        const row = await (groups.get(id)!.update ? query.forUpdate() : query.forShare()).executeTakeFirst();
-        if (row) rows.push(row);
-      }
-    } else {
-      rows.push(...await trx.selectFrom('groups').select(columns).where('group_id', 'in', groupIds)
-        .orderBy(sql`group_id COLLATE "C"`).forShare().execute());
-    }
+    // One statement, rows locked in its sorted order: a batch that changes any group locks all of
+    // its groups FOR UPDATE rather than paying a round trip per group (each one waits for this
+    // node's event loop while the batch's other locks are held, which other nodes then wait for).
+    const query = trx.selectFrom('groups').select(columns).where('group_id', 'in', groupIds).orderBy(sql`group_id COLLATE "C"`);
+    rows.push(...await (groupIds.some((g) => groups.get(g)!.update) ? query.forUpdate() : query.forShare()).execute());
     for (const row of rows) {
       state.groups.set(row.group_id, {
         name: row.name, owner: row.owner ?? undefined, joinPolicy: row.join_policy as JoinPolicy,

@@ -139,21 +139,26 @@ export class SqlPushStore implements PushStore {
 
   async enqueue(jobs: readonly NewPushJob[], now: number, traceOf?: (job: NewPushJob) => TraceRow) {
     if (jobs.length === 0) return [];
+    // One job per key: a key twice in one statement is an error on PostgreSQL, and the second
+    // would find the first pending anyway.
+    const byKey = new Map<string, NewPushJob>();
+    for (const job of jobs) if (!byKey.has(jobKey(job))) byKey.set(jobKey(job), job);
     return this.#write(async (trx) => {
-      const inserted: NewPushJob[] = [];
-      for (const job of jobs) {
-        const key = jobKey(job);
-        const result = await trx.insertInto('push_jobs').values({
+      const stored = new Set<string>();
+      // Multi-row statements: on a database across the network a row per statement is a round trip per push.
+      for (const part of chunk([...byKey], 16, this.#dialect.maxParams)) {
+        const rows = await trx.insertInto('push_jobs').values(part.map(([key, job]) => ({
           job_key: key, push_id: job.pushId, user_id: job.userId, device_id: job.deviceId, event_id: job.eventId, seq: job.seq,
           conversation: job.conversation, kind: job.kind,
           idempotency_key: idempotencyKeyFor(key), state: 'pending', attempts: 0, next_attempt_at: job.notBefore ?? now, lease_until: 0, collapsed: 1, created_at: now, updated_at: now,
-        }).onConflict((oc) => oc.column('job_key').doUpdateSet({
+        }))).onConflict((oc) => oc.column('job_key').doUpdateSet((eb) => ({
           // A push cancelled because the device came online (or logged out) is owed again when the
           // device drops once more without acking (MSG-4); delivered or collapsed ones are not.
-          state: 'pending', attempts: 0, next_attempt_at: job.notBefore ?? now, last_reason: null, updated_at: now,
-        }).where('push_jobs.state', '=', 'cancelled').where('push_jobs.last_reason', 'in', REOPENABLE)).executeTakeFirst();
-        if (Number(result.numInsertedOrUpdatedRows ?? 0) > 0) inserted.push(job);
+          state: 'pending', attempts: 0, next_attempt_at: eb.ref('excluded.next_attempt_at'), last_reason: null, updated_at: now,
+        })).where('push_jobs.state', '=', 'cancelled').where('push_jobs.last_reason', 'in', REOPENABLE)).returning('job_key').execute();
+        for (const row of rows) stored.add(row.job_key);
       }
+      const inserted = [...byKey].filter(([key]) => stored.has(key)).map(([, job]) => job);
       if (traceOf) await this.#insertTrace(trx, inserted.map(traceOf), now);
       return inserted;
     });

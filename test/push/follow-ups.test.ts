@@ -167,6 +167,34 @@ test('CALL-2: when a ring ends, every device rung through a push gets a call-ove
   }
 });
 
+test('CALL-2: two transitions committed together (accepted, then ended at once) are one call-over push per rung device', async () => {
+  const t = await startTestServer({ push: pushTestConfig(env) });
+  try {
+    const androidToken = fcmToken('finn-android-burst');
+    const alice = await t.connect('alice');
+    const android = await t.connect('finn', 'finn-android', 'android');
+    await registerFcm(android, androidToken);
+    await android.terminate();
+    await offline(t, 'finn', 'finn-android');
+    const desk = await t.connect('finn', 'finn-desk', 'desktop');
+    await desk.sync();
+    for (let round = 0; round < 3; round++) {
+      const call = await alice.expect({ type: 'call_invite', invitees: ['finn'], timeoutSec: 60 }, 'call_created');
+      await waitForPushes(() => fcmTo(androidToken).filter((m) => dataOf(m).callId === call.callId), 1);
+      // Written back to back, so both transitions usually reach the push trigger in one pass.
+      const accepted = desk.expect({ type: 'call_accept', callId: call.callId }, 'ok');
+      const ended = alice.expect({ type: 'call_end', callId: call.callId }, 'ok');
+      await Promise.all([accepted, ended]);
+      await waitForPushes(() => fcmTo(androidToken).filter((m) => dataOf(m).callId === call.callId && dataOf(m).type === 'call_over'), 1);
+      await sleep(200);
+      await settlePush(t);
+      assert.equal(fcmTo(androidToken).filter((m) => dataOf(m).callId === call.callId && dataOf(m).type === 'call_over').length, 1, `round ${round}: one call-over`);
+    }
+  } finally {
+    await t.stop();
+  }
+});
+
 test('CALL-2: a cancelled ring gets its call-over push and the missed-call alert', async () => {
   const t = await startTestServer({ push: pushTestConfig(env) });
   try {

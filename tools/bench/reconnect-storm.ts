@@ -3,11 +3,19 @@
  * cursor; time until every one has its M events and sync_done. The baseline in the same run is
  * the same D devices reconnecting with nothing to sync (login + empty sync).
  *
- *   node --import tsx tools/bench/reconnect-storm.ts [--devices 1000] [--missed 50] [--transport ws] [--json]
+ *   node --import tsx tools/bench/reconnect-storm.ts [--devices 1000] [--missed 50] [--transport ws]
+ *     [--client sdk|lean|both] [--json]
+ *
+ * The reconnecting devices are @tidings/client sessions by default (`--client sdk`): what an app
+ * does after an outage — login, sync from the cursor it kept, batched acks, dedupe. `--client
+ * lean` is the bare bench device (login, sync, count: no acks, no bookkeeping), and `both` runs
+ * the two in the same run, so the SDK's own cost in a storm is a ratio too.
  *
  * Target (issue 6): 5,000 devices with 50 missed events each resynced in ≤ 10 s.
  */
 import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { MemoryStore, TidingsClient, type WebSocketConstructor } from '../../client/src/index.ts';
 import { mintToken } from '../../server/auth/tokens.ts';
 import { inBatches, LeanDevice } from './lib/lean-device.ts';
 import { spawnTsChild } from './lib/spawn-child.ts';
@@ -19,12 +27,15 @@ const { values: args } = parseArgs({
     missed: { type: 'string', default: '50' },
     transport: { type: 'string', default: 'ws' },
     'group-size': { type: 'string', default: '100' },
+    client: { type: 'string', default: 'sdk' },
     json: { type: 'boolean', default: false },
   },
 });
 const devices = Math.min(20_000, Number(args.devices));
 const missed = Math.min(1000, Number(args.missed));
 const groupSize = Math.min(devices, Number(args['group-size']));
+const clientKinds = args.client === 'both' ? ['lean', 'sdk'] as const : args.client === 'lean' || args.client === 'sdk' ? [args.client] : undefined;
+if (!clientKinds) throw new Error('--client must be sdk, lean or both');
 
 const server = await spawnTsChild('tools/bench/lib/server-process.ts', ['--config', JSON.stringify({
   transport: args.transport, auth: { secrets: [SECRET] }, storage: { synchronous: 'NORMAL' },
@@ -65,30 +76,57 @@ try {
     }
   }
 
-  const storm = async (withBacklog: boolean): Promise<{ ms: number; events: number }> => {
+  /** One reconnecting device: resolves with the events it received once it caught up (sync_done). */
+  type Reconnect = (user: string, withBacklog: boolean) => Promise<{ events: number; close: () => void }>;
+  const lean: Reconnect = async (user, withBacklog) => {
+    const d = await LeanDevice.open(url);
+    const ok = await d.login(token(user), `${user}-phone`);
+    await d.sync(withBacklog ? cursors.get(user)! : (ok.headSeq as number));
+    return { events: d.events, close: () => d.socket.terminate() };
+  };
+  const sdk: Reconnect = async (user, withBacklog) => {
+    // The cursor the app kept; without a backlog it is already at the head (nothing to sync).
+    const store = new MemoryStore();
+    store.cursor = withBacklog ? cursors.get(user)! : cursors.get(user)! + missed;
+    const client = new TidingsClient({
+      url, token: token(user), deviceId: `${user}-phone`, platform: 'android', store, reconnect: false,
+      WebSocket: WebSocket as unknown as WebSocketConstructor, rateLimit: false,
+    });
+    let events = 0;
+    client.on('event', () => { events += 1; });
+    await client.connect();
+    return { events, close: () => void client.close() };
+  };
+
+  const storm = async (reconnect: Reconnect, withBacklog: boolean): Promise<{ ms: number; events: number }> => {
     const started = performance.now();
     let events = 0;
-    const opened: LeanDevice[] = [];
+    const opened: Array<() => void> = [];
     await Promise.all(users.map(async (user) => {
-      const d = await LeanDevice.open(url);
-      opened.push(d);
-      const ok = await d.login(token(user), `${user}-phone`);
-      await d.sync(withBacklog ? cursors.get(user)! : (ok.headSeq as number));
+      const d = await reconnect(user, withBacklog);
+      opened.push(d.close);
       events += d.events;
     }));
     const ms = performance.now() - started;
-    for (const d of opened) d.socket.terminate();
+    for (const close of opened) close();
     return { ms, events };
   };
-  const baseline = await storm(false);
-  const result = await storm(true);
-  const complete = result.events === devices * missed;
   console.log(`tools/bench/reconnect-storm: ${devices} devices × ${missed} missed events (${sent} group messages, groups of ${groupSize}), transport ${args.transport}`);
-  console.log(`  reconnect, nothing to sync (baseline): ${(baseline.ms / 1000).toFixed(2)} s`);
-  console.log(`  reconnect + resync ${missed} events each: ${(result.ms / 1000).toFixed(2)} s, ${result.events} events delivered${complete ? '' : ` (EXPECTED ${devices * missed})`}`);
-  console.log(`  ratio storm/baseline: ${(result.ms / baseline.ms).toFixed(2)}×; events/s during the storm: ${Math.round(result.events / (result.ms / 1000))}`);
-  console.log(`  target 5,000 devices in ≤ 10 s: ${devices >= 5000 ? (result.ms <= 10_000 && complete ? 'PASS' : 'FAIL') : `n/a at ${devices} devices (run --devices 5000)`}`);
-  if (args.json) console.log(JSON.stringify({ bench: 'reconnect-storm', devices, missed, baselineMs: baseline.ms, stormMs: result.ms, events: result.events, complete }));
+  const results: Record<string, { baselineMs: number; stormMs: number; events: number; complete: boolean }> = {};
+  for (const kind of clientKinds) {
+    const reconnect = kind === 'sdk' ? sdk : lean;
+    const baseline = await storm(reconnect, false);
+    const result = await storm(reconnect, true);
+    const complete = result.events === devices * missed;
+    results[kind] = { baselineMs: baseline.ms, stormMs: result.ms, events: result.events, complete };
+    console.log(`  ${kind === 'sdk' ? '@tidings/client sessions' : 'lean bench devices (no acks)'}:`);
+    console.log(`    reconnect, nothing to sync (baseline): ${(baseline.ms / 1000).toFixed(2)} s`);
+    console.log(`    reconnect + resync ${missed} events each: ${(result.ms / 1000).toFixed(2)} s, ${result.events} events delivered${complete ? '' : ` (EXPECTED ${devices * missed})`}`);
+    console.log(`    ratio storm/baseline: ${(result.ms / baseline.ms).toFixed(2)}×; events/s during the storm: ${Math.round(result.events / (result.ms / 1000))}`);
+    console.log(`    target 5,000 devices in ≤ 10 s: ${devices >= 5000 ? (result.ms <= 10_000 && complete ? 'PASS' : 'FAIL') : `n/a at ${devices} devices (run --devices 5000)`}`);
+  }
+  if (results.sdk && results.lean) console.log(`  storm with the SDK ÷ storm with lean devices: ${(results.sdk.stormMs / results.lean.stormMs).toFixed(2)}×`);
+  if (args.json) console.log(JSON.stringify({ bench: 'reconnect-storm', devices, missed, ...(results.sdk ?? results.lean!), clients: results }));
   admin.socket.terminate();
 } finally {
   await server.stop();
