@@ -44,7 +44,7 @@ export interface DeviceHost {
   readonly faults: { dropEvent: number; dupSync: number };
   readonly faultRng: Rng;
   readonly injected: { dropEvent: number; dupSync: number };
-  readonly stats: { registrations: number; resends: number; tokenRotations: number };
+  readonly stats: { registrations: number; resends: number; tokenRotations: number; syncOverlaps: number };
   readonly latConnect: Latencies;
   readonly latLogin: Latencies;
   readonly latSync: Latencies;
@@ -221,6 +221,8 @@ export class Device {
   readonly recent: Array<[number, number, number, string]> = [];
   /** Sync refs in flight; a sync_done for a stale ref is ignored. */
   syncRef = '';
+  /** The `after` of the sync in progress (a resync on a live socket may repeat events in flight). */
+  syncAfter = 0;
   logins = 0;
 
   constructor(world: DeviceHost, user: User, id: string, platform: Platform, provider: LoadVendor | undefined, fallback?: 'fcm') {
@@ -314,7 +316,7 @@ export class Device {
         }
         return;
       case 'sync_page':
-        if (frame.ref === this.syncRef) this.#onEvents(frame.events as Record<string, unknown>[], false);
+        if (frame.ref === this.syncRef) this.#onEvents(frame.events as Record<string, unknown>[], false, this.syncAfter);
         return;
       case 'sync_done':
         if (frame.ref !== this.syncRef) return;
@@ -356,6 +358,8 @@ export class Device {
             after -= 1; // self-test: resync one event too early
             world.injected.dupSync += 1;
           }
+          // The cursor, not `after`: the self-test's early resync must still count as a duplicate.
+          this.syncAfter = this.cursor;
           this.#frame({ type: 'sync', ref: this.syncRef, after });
         }
         return;
@@ -429,14 +433,20 @@ export class Device {
     world.onRequestError(this, label, code, ref);
   }
 
-  #onEvents(events: Record<string, unknown>[], live: boolean): void {
+  /**
+   * `syncAfter`: the events are a sync page answering `sync {after: syncAfter}`. A resync asked
+   * for on a live socket (the final one) repeats what was still on its way then: an event
+   * between that `after` and the cursor is that overlap, asked for, not a server duplicate.
+   */
+  #onEvents(events: Record<string, unknown>[], live: boolean, syncAfter?: number): void {
     const now = Date.now();
     for (const ev of events) {
       const seq = ev.seq as number;
       if (this.recent.length >= 24) this.recent.shift();
       this.recent.push([seq, ev.at as number, now, `${live ? 'live' : this.state === 'live' ? 'catchup' : 'sync'}:${this.conn?.id ?? 0}:${String(ev.kind)}`]);
       if (seq <= this.cursor) {
-        this.world.onDuplicate(this, ev);
+        if (syncAfter !== undefined && seq > syncAfter) this.world.stats.syncOverlaps += 1;
+        else this.world.onDuplicate(this, ev);
         continue;
       }
       this.cursor = seq;

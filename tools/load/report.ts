@@ -124,7 +124,7 @@ export function renderSummary(r: RunReport): string {
   lines.push(`target: ${where}, heartbeat ${r.target.heartbeat.intervalMs}/${r.target.heartbeat.timeoutMs} ms${own ? ', push.collapseWindowMs 0 (one push per offline message)' : ''}`);
   lines.push('');
   lines.push('activity');
-  lines.push(`  messages       sent ${n(act.sent)}, acked ${n(act.acked)}, delivered ${n(act.delivered)} (live ${n(act.liveDelivered)}), resent ${n(act.resends)}, duplicate acks ${n(act.dupAcks)}`);
+  lines.push(`  messages       sent ${n(act.sent)}, acked ${n(act.acked)}, delivered ${n(act.delivered)} (live ${n(act.liveDelivered)}), resent ${n(act.resends)}, duplicate acks ${n(act.dupAcks)}${act.syncOverlaps ? `, repeated by the final resync while in flight ${n(act.syncOverlaps)} (asked for; not duplicates)` : ''}`);
   lines.push(`  calls          started ${n(act.callsStarted)}, answered ${n(act.callAnswers)}, hung up ${n(act.callEnds)}, over ${n(a.calls.finished)}/${n(a.calls.total)}`);
   lines.push(`  churn          clean closes ${n(act.closes)}, silent ${n(act.silences)} (timed out by server ${n(act.silentTimeouts)}, came back before ${n(act.silentReplaced)}), `
     + `logouts ${n(act.logouts)} (new token ${n(act.tokenRotations)}), unexpected closes ${n(act.unexpectedCloses)}`);

@@ -378,6 +378,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
     for (const device of world.devices) {
       if (device.state !== 'live') continue;
       device.syncRef = 'F';
+      device.syncAfter = device.cursor;
       device.finalSynced = false;
       device.request({ type: 'sync', ref: 'F', after: device.cursor });
     }

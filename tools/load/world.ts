@@ -170,6 +170,8 @@ export class World implements DeviceHost {
     tokenRotations: 0, closes: 0, silences: 0, logouts: 0, silentTimeouts: 0, silentReplaced: 0, unexpectedCloses: 0,
     callsStarted: 0, callsCreated: 0, callAnswers: 0, callEnds: 0, reads: 0, readEvents: 0, groupLeaves: 0, groupJoins: 0,
     groupsCreated: 0, connectTimeouts: 0,
+    /** Events a final resync repeated because they were still on their way when it was asked for. */
+    syncOverlaps: 0,
   };
   heartbeat = { intervalMs: 30_000, timeoutMs: 90_000 };
   phase: Phase = 'setup';
