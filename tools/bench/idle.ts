@@ -34,7 +34,11 @@ function raiseFileLimit(need: number): void {
   try {
     execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${need}:${need}`], { stdio: 'pipe' });
   } catch (error) {
-    throw new Error(`${devices} devices need ${need} open files and the limit is ${current}: run as root, or raise it (ulimit -n ${need}) first (${(error as Error).message.split('\n')[0]})`);
+    const hard = Number(execFileSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).trim());
+    // In a container without CAP_SYS_RESOURCE even root cannot pass the hard limit it was given.
+    throw new Error(`${devices} devices need ${need} open files; the limit is ${current} (hard ${hard}) and this process may not raise it `
+      + `(${(error as Error).message.split('\n')[0]}). Raise the hard limit for the shell first (ulimit -Hn ${need}, as root with CAP_SYS_RESOURCE), `
+      + `or measure at most ${Math.max(0, hard - 4096)} devices here.`);
   }
 }
 raiseFileLimit(devices + 4096);
