@@ -2,7 +2,7 @@
 
 export const LIMITS = {
   maxDevices: 20_000,
-  maxDurationMs: 15 * 60_000,
+  maxDurationMs: 30 * 60_000,
   maxDrainMs: 120_000,
   maxRatePerMin: 600,
   maxGroupSize: 100,
