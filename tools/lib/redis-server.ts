@@ -1,7 +1,7 @@
 /**
  * A throw-away redis-server for the tools (`tidings load --cluster`): 127.0.0.1, a free port, no
- * persistence, a temp working dir, a tracked child (so it never outlives us). The same idea as the
- * tests' helper (test/helpers/redis.ts), which the tools must not import.
+ * persistence, a temp working dir, a tracked child (so it never outlives us). The tests' helper
+ * (test/helpers/redis.ts) launches its servers through launchRedisServer too.
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -32,9 +32,11 @@ export function freePort(): Promise<number> {
   });
 }
 
-export async function startRedisServer(binary = process.env.REDIS_SERVER ?? 'redis-server'): Promise<RedisServer> {
-  const dir = mkdtempSync(join(tmpdir(), 'tidings-load-redis-'));
-  const port = await freePort();
+/**
+ * redis-server on 127.0.0.1:`port` with `dir` as its working dir (no persistence), tracked from
+ * the start; resolves once it accepts connections. The caller owns `dir`.
+ */
+export async function launchRedisServer(port: number, dir: string, binary = process.env.REDIS_SERVER ?? 'redis-server'): Promise<Child> {
   const proc = spawn(binary, [
     '--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'yes',
   ], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -60,12 +62,24 @@ export async function startRedisServer(binary = process.env.REDIS_SERVER ?? 'red
     });
   } catch (error) {
     await child?.stop(1000);
-    rmSync(dir, { recursive: true, force: true });
     throw error;
   }
   proc.stdout!.resume();
   proc.stderr!.resume();
-  const started = child!;
+  return child!;
+}
+
+export async function startRedisServer(binary = process.env.REDIS_SERVER ?? 'redis-server'): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'tidings-load-redis-'));
+  let started: Child;
+  let port: number;
+  try {
+    port = await freePort();
+    started = await launchRedisServer(port, dir, binary);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
     url: `redis://127.0.0.1:${port}`, port, pid: started.pid, child: started,
     async stop() {
