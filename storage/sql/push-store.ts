@@ -142,7 +142,10 @@ export class SqlPushStore implements PushStore {
     // One job per key: a key twice in one statement is an error on PostgreSQL, and the second
     // would find the first pending anyway.
     const byKey = new Map<string, NewPushJob>();
-    for (const job of jobs) if (!byKey.has(jobKey(job))) byKey.set(jobKey(job), job);
+    for (const job of jobs) {
+      const key = jobKey(job);
+      if (!byKey.has(key)) byKey.set(key, job);
+    }
     return this.#write(async (trx) => {
       const stored = new Set<string>();
       // Multi-row statements: on a database across the network a row per statement is a round trip per push.
