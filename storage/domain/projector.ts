@@ -43,6 +43,13 @@ export interface ProjectedEvent {
   callChange?: CallRecord;
 }
 
+/** The fields every delivered event starts with. */
+interface EventBase {
+  kind: EventDraft['kind'];
+  from: string;
+  at: number;
+}
+
 export interface ProjectionLimits {
   maxGroupMembers: number;
   /** Rebuild: accept what the log holds; limits and rules added later are not applied to history. */
@@ -57,27 +64,24 @@ export interface ProjectionLimits {
 export function project(
   draft: EventDraft, at: number, state: ProjectionState, limits: ProjectionLimits, messageId?: string,
 ): ProjectedEvent {
-  return { ...projectAt(draft, at, state, limits, messageId), at };
-}
-
-function projectAt(draft: EventDraft, at: number, state: ProjectionState, limits: ProjectionLimits, messageId: string | undefined): Omit<ProjectedEvent, 'at'> {
-  const base = { kind: draft.kind, from: draft.sender, at };
+  const base: EventBase = { kind: draft.kind, from: draft.sender, at };
   switch (draft.kind) {
     case 'message': {
       const id = messageId ?? newMessageId(at);
       const body = JSON.stringify({ ...base, conversation: draft.conversation, messageId: id, clientMsgId: draft.clientMsgId, ...draft.data });
-      let recipients: string[];
+      const recipients: ProjectedEvent['recipients'] = [];
       if (draft.group !== undefined) {
         const group = state.groups.get(draft.group);
         if (!group || group.dissolved) throw new ProtocolError('group_not_found');
         if (!group.members.has(draft.sender)) throw new ProtocolError('not_group_member');
-        recipients = [...group.members];
+        for (const user of group.members) recipients.push({ user, countable: user !== draft.sender });
       } else {
-        recipients = draft.peer === undefined || draft.peer === draft.sender ? [draft.sender] : [draft.sender, draft.peer];
+        recipients.push({ user: draft.sender, countable: false });
+        if (draft.peer !== undefined && draft.peer !== draft.sender) recipients.push({ user: draft.peer, countable: true });
       }
       return {
-        kind: 'message', conversation: draft.conversation, sender: draft.sender, clientMsgId: draft.clientMsgId,
-        messageId: id, body, recipients: recipients.map((user) => ({ user, countable: user !== draft.sender })),
+        kind: 'message', at, conversation: draft.conversation, sender: draft.sender, clientMsgId: draft.clientMsgId,
+        messageId: id, body, recipients,
       };
     }
     case 'read': {
@@ -88,7 +92,7 @@ function projectAt(draft: EventDraft, at: number, state: ProjectionState, limits
       // The reader's other devices learn of the read; in peer chats the other side gets a read receipt.
       const recipients = draft.peer && draft.peer !== draft.sender ? [draft.sender, draft.peer] : [draft.sender];
       return {
-        kind: 'read', conversation: draft.conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+        kind: 'read', at, conversation: draft.conversation, sender: draft.sender, clientMsgId: null, messageId: null,
         body: JSON.stringify({ ...base, conversation: draft.conversation, upTo: draft.upTo, ...(draft.byDevice !== undefined ? { byDevice: draft.byDevice } : {}) }),
         recipients: recipients.map((user) => ({ user, countable: false })),
         readCursor: { user: draft.sender, upTo: draft.upTo },
@@ -102,18 +106,18 @@ function projectAt(draft: EventDraft, at: number, state: ProjectionState, limits
   }
 }
 
-function projectGroup(draft: GroupDraft, base: Record<string, unknown>, state: ProjectionState, limits: ProjectionLimits): Omit<ProjectedEvent, 'at'> {
+function projectGroup(draft: GroupDraft, base: EventBase, state: ProjectionState, limits: ProjectionLimits): ProjectedEvent {
   const { body, recipients, change } = projectGroupEvent(draft, state.groups, limits);
   const conversation = groupConversation(draft.groupId);
   return {
-    kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
+    kind: draft.kind, at: base.at, conversation, sender: draft.sender, clientMsgId: null, messageId: null,
     body: JSON.stringify({ ...base, conversation, ...body }),
     recipients: recipients.map((user) => ({ user, countable: false })),
     groupChange: change,
   };
 }
 
-function projectCall(draft: Extract<EventDraft, { kind: 'call_invited' | 'call_state' }>, base: Record<string, unknown>, state: ProjectionState): Omit<ProjectedEvent, 'at'> {
+function projectCall(draft: Extract<EventDraft, { kind: 'call_invited' | 'call_state' }>, base: EventBase, state: ProjectionState): ProjectedEvent {
   const conversation = callConversation(draft.callId);
   let call: CallRecord;
   let body: Record<string, unknown>;
@@ -133,7 +137,7 @@ function projectCall(draft: Extract<EventDraft, { kind: 'call_invited' | 'call_s
   // CALL-2: every party, and each of their devices, sees every transition.
   const recipients = [call.inviter, ...Object.keys(call.invitees)];
   return {
-    kind: draft.kind, conversation, sender: draft.sender, clientMsgId: null, messageId: null, body: JSON.stringify(body),
+    kind: draft.kind, at: base.at, conversation, sender: draft.sender, clientMsgId: null, messageId: null, body: JSON.stringify(body),
     recipients: recipients.map((user) => ({ user, countable: false })), callChange: call,
   };
 }

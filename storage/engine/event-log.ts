@@ -44,7 +44,7 @@ function unplanned(draft: EventDraft, at: number): ProjectedEvent {
   };
 }
 
-type Planned = { pending: Pending<EventDraft, AppendResult>; projected: ProjectedEvent; refusal?: unknown };
+type Planned = { pending: Pending<EventDraft, AppendResult>; projected: ProjectedEvent; refusal?: unknown; result?: AppendResult };
 
 type InBatchDuplicate = { pending: Pending<EventDraft, AppendResult>; of: Planned };
 
@@ -264,16 +264,17 @@ export class EventLogEngine implements EventLog, DeviceCursors {
       await this.#fail(epoch, [...planned, ...inBatchDuplicates], new Error('an earlier batch failed'));
       return;
     }
-    const results = new Map<Planned, AppendResult>();
+    const committed: AppendResult[] = [];
     const resent: Planned[] = [];
     const refusals = new Map<Planned, unknown>();
     const refused: Array<{ pending: Pending<EventDraft, AppendResult>; draft: Extract<EventDraft, { kind: 'message' }>; refusal: ProtocolError }> = [];
     let stale = false;
-    planned.forEach((plan, i) => {
+    for (let i = 0; i < planned.length; i++) {
+      const plan = planned[i]!;
       const written = outcome.items[i];
       if (!written || 'resent' in written) {
         resent.push(plan);
-        return;
+        continue;
       }
       if ('rejected' in written) {
         // Refused on the shared state: what planning assumed here was stale.
@@ -283,14 +284,14 @@ export class EventLogEngine implements EventLog, DeviceCursors {
         refusals.set(plan, refusal);
         if (draft.kind === 'message') refused.push({ pending: plan.pending, draft, refusal });
         else plan.pending.reject(refusal);
-        return;
+        continue;
       }
       if (plan.refusal !== undefined && !written.projected) {
         // The backend wrote what it was not asked to project: it has no say on shared state.
         stale = true;
         refusals.set(plan, plan.refusal);
         plan.pending.reject(plan.refusal);
-        return;
+        continue;
       }
       if (written.projected) {
         plan.projected = written.projected;
@@ -303,25 +304,27 @@ export class EventLogEngine implements EventLog, DeviceCursors {
         at: projected.at, clientMsgId: projected.clientMsgId, messageId: projected.messageId, json: eventJson(written.eventId, projected.body),
       };
       const seqs = new Map<string, number>();
-      projected.recipients.forEach(({ user }, r) => {
+      const { recipients } = projected;
+      for (let r = 0; r < recipients.length; r++) {
+        const user = recipients[r]!.user;
         const seq = written.seqs[r]!;
         seqs.set(user, seq);
         this.#raiseHead(user, seq);
-      });
-      this.#committedEventId = Math.max(this.#committedEventId, written.eventId);
-      results.set(plan, { event, seqs, duplicate: false });
-    });
+      }
+      if (written.eventId > this.#committedEventId) this.#committedEventId = written.eventId;
+      plan.result = { event, seqs, duplicate: false };
+      committed.push(plan.result);
+    }
     if (stale) await this.#reloadState();
-    const committed = [...results.values()];
     if (committed.length > 0) this.#notify(committed);
-    for (const [plan, result] of results) plan.pending.resolve(result);
+    for (const plan of planned) if (plan.result) plan.pending.resolve(plan.result);
     for (const r of refused) await this.#originalOrReject(r.pending, r.draft, r.refusal);
     for (const plan of resent) {
       const draft = plan.pending.input as Extract<EventDraft, { kind: 'message' }>;
       await this.#backend.originalOf(draft.sender, draft.clientMsgId).then((r) => plan.pending.resolve(r), (e: unknown) => plan.pending.reject(e));
     }
     for (const d of inBatchDuplicates) {
-      const original = results.get(d.of);
+      const original = d.of.result;
       if (!original) {
         // Its twin turned out to be a resend of an earlier commit (both get that original), or was
         // refused on the shared state (both get the refusal, unless an original exists after all).
