@@ -1,13 +1,35 @@
 // What the HTTP vendors' providers do with every answer, whatever the vendor: send() never throws,
 // a vendor's text echoed into a reason never carries the credential's secret (reasons reach logs,
 // push traces and the console), and one log line per push answered, in one shape for every
-// vendor so operators can grep them alike.
+// vendor so operators can grep them alike. And the one refusal every provider makes before
+// sending: a target registered as another vendor's kind.
 
-import type { PushMessage, PushOutcome, VendorDeps } from './contract.ts';
+import type { PushMessage, PushOutcome, PushTarget, VendorDeps } from './contract.ts';
 import { REDACTED } from './preview.ts';
 
 /** A failure is never `delivered`, so it always has a reason. */
 export type FailedOutcome = Exclude<PushOutcome, { status: 'delivered' }>;
+
+export type ConfigErrorOutcome = Extract<PushOutcome, { status: 'config_error' }>;
+
+/** Who is asked to send: the credential's name, its vendor as reasons name it, and the registration kinds it sends to. */
+export interface SendingCredential {
+  name: string;
+  vendor: string;
+  accepts: string | readonly string[];
+}
+
+/**
+ * The target's registration kind is not one `credential` sends to: the device registered with
+ * another vendor (or as another kind) but its binding names this credential. That is a
+ * configuration mistake, never a dead token, so it is `config_error` (the dispatcher fails the job
+ * without a retry and keeps the token) and nothing is sent. Undefined when the kind is one of ours.
+ */
+export function registrationMismatch(target: PushTarget, credential: SendingCredential): ConfigErrorOutcome | undefined {
+  const accepted = typeof credential.accepts === 'string' ? [credential.accepts] : credential.accepts;
+  if (accepted.includes(target.registration)) return undefined;
+  return { status: 'config_error', reason: `credential "${credential.name}" is ${credential.vendor} but the target registered as ${target.registration}` };
+}
 
 /** A bug or an unexpected exception is a retry (the queue bounds attempts): never a lost push, never a crashed dispatcher. */
 export async function neverThrows(vendor: string, send: () => Promise<PushOutcome>): Promise<PushOutcome> {

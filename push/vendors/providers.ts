@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value';
 import {
   CREDENTIAL_NAME_RE, CredentialConfigError, type PushProvider, type PushTarget, type PushVendor, type VendorDeps,
 } from './contract.ts';
+import { registrationMismatch } from './answers.ts';
 import { registrationKind, VENDOR_TYPES, vendorOfType } from './registry.ts';
 import { SandboxProvider } from './sandbox/sandbox-provider.ts';
 
@@ -76,13 +77,15 @@ const memoryState = () => {
   };
 };
 
-/** A target whose credential belongs to another vendor is an operator's mistake, never a dead token. */
+/**
+ * A target whose credential belongs to another vendor is an operator's mistake, never a dead token.
+ * Checked here for every vendor, APNs and FCM included, with the same answer as the providers' own check.
+ */
 function guarded(vendor: PushVendor<never>, provider: PushProvider): PushProvider {
+  const credential = { name: provider.name, vendor: vendor.type, accepts: vendor.registrations.map((kind) => kind.name) };
   return {
     name: provider.name,
-    send: async (target, message) => (registrationKind(target.registration)?.vendor === vendor
-      ? provider.send(target, message)
-      : { status: 'config_error', reason: `credential "${provider.name}" is ${vendor.type} but the target is ${target.registration}` }),
+    send: async (target, message) => registrationMismatch(target, credential) ?? provider.send(target, message),
     close: () => provider.close(),
   };
 }

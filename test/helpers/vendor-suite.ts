@@ -1,12 +1,15 @@
 /**
  * The scaffolding of the provider-against-its-fake tests in test/push-vendors/: a push as the
  * dispatcher builds one, VendorDeps that record what the provider logs, and the hooks around one
- * fake vendor. What each test sends and checks stays in its vendor's test file.
+ * fake vendor. What each test sends and checks stays in its vendor's test file, except the one
+ * check every provider makes alike (refusesOtherRegistrations).
  */
+import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, beforeEach } from 'node:test';
-import type { PushMessage, PushOutcome, PushProvider, VendorDeps, VendorStateStore } from '../../push/vendors/contract.ts';
+import type { PushMessage, PushOutcome, PushProvider, PushTarget, PushVendor, VendorDeps, VendorStateStore } from '../../push/vendors/contract.ts';
 import { closeVendorAgents } from '../../push/vendors/http.ts';
+import { REGISTRATION_KINDS } from '../../push/vendors/registry.ts';
 
 /** A chat message from alice to bob, as the dispatcher would hand it to a provider. */
 export function pushMessage(over: Partial<PushMessage> = {}): PushMessage {
@@ -91,4 +94,40 @@ export function aroundFake<F extends RecordingFake>(suite: FakeSuite<F>): void {
     await fake?.close();
     suite.after?.();
   });
+}
+
+export interface OtherRegistrationsCase {
+  /** A real provider of the vendor, its credential pointed at the running fake. */
+  provider: PushProvider;
+  vendor: Pick<PushVendor, 'registrations'>;
+  /** The vendor as the provider's reasons name it ('huawei', 'OPPO', 'Web Push'). */
+  label: string;
+  /** A target this provider delivers to; it is sent with every other registration kind instead of its own. */
+  target: PushTarget;
+  message: () => PushMessage;
+  /** Every request the fake has seen (sends, refusals and token requests alike). */
+  requests: () => number;
+}
+
+/**
+ * A valid token of this vendor, sent as each registration kind another vendor declares: a
+ * `config_error` naming the credential, the vendor and the kind (an operator's mistake: not
+ * retried, the token kept), and not one request reaches the fake. Without the check the provider
+ * would send the token to its vendor and answer `delivered`.
+ */
+export async function refusesOtherRegistrations(c: OtherRegistrationsCase): Promise<void> {
+  const own = new Set(c.vendor.registrations.map((kind) => kind.name));
+  const others = REGISTRATION_KINDS.filter((kind) => !own.has(kind));
+  assert.ok(others.length > 0);
+  const before = c.requests();
+  for (const registration of others) {
+    const outcome = await c.provider.send({ ...c.target, registration }, c.message());
+    assert.deepEqual(outcome, {
+      status: 'config_error',
+      reason: `credential "${c.provider.name}" is ${c.label} but the target registered as ${registration}`,
+    }, `a target registered as ${registration}`);
+  }
+  assert.equal(c.requests(), before, 'the fake received a request');
+  // The same target as the vendor's own kind is sent: what was refused was the kind alone.
+  assert.equal((await c.provider.send(c.target, c.message())).status, 'delivered');
 }

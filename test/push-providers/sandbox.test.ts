@@ -105,9 +105,12 @@ describe('createProviders', () => {
     assert.equal(registry.accepts('fcm', 'ios'), false, 'an APNs credential takes no FCM registrations');
     assert.equal(registry.accepts('apns', 'nope'), false);
     assert.throws(() => registry.forTarget({ ...apnsTarget, credential: 'nope' }), UnknownCredentialError);
-    // Kind mismatch is surfaced as config_error, never as a dead token.
+    // Kind mismatch is surfaced as config_error, never as a dead token, by the registry for every
+    // vendor: APNs and FCM providers have no check of their own (without it, APNs would answer dead_token).
     const mismatch = await registry.forTarget(apnsTarget).send({ ...fcmTarget, credential: 'ios' }, msg());
-    assert.equal(mismatch.status, 'config_error');
+    assert.deepEqual(mismatch, { status: 'config_error', reason: 'credential "ios" is apns but the target registered as fcm' });
+    const fcmMismatch = await registry.forTarget({ ...fcmTarget, credential: 'android.prod' }).send({ ...apnsTarget, credential: 'android.prod' }, msg());
+    assert.deepEqual(fcmMismatch, { status: 'config_error', reason: 'credential "android.prod" is fcm but the target registered as apns' });
     await registry.close();
   });
 

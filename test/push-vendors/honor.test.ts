@@ -8,7 +8,7 @@ import { honorVendor, type HonorCredential } from '../../push/vendors/honor/inde
 import { classifyHonorAnswer } from '../../push/vendors/honor/honor-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startHonorFake, type FakeHonor } from '../../tools/fakes/honor-server.ts';
-import { aroundFake, pushMessage as msg, reasonOf as reason, recordingDeps } from '../helpers/vendor-suite.ts';
+import { aroundFake, pushMessage as msg, reasonOf as reason, recordingDeps, refusesOtherRegistrations } from '../helpers/vendor-suite.ts';
 
 const APP_ID = '104412345';
 const CLIENT_ID = '104412345-client';
@@ -170,6 +170,12 @@ describe('Honor Push provider (fake Honor over HTTPS)', () => {
     assert.match(reason(unknown), /unverified/);
     assert.equal((await p.send(target(), msg())).status, 'delivered');
   });
+
+  it("a target registered as another vendor's kind is config_error naming the credential, vendor and kind; nothing is sent", () =>
+    refusesOtherRegistrations({
+      provider: provider(), vendor, label: 'honor', target: target(), message: () => msg(),
+      requests: () => fake.received.length + fake.rejected.length + fake.tokenRequests.length,
+    }));
 
   it('a wrong client secret is config_error, asked once; the secret is never echoed', async () => {
     const wrong = `${SECRET}-rotated`;

@@ -8,7 +8,7 @@ import { huaweiVendor, type HuaweiCredential } from '../../push/vendors/huawei/i
 import { classifyHuaweiAnswer } from '../../push/vendors/huawei/huawei-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startHuaweiFake, type FakeHuawei } from '../../tools/fakes/huawei-server.ts';
-import { aroundFake, pushMessage as msg, reasonOf as reason, recordingDeps } from '../helpers/vendor-suite.ts';
+import { aroundFake, pushMessage as msg, reasonOf as reason, recordingDeps, refusesOtherRegistrations } from '../helpers/vendor-suite.ts';
 
 const APP_ID = '101234567';
 const SECRET = `hw-secret-${randomBytes(12).toString('hex')}`;
@@ -187,6 +187,12 @@ describe('Huawei Push Kit provider (fake Huawei over HTTPS)', () => {
     assert.equal((await p.send(target(), msg())).status, 'delivered');
     assert.equal(fake.received.length, 1);
   });
+
+  it("a target registered as another vendor's kind is config_error naming the credential, vendor and kind; nothing is sent", () =>
+    refusesOtherRegistrations({
+      provider: provider(), vendor, label: 'huawei', target: target(), message: () => msg(),
+      requests: () => fake.received.length + fake.rejected.length + fake.tokenRequests.length,
+    }));
 
   it('a wrong secret is config_error, asked once, not retried in a storm; the secret is never echoed', async () => {
     const wrong = `${SECRET}-wrong`;

@@ -8,7 +8,7 @@ import { OPPO_CODES, OPPO_LIMITS } from '../../push/vendors/oppo/oppo-facts.ts';
 import { oppoNotifyId } from '../../push/vendors/oppo/oppo-payload.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startFakeOppo, type FakeOppo } from '../../tools/fakes/oppo-server.ts';
-import { aroundFake, pushMessage, recordingDeps } from '../helpers/vendor-suite.ts';
+import { aroundFake, pushMessage, recordingDeps, refusesOtherRegistrations } from '../helpers/vendor-suite.ts';
 
 const APP_KEY = 'oppo-app-key-4f1c';
 const MASTER_SECRET = 'oppo-master-secret-9d2e7a61b0';
@@ -205,9 +205,11 @@ describe('OPPO provider against the fake OPPO', () => {
     assert.equal(previewed.ok === false && previewed.reason, 'not_supported');
   });
 
-  it('a target of another registration kind is config_error', async () => {
-    assert.equal((await provider().send(target({ registration: 'fcm' }), msg())).status, 'config_error');
-  });
+  it("a target registered as another vendor's kind is config_error naming the credential, vendor and kind; nothing is sent", () =>
+    refusesOtherRegistrations({
+      provider: provider(), vendor: oppoVendor, label: 'OPPO', target: target(), message: () => msg(),
+      requests: () => fake.counts.authCalls + fake.counts.unicastCalls,
+    }));
 
   it('checkCredential refuses a credential without channelId, naming the setting and no secret', () => {
     const c = { type: 'oppo' as const, appKey: APP_KEY, masterSecret: MASTER_SECRET };

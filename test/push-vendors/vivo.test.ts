@@ -9,7 +9,7 @@ import { VIVO_CODES, VIVO_LIMITS } from '../../push/vendors/vivo/vivo-facts.ts';
 import { vivoTextUnits } from '../../push/vendors/vivo/vivo-payload.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startFakeVivo, type FakeVivo } from '../../tools/fakes/vivo-server.ts';
-import { aroundFake, memoryState, pushMessage, recordingDeps } from '../helpers/vendor-suite.ts';
+import { aroundFake, memoryState, pushMessage, recordingDeps, refusesOtherRegistrations } from '../helpers/vendor-suite.ts';
 
 const APP_ID = 105562603;
 const APP_KEY = '25509283-3767-4b9e-83fe-b6e55ac6243e';
@@ -181,6 +181,12 @@ describe('vivo provider against the fake vivo', () => {
     assert.equal(outcome.status, 'retry');
     assert.equal(outcome.status === 'retry' ? outcome.httpStatus : 0, 500);
   });
+
+  it("a target registered as another vendor's kind is config_error naming the credential, vendor and kind; nothing is sent", () =>
+    refusesOtherRegistrations({
+      provider: provider(), vendor: vivoVendor, label: 'vivo', target: target(), message: () => msg(),
+      requests: () => fake.counts.authCalls + fake.counts.sendCalls,
+    }));
 
   it('a wrong app secret is config_error (10206) and sends nothing; a wrong appKey too (10200)', async () => {
     const wrongSecret = await provider({ appSecret: 'not-the-secret' }).send(target(), msg());

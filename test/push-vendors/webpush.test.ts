@@ -12,6 +12,7 @@ import { WEBPUSH_MAX_PLAINTEXT_BYTES } from '../../push/vendors/webpush/webpush-
 import { webPushTopic } from '../../push/vendors/webpush/webpush-payload.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { encryptAes128gcm, startFakeWebPush, type FakeSubscription, type FakeWebPush } from '../../tools/fakes/webpush-server.ts';
+import { refusesOtherRegistrations } from '../helpers/vendor-suite.ts';
 
 const VAPID = webpush.generateVAPIDKeys();
 const OTHER_VAPID = webpush.generateVAPIDKeys();
@@ -132,6 +133,12 @@ describe('Web Push provider against the fake push service', () => {
     fake.control.failNext(1, 503);
     assert.equal((await provider().send(target(subscribe()), msg())).status, 'retry');
   });
+
+  it("a target registered as another vendor's kind is config_error naming the credential, vendor and kind; nothing is sent", () =>
+    refusesOtherRegistrations({
+      provider: provider(), vendor: webPushVendor, label: 'Web Push', target: target(subscribe()), message: () => msg(),
+      requests: () => fake.received.length + fake.rejected.length,
+    }));
 
   it('a VAPID key other than the subscription\'s is config_error (403); the token is kept', async () => {
     const outcome = await provider({ publicKey: OTHER_VAPID.publicKey, privateKey: OTHER_VAPID.privateKey }).send(target(subscribe()), msg());

@@ -9,7 +9,7 @@ import { msUntilNextBeijingMidnight } from '../../push/vendors/xiaomi/xiaomi-fac
 import { classifyXiaomiAnswer } from '../../push/vendors/xiaomi/xiaomi-outcome.ts';
 import { ELLIPSIS } from '../../push/vendors/text-fit.ts';
 import { startXiaomiFake, type FakeXiaomi } from '../../tools/fakes/xiaomi-server.ts';
-import { aroundFake, pushMessage, reasonOf as reason, recordingDeps } from '../helpers/vendor-suite.ts';
+import { aroundFake, pushMessage, reasonOf as reason, recordingDeps, refusesOtherRegistrations } from '../helpers/vendor-suite.ts';
 
 const SECRET = `mi${randomBytes(11).toString('base64url')}==`;
 const PACKAGE = 'com.example.tidings';
@@ -145,6 +145,12 @@ describe('Xiaomi MiPush provider (fake MiPush over HTTPS)', () => {
     assert.equal((await p.send(target(), msg())).status, 'delivered');
     assert.equal(fake.received.length, 1);
   });
+
+  it("a target registered as another vendor's kind is config_error naming the credential, vendor and kind; nothing is sent", () =>
+    refusesOtherRegistrations({
+      provider: provider(), vendor, label: 'xiaomi', target: target(), message: () => msg(),
+      requests: () => fake.received.length + fake.rejected.length,
+    }));
 
   it('a wrong AppSecret or package is config_error after one request; the secret is never echoed', async () => {
     const wrong = `${SECRET}x`;

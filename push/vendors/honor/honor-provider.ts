@@ -3,7 +3,7 @@
 // 401) is dropped and the push resent once with a fresh token; a second refusal is config_error.
 
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
-import { neverThrows, scrubOutcome } from '../answers.ts';
+import { neverThrows, registrationMismatch, scrubOutcome } from '../answers.ts';
 import { OAuthTokenCache } from '../oauth.ts';
 import { sendWithAccessToken } from '../oauth-send.ts';
 import type { HonorCredential } from './honor-credential.ts';
@@ -47,9 +47,8 @@ export class HonorProvider implements PushProvider {
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
     if (this.#closed) return { status: 'retry', reason: 'provider closed' };
-    if (target.registration !== HONOR_REGISTRATION) {
-      return { status: 'config_error', reason: `credential "${this.name}" is honor but the target registered as ${target.registration}` };
-    }
+    const mismatch = registrationMismatch(target, { name: this.name, vendor: 'honor', accepts: HONOR_REGISTRATION });
+    if (mismatch) return mismatch;
     if (target.token === '') return { status: 'dead_token', reason: 'empty honor token' };
 
     return sendWithAccessToken({

@@ -3,7 +3,7 @@
 // expired) the token is refreshed and the push resent once, like Huawei's own Node demo.
 
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
-import { neverThrows, scrubOutcome } from '../answers.ts';
+import { neverThrows, registrationMismatch, scrubOutcome } from '../answers.ts';
 import { OAuthTokenCache } from '../oauth.ts';
 import { sendWithAccessToken } from '../oauth-send.ts';
 import type { HuaweiCredential } from './huawei-credential.ts';
@@ -49,9 +49,8 @@ export class HuaweiProvider implements PushProvider {
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
     if (this.#closed) return { status: 'retry', reason: 'provider closed' };
-    if (target.registration !== HUAWEI_REGISTRATION) {
-      return { status: 'config_error', reason: `credential "${this.name}" is huawei but the target registered as ${target.registration}` };
-    }
+    const mismatch = registrationMismatch(target, { name: this.name, vendor: 'huawei', accepts: HUAWEI_REGISTRATION });
+    if (mismatch) return mismatch;
     if (target.token === '') return { status: 'dead_token', reason: 'empty huawei token' };
     const built = buildHuaweiRequest(this.#credential, target, message, this.#deps.now());
     if (!built.ok) return { status: 'rejected', reason: `payload_too_large (${built.bytes} > ${built.limit} bytes)` };

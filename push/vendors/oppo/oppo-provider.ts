@@ -4,7 +4,7 @@
  * resent once. Never throws: every failure is a PushOutcome.
  */
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
-import { neverThrows } from '../answers.ts';
+import { neverThrows, registrationMismatch } from '../answers.ts';
 import { vendorRequest } from '../http.ts';
 import { refusalOutcome } from '../preview.ts';
 import { sendRenewingTokenOnce } from '../token-renewal.ts';
@@ -50,9 +50,8 @@ export class OppoProvider implements PushProvider {
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
     if (this.#closed) return { status: 'retry', reason: 'provider closed' };
-    if (target.registration !== OPPO_REGISTRATION) {
-      return { status: 'config_error', reason: `credential "${this.name}" is OPPO but the target registered ${target.registration}` };
-    }
+    const mismatch = registrationMismatch(target, { name: this.name, vendor: 'OPPO', accepts: OPPO_REGISTRATION });
+    if (mismatch) return mismatch;
     if (target.token === '') return { status: 'dead_token', reason: 'empty registration id' };
     const built = buildOppoMessage(target, message, { channelId: this.#credential.channelId ?? '', clickActivity: this.#credential.clickActivity }, this.#deps.now());
     if (!built.ok) return refusalOutcome(built);

@@ -4,7 +4,7 @@
  * and the push resent once. Never throws: every failure is a PushOutcome.
  */
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
-import { neverThrows } from '../answers.ts';
+import { neverThrows, registrationMismatch } from '../answers.ts';
 import { vendorRequest } from '../http.ts';
 import { refusalOutcome } from '../preview.ts';
 import { sendRenewingTokenOnce } from '../token-renewal.ts';
@@ -51,9 +51,8 @@ export class VivoProvider implements PushProvider {
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
     if (this.#closed) return { status: 'retry', reason: 'provider closed' };
-    if (target.registration !== VIVO_REGISTRATION) {
-      return { status: 'config_error', reason: `credential "${this.name}" is vivo but the target registered ${target.registration}` };
-    }
+    const mismatch = registrationMismatch(target, { name: this.name, vendor: 'vivo', accepts: VIVO_REGISTRATION });
+    if (mismatch) return mismatch;
     if (target.token === '') return { status: 'dead_token', reason: 'empty regId' };
     const built = buildVivoSend(target, message, {
       appId: this.#credential.appId,

@@ -6,6 +6,7 @@
 import https from 'node:https';
 import webpush from 'web-push';
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
+import { registrationMismatch } from '../answers.ts';
 import type { WebPushCredential } from './webpush-credential.ts';
 import { WEBPUSH_CONTENT_ENCODING, WEBPUSH_REGISTRATION } from './webpush-facts.ts';
 import { classifyWebPushError, classifyWebPushSuccess } from './webpush-outcome.ts';
@@ -48,9 +49,8 @@ export class WebPushProvider implements PushProvider {
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
     if (this.#closed) return { status: 'retry', reason: 'provider closed' };
-    if (target.registration !== WEBPUSH_REGISTRATION) {
-      return { status: 'config_error', reason: `credential "${this.name}" is Web Push but the target registered ${target.registration}` };
-    }
+    const mismatch = registrationMismatch(target, { name: this.name, vendor: 'Web Push', accepts: WEBPUSH_REGISTRATION });
+    if (mismatch) return mismatch;
     const parsed = parseStoredSubscription(target.token);
     if (!parsed.ok) return { status: 'dead_token', reason: `unusable subscription: ${parsed.problem}` };
     const built = buildWebPush(message, this.#deps.now());

@@ -2,7 +2,7 @@
 // the answer classified by xiaomi-outcome.ts. No token exchange: the AppSecret is the header.
 
 import type { PushMessage, PushOutcome, PushProvider, PushTarget, VendorDeps } from '../contract.ts';
-import { logAnswer, neverThrows, scrubOutcome } from '../answers.ts';
+import { logAnswer, neverThrows, registrationMismatch, scrubOutcome } from '../answers.ts';
 import { vendorRequest } from '../http.ts';
 import type { XiaomiCredential } from './xiaomi-credential.ts';
 import { xiaomiAuthorization } from './xiaomi-facts.ts';
@@ -29,9 +29,8 @@ export class XiaomiProvider implements PushProvider {
 
   async #send(target: PushTarget, message: PushMessage): Promise<PushOutcome> {
     if (this.#closed) return { status: 'retry', reason: 'provider closed' };
-    if (target.registration !== XIAOMI_REGISTRATION) {
-      return { status: 'config_error', reason: `credential "${this.name}" is xiaomi but the target registered as ${target.registration}` };
-    }
+    const mismatch = registrationMismatch(target, { name: this.name, vendor: 'xiaomi', accepts: XIAOMI_REGISTRATION });
+    if (mismatch) return mismatch;
     // A comma would address a second device (registration_id is a comma list).
     if (target.token === '' || target.token.includes(',')) return { status: 'dead_token', reason: 'malformed xiaomi registration id' };
     const built = buildXiaomiRequest(this.#credential, target, message, this.#deps.now());
