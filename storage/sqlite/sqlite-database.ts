@@ -31,6 +31,8 @@ export interface OpenDatabase {
   db: Kysely<Database>;
   /** Prepared single-row writers for the append hot path, when the dialect offers them. */
   hotPath: AppendHotPath | undefined;
+  /** Copy the WAL into the database file as far as readers allow; never waits for writers (PASSIVE). */
+  checkpoint(): void;
   close(): Promise<void>;
 }
 
@@ -92,7 +94,13 @@ class GatedSqliteDialect extends SqliteDialect {
   }
 }
 
-function openSqliteFile(config: SqliteStorageConfig): SQLite.Database {
+/**
+ * WAL pages after which a commit also checkpoints. SQLite runs that checkpoint in whichever
+ * connection commits past the mark; a connection opened with `checkpoints: false` never does.
+ */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
+function openSqliteFile(config: SqliteStorageConfig, checkpoints = true): SQLite.Database {
   const sqlite = new SQLite(config.file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma(`synchronous = ${config.synchronous}`);
@@ -100,7 +108,7 @@ function openSqliteFile(config: SqliteStorageConfig): SQLite.Database {
   // The writer thread and the server thread each hold a connection; a write that meets the
   // other's transaction waits for it instead of failing.
   sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('wal_autocheckpoint = 10000');
+  sqlite.pragma(`wal_autocheckpoint = ${checkpoints ? WAL_AUTOCHECKPOINT_PAGES : 0}`);
   // A larger page cache keeps the inbox and index pages of active users in memory.
   sqlite.pragma(`cache_size = -${config.cacheSizeMb * 1024}`);
   return sqlite;
@@ -108,11 +116,14 @@ function openSqliteFile(config: SqliteStorageConfig): SQLite.Database {
 
 function connect(config: SqliteStorageConfig, gate?: WriteGate): { db: Kysely<Database>; sqlite: SQLite.Database } {
   if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
-  const sqlite = openSqliteFile(config);
+  // Beside a writer thread, the event loop's connections never checkpoint: a checkpoint copies
+  // thousands of pages (tens of ms) inside the commit that crosses the mark, which would stall every
+  // socket. The writer thread checkpoints for both (sqlite-store.ts, writer-thread.ts).
+  const sqlite = openSqliteFile(config, !gate);
   const dialectConfig = { database: withStatementCache(sqlite) };
   let dialect: Dialect = new SqliteDialect(dialectConfig);
   if (gate) {
-    const reader = openSqliteFile(config);
+    const reader = openSqliteFile(config, false);
     reader.pragma('query_only = ON');
     dialect = new GatedSqliteDialect(dialectConfig, gate, withStatementCache(reader));
   }
@@ -121,7 +132,10 @@ function connect(config: SqliteStorageConfig, gate?: WriteGate): { db: Kysely<Da
 
 // Prepared after migrations: the statements need the tables.
 function opened(db: Kysely<Database>, sqlite: SQLite.Database): OpenDatabase {
-  return { db, hotPath: sqliteHotPath(sqlite), close: () => db.destroy() };
+  return {
+    db, hotPath: sqliteHotPath(sqlite), close: () => db.destroy(),
+    checkpoint: () => void sqlite.pragma('wal_checkpoint(PASSIVE)'),
+  };
 }
 
 /** A connection to an already migrated database (the storage writer thread opens its own). */

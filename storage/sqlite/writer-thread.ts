@@ -12,11 +12,12 @@ import type { FromWriter, ToWriter, WriterThreadData } from './threaded-writer.t
 const port = parentPort!;
 const reply = (message: FromWriter) => port.postMessage(message);
 type BatchMessage = Extract<ToWriter, { batch: unknown }>;
+const IDLE_CHECKPOINT_MS = 1000;
 
 try {
   const data = workerData as WriterThreadData;
   const gate = new WriteGate(data.gate);
-  const { db, hotPath, close } = openSqlite(data.config);
+  const { db, hotPath, close, checkpoint } = openSqlite(data.config);
   const writer = new SqliteBatchWriter(db, hotPath);
   const inbox: ToWriter[] = [];
   let running = false;
@@ -48,6 +49,7 @@ try {
       const control = inbox.shift()!;
       if ('reset' in control) writer.reset();
       else if ('close' in control) {
+        clearInterval(idleCheckpoint);
         await close();
         port.close();
         return;
@@ -55,6 +57,18 @@ try {
     }
     running = false;
   };
+
+  // The server thread's own commits (push outbox, registrations) never checkpoint, so a WAL they
+  // grew while no batch came here would only grow: checkpoint it when idle.
+  const idleCheckpoint = setInterval(() => {
+    if (running) return;
+    try {
+      checkpoint();
+    } catch {
+      // Busy: the next one, or the next commit past the mark, does it.
+    }
+  }, IDLE_CHECKPOINT_MS);
+  idleCheckpoint.unref();
 
   port.on('message', (message: ToWriter) => {
     inbox.push(message);
