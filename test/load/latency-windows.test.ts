@@ -5,7 +5,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { driftSpans, WindowedLatencies } from '../../tools/load/stats.ts';
+import { LIMITS, resolveOptions, UsageError } from '../../tools/load/options.ts';
+import { driftLine, windowChart, windowLines } from '../../tools/load/report.ts';
+import { driftSpans, historyDrift, latencyWindows, WindowedLatencies } from '../../tools/load/stats.ts';
 
 const START = 50_000; // performance.now() when the run starts
 
@@ -85,4 +87,54 @@ test('drift over thirds of a short run; no ratio without samples in both spans',
   empty.start(START);
   empty.add(START + 25_000, 6);
   assert.deepEqual([empty.drift().p50Ratio, empty.drift().p99Ratio], [null, null]);
+});
+
+test('the report: both series per window, one text line per window however many, the drift line says which spans', () => {
+  const ack = new WindowedLatencies(60_000, 20 * 60_000);
+  const deliver = new WindowedLatencies(60_000, 20 * 60_000);
+  ack.start(START);
+  deliver.start(START);
+  for (let s = 0; s < 1200; s++) {
+    ack.add(START + s * 1000, 10 + s / 100);
+    deliver.add(START + s * 1000, 20);
+  }
+  const windows = latencyWindows(ack, deliver);
+  assert.equal(windows.length, 20);
+  assert.equal(windows.reduce((sum, x) => sum + x.sendToAck.n, 0), 1200);
+  assert.deepEqual([windows[0]!.sendToDeliver.n, windows[0]!.sendToDeliver.p50], [60, 20]);
+  const lines = windowLines({ latencyWindows: windows, options: { latencyWindow: '1m' } });
+  assert.equal(lines.length, 2 + 20, 'a title, a header, one line per window');
+  assert.match(lines[2]!, /^ {2}0–60s +60 +10\.\d+ ms +10\.\d+ ms$/);
+  assert.match(lines.at(-1)!, /^ {2}1140–1200s +60 /);
+  const drift = historyDrift(ack, deliver);
+  assert.equal(drift.sendToDeliver.p50Ratio, 1);
+  assert.match(driftLine(drift), /^cost against history {2}last 2m vs first 2m of the run, by send time: send→ack p50 ×2\.02 .*send→deliver p50 ×1\.00.*not part of the verdict/);
+
+  const short = new WindowedLatencies(10_000, 40_000);
+  assert.match(driftLine(historyDrift(short, short)), /last third \(26\.7–40s\) vs first third \(0–13\.3s\) of the run \(shorter than 4m\).*p50 - \(- → -\)/);
+});
+
+test('the window chart leaves an empty window as a gap (a lone window is a dot), not a 0', () => {
+  const ack = new WindowedLatencies(10_000, 40_000);
+  const deliver = new WindowedLatencies(10_000, 40_000);
+  ack.start(START);
+  deliver.start(START);
+  for (const t of [1000, 11_000, 31_000]) ack.add(START + t, 5); // window 2 (20–30 s) empty
+  const svg = windowChart(latencyWindows(ack, deliver), 40);
+  // send→ack p50 and p99: a line through windows 0 and 1, then a dot for window 3; send→deliver has no points.
+  assert.equal([...svg.matchAll(/<polyline[^>]*points="([^"]*)"/g)].map((m) => m[1]!.split(' ').length).join(), '2,2');
+  assert.equal([...svg.matchAll(/<circle /g)].length, 2);
+  assert.doesNotMatch(svg, /NaN/);
+});
+
+test('tidings load --latency-window: a duration, 60s by default, from 5s to 10m', () => {
+  assert.equal(resolveOptions({}).latencyWindowMs, 60_000);
+  assert.equal(resolveOptions({ latencyWindow: '10s' }).latencyWindowMs, 10_000);
+  assert.equal(resolveOptions({ latencyWindow: '1m30s' }).latencyWindowMs, 90_000);
+  assert.equal(resolveOptions({ latencyWindow: '5s' }).latencyWindowMs, LIMITS.minLatencyWindowMs);
+  assert.equal(resolveOptions({ latencyWindow: '10m' }).latencyWindowMs, LIMITS.maxLatencyWindowMs);
+  for (const bad of ['4s', '4999ms', '11m', '0']) {
+    assert.throws(() => resolveOptions({ latencyWindow: bad }), (e: unknown) => e instanceof UsageError && /--latency-window must be between 5s and 10m/.test(e.message));
+  }
+  assert.throws(() => resolveOptions({ latencyWindow: 'soon' }), (e: unknown) => e instanceof UsageError && /not a duration/.test(e.message));
 });
