@@ -19,6 +19,7 @@ export function loadCommand(program: Command): void {
     .option('--cluster <n>', `start ${LIMITS.minClusterNodes}-${LIMITS.maxClusterNodes} nodes on a throw-away PostgreSQL and redis-server instead of one server on SQLite`)
     .option('--dialect <name>', 'sqlite or postgres: storage of the one server this tool starts (postgres: a throw-away PostgreSQL, as --cluster starts)')
     .option('--kill-node-at <time>', 'with --cluster: SIGKILL the last node this long after the run starts (e.g. 60s; inside --duration)')
+    .option('--latency-window <time>', `width of the report's per-window send→ack and send→deliver latencies (${LIMITS.minLatencyWindowMs / 1000}s-${LIMITS.maxLatencyWindowMs / 60_000}m); a sample counts in the window of its send`, '60s')
     .option('--server-log-level <level>', 'log level of the server(s) this tool starts (logs go to a file in each data dir)', 'warn')
     .option('--server-node-arg <arg...>', 'extra node flag for the server(s) this tool starts, e.g. --server-node-arg=--cpu-prof')
     .addOption(new Option('--inject-fault <spec>', 'self-test: drop-event:p,dup-sync:p,drop-push:p,dup-push:p (client-side faults the accounting must catch)').hideHelp())
@@ -34,6 +35,12 @@ once per (device, event) across all of the device's channels. Prints the summary
   VERDICT: zero loss, zero duplicates                      (exit 0)
   VERDICT: FAILED (<n> lost, <m> duplicated)               (exit 1)
 Usage errors, and runs that could not start, exit 2.
+
+Besides the whole-run latencies, the reports give send→ack and send→deliver per --latency-window
+of the run (each sample in the window its send happened in; the drain adds no window) and a
+"cost against history" line: p50 and p99 of the sends in the last 2 minutes against the first 2
+(first and last third for runs shorter than 4 minutes). It is informational: the verdict is
+about loss and duplicates only.
 
 With --cluster N, the tool also starts a throw-away PostgreSQL (tools/ci/postgres.sh; install it
 with \`bash tools/ci/postgres.sh ensure\` or apt-get install postgresql) and a redis-server on

@@ -8,6 +8,9 @@ export const LIMITS = {
   maxGroupSize: 100,
   minClusterNodes: 2,
   maxClusterNodes: 5,
+  /** --latency-window: narrower windows hold too few sends for a p99; wider ones say nothing a run total does not. */
+  minLatencyWindowMs: 5000,
+  maxLatencyWindowMs: 10 * 60_000,
 } as const;
 
 export interface LoadOptions {
@@ -36,6 +39,8 @@ export interface LoadOptions {
   killNodeAtMs: number | undefined;
   /** `--dialect`: the storage of the one server this tool starts; a cluster is always on PostgreSQL. */
   dialect: 'sqlite' | 'postgres';
+  /** `--latency-window`: width of the report's per-window send→ack / send→deliver record. */
+  latencyWindowMs: number;
 }
 
 /**
@@ -84,6 +89,7 @@ export interface RawLoadOptions {
   cluster?: string;
   killNodeAt?: string;
   dialect?: string;
+  latencyWindow?: string;
 }
 
 export class UsageError extends Error {}
@@ -156,9 +162,14 @@ export function resolveOptions(raw: RawLoadOptions): LoadOptions {
   if (dialect !== 'sqlite' && dialect !== 'postgres') throw new UsageError('--dialect must be sqlite or postgres');
   if (dialect === 'sqlite' && cluster) throw new UsageError('--cluster runs on PostgreSQL; --dialect sqlite cannot be combined with it');
   if (raw.dialect !== undefined && raw.url !== undefined) throw new UsageError('--dialect chooses the storage of the server this tool starts; it cannot be combined with --url');
+  const latencyWindowMs = parseDuration(raw.latencyWindow ?? '60s');
+  if (latencyWindowMs < LIMITS.minLatencyWindowMs || latencyWindowMs > LIMITS.maxLatencyWindowMs) {
+    throw new UsageError(`--latency-window must be between ${LIMITS.minLatencyWindowMs / 1000}s and ${LIMITS.maxLatencyWindowMs / 60_000}m`);
+  }
   return {
     devices, durationMs, drainMs, url, secret: raw.secret, adminSecret: raw.adminSecret, seed, rate, groups,
     out: raw.out ?? 'reports', transport, keepData: raw.keepData ?? false, serverLogLevel: raw.serverLogLevel ?? 'warn',
     serverNodeArgs: raw.serverNodeArg ?? [], faults: parseFaults(raw.injectFault), cluster, killNodeAtMs, dialect,
+    latencyWindowMs,
   };
 }

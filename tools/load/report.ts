@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AccountingResult } from './accounting.ts';
 import type { ProcessUsage } from './resources.ts';
-import { fmtMs, type HistogramBucket, type LatencySummary, type TimelineRow } from './stats.ts';
+import { fmtMs, type DriftSeries, type HistogramBucket, type HistoryDrift, type LatencySummary, type LatencyWindow, type TimelineRow } from './stats.ts';
 import type { World } from './world.ts';
 
 /** With --cluster: every process of the run, and the kill. */
@@ -52,6 +52,10 @@ export interface RunReport {
     sendToAck: LatencySummary; sendToDeliver: LatencySummary; timeoutToPush: LatencySummary; pingRtt: LatencySummary;
     connect: LatencySummary; login: LatencySummary; sync: LatencySummary;
   };
+  /** Send→ack and send→deliver per --latency-window of the run, each sample in the window of its send. */
+  latencyWindows: LatencyWindow[];
+  /** Last span of the run against the first (informational: the verdict is about loss and duplicates only). */
+  historyDrift: HistoryDrift;
   histograms: { sendToAck: HistogramBucket[]; sendToDeliver: HistogramBucket[]; timeoutToPush: HistogramBucket[] };
   connections: { peakOpenSockets: number; peakLiveDevices: number; serverSessionsPeak: number | null; serverSessionsEnd: number | null };
   server: { rssPeakBytes: number | null; rssEndBytes: number | null; cpuAvgPct: number | null };
@@ -108,6 +112,37 @@ export function clusterLines(c: ClusterReport): string[] {
   return lines;
 }
 
+const secs = (s: number) => `${Number(s.toFixed(1))}`;
+
+/** One line per window, however many there are (a 20-minute run in 1-minute windows: 20 lines). */
+export function windowLines(r: Pick<RunReport, 'latencyWindows' | 'options'>): string[] {
+  const lines = [`send→ack by window (${String(r.options.latencyWindow)} each, by send time)`, `  ${'t'.padEnd(16)}${'n'.padStart(9)}${'p50'.padStart(11)}${'p99'.padStart(11)}`];
+  for (const w of r.latencyWindows) {
+    lines.push(`  ${`${secs(w.fromS)}–${secs(w.toS)}s`.padEnd(16)}${n(w.sendToAck.n).padStart(9)}${fmtMs(w.sendToAck.p50).padStart(11)}${fmtMs(w.sendToAck.p99).padStart(11)}`);
+  }
+  return lines;
+}
+
+const times = (v: number | null) => (v === null ? '-' : `×${v.toFixed(2)}`);
+
+function driftSpanText(d: HistoryDrift): string {
+  return d.basis === '2m' ? 'last 2m vs first 2m of the run'
+    : `last third (${secs(d.last.fromS)}–${secs(d.last.toS)}s) vs first third (0–${secs(d.first.toS)}s) of the run (shorter than 4m)`;
+}
+
+function driftSeriesText(label: string, s: DriftSeries): string {
+  return `${label} p50 ${times(s.p50Ratio)} (${fmtMs(s.first.p50)} → ${fmtMs(s.last.p50)}), p99 ${times(s.p99Ratio)} (${fmtMs(s.first.p99)} → ${fmtMs(s.last.p99)})`;
+}
+
+/** Percentiles of the samples sent in each span, last ÷ first. */
+function driftText(d: HistoryDrift): string {
+  return `${driftSpanText(d)}, by send time: ${driftSeriesText('send→ack', d.sendToAck)}; ${driftSeriesText('send→deliver', d.sendToDeliver)} (informational, not part of the verdict)`;
+}
+
+export function driftLine(d: HistoryDrift): string {
+  return `cost against history  ${driftText(d)}`;
+}
+
 export function renderSummary(r: RunReport): string {
   const a = r.accounting;
   const act = r.activity;
@@ -138,6 +173,9 @@ export function renderSummary(r: RunReport): string {
   lines.push(latencyRow('connect→open', r.latency.connect));
   lines.push(latencyRow('login→login_ok', r.latency.login));
   lines.push(latencyRow('sync→sync_done', r.latency.sync));
+  lines.push('');
+  lines.push(...windowLines(r));
+  lines.push(driftLine(r.historyDrift));
   lines.push('');
   lines.push(`connections held  peak ${n(r.connections.peakOpenSockets)} open sockets, ${n(r.connections.peakLiveDevices)} live devices`
     + `${r.connections.serverSessionsPeak !== null ? `; server sessions peak ${n(r.connections.serverSessionsPeak)}, at end ${n(r.connections.serverSessionsEnd ?? 0)}` : ''}`);
@@ -225,30 +263,33 @@ ${bars}</svg>`;
 
 export interface ChartMark { t: number; label: string }
 
-export function svgLines<R extends { t: number }>(title: string, rows: readonly R[], series: Array<{ key: keyof R & string; label: string; color: string; dashed?: boolean }>, yLabel: string, markAt?: ChartMark | readonly ChartMark[]): string {
+/** `tEnd`: where the x axis ends, in seconds (default: the last row's index, as for the one-second timeline). */
+export function svgLines<R extends { t: number }>(title: string, rows: readonly R[], series: Array<{ key: keyof R & string; label: string; color: string; dashed?: boolean }>, yLabel: string, markAt?: ChartMark | readonly ChartMark[], tEnd?: number): string {
   const marks: readonly ChartMark[] = markAt === undefined ? [] : 't' in markAt ? [markAt as ChartMark] : markAt as readonly ChartMark[];
   const W = 900;
   const H = 280;
   const pad = { l: 60, r: 150, t: 28, b: 36 };
   const values = series.flatMap((s) => rows.map((r) => Number(r[s.key] ?? 0)));
   const max = Math.max(1, ...values);
-  const tMax = Math.max(1, rows.length - 1);
+  const tMax = Math.max(1, tEnd ?? rows.length - 1);
   const iw = W - pad.l - pad.r;
   const ih = H - pad.t - pad.b;
   const x = (t: number) => pad.l + (t / tMax) * iw;
   const y = (v: number) => pad.t + ih - (v / max) * ih;
   const paths = series.map((s, i) => {
     // A second with no sample is a gap in the line, not a dip to 0.
-    const runs: string[][] = [[]];
+    const runs: Array<Array<[string, string]>> = [[]];
     for (const r of rows) {
       if (r[s.key] === null || r[s.key] === undefined) {
         if (runs[runs.length - 1]!.length > 0) runs.push([]);
         continue;
       }
-      runs[runs.length - 1]!.push(`${x(r.t).toFixed(1)},${y(Number(r[s.key])).toFixed(1)}`);
+      runs[runs.length - 1]!.push([x(r.t).toFixed(1), y(Number(r[s.key])).toFixed(1)]);
     }
+    // A point alone between two gaps would be a polyline of no length: draw it as a dot.
     const lines = runs.filter((pts) => pts.length > 0)
-      .map((pts) => `<polyline fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts.join(' ')}"/>`).join('');
+      .map((pts) => (pts.length === 1 ? `<circle cx="${pts[0]![0]}" cy="${pts[0]![1]}" r="2.5" fill="${s.color}"/>`
+        : `<polyline fill="none" stroke="${s.color}" stroke-width="1.8"${s.dashed ? ' stroke-dasharray="6 4"' : ''} points="${pts.map((p) => p.join(',')).join(' ')}"/>`)).join('');
     return lines
       + `<rect x="${W - pad.r + 12}" y="${pad.t + i * 18}" width="12" height="3" fill="${s.color}"/><text x="${W - pad.r + 30}" y="${pad.t + i * 18 + 5}" font-size="11">${esc(s.label)}</text>`;
   }).join('');
@@ -291,6 +332,20 @@ function processCharts(r: RunReport, marks: ChartMark[]): string {
 ${svgLines('RSS per process (MB; PostgreSQL: summed over its processes)', flat('rssMb'), series, 'MB', marks)}`;
 }
 
+/** p50 and p99 per window, each window at its middle; an empty window is a gap, not a 0. */
+export function windowChart(windows: readonly LatencyWindow[], endS: number): string {
+  // NaN in memory, null once through JSON: either way no point.
+  const at = (s: LatencySummary, p: 'p50' | 'p99') => (s.n > 0 && Number.isFinite(s[p]) ? s[p] : null);
+  const rows = windows.map((w) => ({
+    t: (w.fromS + w.toS) / 2,
+    ackP50: at(w.sendToAck, 'p50'), ackP99: at(w.sendToAck, 'p99'), deliverP50: at(w.sendToDeliver, 'p50'), deliverP99: at(w.sendToDeliver, 'p99'),
+  }));
+  return svgLines('latency by window (each sample in the window of its send)', rows, [
+    { key: 'ackP50', label: 'send→ack p50', color: '#3b82f6' }, { key: 'ackP99', label: 'send→ack p99', color: '#a855f7' },
+    { key: 'deliverP50', label: 'send→deliver p50', color: '#10b981', dashed: true }, { key: 'deliverP99', label: 'send→deliver p99', color: '#f59e0b', dashed: true },
+  ], 'ms', undefined, endS);
+}
+
 export function renderHtml(r: RunReport, summaryText: string): string {
   const a = r.accounting;
   const ok = a.verdict.pass;
@@ -321,6 +376,7 @@ ${table([
     ['send→deliver', lat(r.latency.sendToDeliver)],
     ['timeout→push', lat(r.latency.timeoutToPush)],
     ['ping→pong (server responsiveness)', lat(r.latency.pingRtt)],
+    ['cost against history', driftText(r.historyDrift)],
     ['connections held (peak)', `${n(r.connections.peakOpenSockets)} sockets${r.connections.serverSessionsPeak !== null ? `, server sessions ${n(r.connections.serverSessionsPeak)}` : ''}`],
     ...(r.cluster ? clusterRows(r.cluster) : [['server RSS', `peak ${mb(r.server.rssPeakBytes)}, end ${mb(r.server.rssEndBytes)}`] as [string, string]]),
     ['socket accounting', `${n(a.socket.expectedDeliveries)} expected, ${n(a.socket.deliveredOnce)} exactly once, lost ${n(a.socket.lostCount)}, duplicated ${n(a.socket.duplicateCount)}`],
@@ -330,6 +386,8 @@ ${table([
 ${svgHistogram('send → send_ack (committed)', r.histograms.sendToAck, '#3b82f6')}
 ${svgHistogram('send → delivered to a live recipient device', r.histograms.sendToDeliver, '#10b981')}
 ${svgHistogram('heartbeat deadline → first push (silent devices)', r.histograms.timeoutToPush, '#f59e0b')}
+<h2>Latency over the run</h2>
+${windowChart(r.latencyWindows, r.latencyWindows.at(-1)?.toS ?? 1)}
 <h2>Throughput over time</h2>
 ${svgLines('messages per second', r.timeline, [
     { key: 'sent', label: 'sent', color: '#3b82f6' }, { key: 'acked', label: 'acked (committed)', color: '#a855f7', dashed: true },

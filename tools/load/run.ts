@@ -12,7 +12,7 @@ import { account, BACK_ONLINE_ALLOWANCE_MS, type AccountingResult } from './acco
 import type { LoadOptions } from './options.ts';
 import { renderSummary, verdictLine, writeReports, type ClusterReport, type RunReport } from './report.ts';
 import { ProcessMeter, readProcess, readTree } from './resources.ts';
-import { fmtMs } from './stats.ts';
+import { fmtMs, historyDrift, latencyWindows } from './stats.ts';
 import { CLUSTER_SETTINGS, startClusterTarget, startOwnTarget, urlTarget, type Target } from './targets.ts';
 import { World } from './world.ts';
 
@@ -153,6 +153,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
   const world = new World({
     target: t.picker, secret: t.secret, devices: opts.devices, rate: opts.rate, groups: opts.groups, seed: opts.seed, runId, credentials: t.credentials, subscriptions: t.subscriptions,
     faults: { dropEvent: opts.faults.dropEvent, dupSync: opts.faults.dupSync },
+    latencyWindowMs: opts.latencyWindowMs, durationMs: opts.durationMs,
   });
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -458,6 +459,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       tool: 'tidings load', startedAt, runId,
       options: {
         devices: opts.devices, duration: fmtDuration(opts.durationMs), drain: fmtDuration(opts.drainMs), seed: opts.seed, rate: opts.rate, groups: opts.groups, transport: opts.transport, url: opts.url ?? null,
+        latencyWindow: fmtDuration(opts.latencyWindowMs),
         ...(opts.url ? {} : { dialect: opts.dialect }),
         ...(opts.cluster ? { cluster: opts.cluster, killNodeAt: opts.killNodeAtMs !== undefined ? fmtDuration(opts.killNodeAtMs) : null } : {}),
       },
@@ -476,6 +478,8 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       activity: { ...world.stats },
       latency: { sendToAck: world.latAck.summary(), sendToDeliver: world.latDeliver.summary(), timeoutToPush: result.push.timeoutToPush, pingRtt: world.latPing.summary(),
         connect: world.latConnect.summary(), login: world.latLogin.summary(), sync: world.latSync.summary() },
+      latencyWindows: latencyWindows(world.windowsAck, world.windowsDeliver),
+      historyDrift: historyDrift(world.windowsAck, world.windowsDeliver),
       histograms: { sendToAck: world.latAck.histogram(), sendToDeliver: world.latDeliver.histogram(), timeoutToPush: timeoutToPushSamples.histogram() },
       connections: { peakOpenSockets, peakLiveDevices: peakLive, serverSessionsPeak, serverSessionsEnd },
       server: { rssPeakBytes: rssPeak, rssEndBytes: rssEnd, cpuAvgPct: serverCpuAvg },

@@ -77,6 +77,123 @@ export class Latencies {
   }
 }
 
+/** One window of the run: send→ack and send→deliver of the messages sent in [fromS, toS). */
+export interface LatencyWindow {
+  fromS: number;
+  toS: number;
+  sendToAck: LatencySummary;
+  sendToDeliver: LatencySummary;
+}
+
+/** One series in the first and the last span of the run, and last ÷ first (null without samples in both). */
+export interface DriftSeries {
+  first: LatencySummary;
+  last: LatencySummary;
+  p50Ratio: number | null;
+  p99Ratio: number | null;
+}
+
+/** "Cost against history": the last span of the run against the first. Informational, not part of the verdict. */
+export interface HistoryDrift {
+  /** `2m`: first and last 2 minutes; `thirds`: first and last third (runs shorter than 4 minutes). */
+  basis: '2m' | 'thirds';
+  first: { fromS: number; toS: number };
+  last: { fromS: number; toS: number };
+  sendToAck: DriftSeries;
+  sendToDeliver: DriftSeries;
+}
+
+/** Reservoir of one window; below it when there are many windows, so all windows together stay within the budget. */
+export const WINDOW_CAP = 100_000;
+/** Samples kept over all windows of one series: as many as the whole-run reservoir (a 30-minute run in 5 s windows: 360 × 5,555). */
+export const WINDOW_SAMPLE_BUDGET = 2_000_000;
+/** Reservoir of each drift span (2 minutes at most). */
+const SPAN_CAP = 200_000;
+const DRIFT_SPAN_MS = 120_000;
+
+/** The spans the drift line compares: the first and last 2 minutes, or thirds when 2 minutes would overlap (< 4 min). */
+export function driftSpans(durationMs: number): Pick<HistoryDrift, 'basis' | 'first' | 'last'> {
+  const basis = durationMs >= 2 * DRIFT_SPAN_MS ? '2m' : 'thirds';
+  const span = basis === '2m' ? DRIFT_SPAN_MS : durationMs / 3;
+  return { basis, first: { fromS: 0, toS: span / 1000 }, last: { fromS: (durationMs - span) / 1000, toS: durationMs / 1000 } };
+}
+
+const ratio = (last: number, first: number): number | null => (Number.isFinite(last) && Number.isFinite(first) && first > 0 ? last / first : null);
+
+/**
+ * One latency series (send→ack or send→deliver) split by the window of the run its send fell
+ * in, plus the drift line's first and last span. A sample counts where its *send* happened, not
+ * where its ack or delivery came: the send is when the load it measures was offered, so a slow
+ * sample stays in the window that caused it instead of sliding into the next one, and the drain
+ * (no new sends, only the stragglers of the last window) does not become a window of its own
+ * made of the slowest samples. Send and sample times are on one clock (performance.now()).
+ */
+export class WindowedLatencies {
+  readonly windowMs: number;
+  readonly durationMs: number;
+  readonly #windows: Latencies[];
+  readonly #first = new Latencies(SPAN_CAP);
+  readonly #last = new Latencies(SPAN_CAP);
+  readonly #spans: Pick<HistoryDrift, 'basis' | 'first' | 'last'>;
+  readonly #firstToMs: number;
+  readonly #lastFromMs: number;
+  #start: number | undefined;
+
+  constructor(windowMs: number, durationMs: number) {
+    this.windowMs = windowMs;
+    this.durationMs = durationMs;
+    const count = Math.max(1, Math.ceil(durationMs / windowMs));
+    const cap = Math.max(1, Math.min(WINDOW_CAP, Math.floor(WINDOW_SAMPLE_BUDGET / count)));
+    this.#windows = Array.from({ length: count }, () => new Latencies(cap));
+    this.#spans = driftSpans(durationMs);
+    this.#firstToMs = this.#spans.first.toS * 1000;
+    this.#lastFromMs = this.#spans.last.fromS * 1000;
+  }
+
+  /** The run starts (setup before it is not a window). */
+  start(at: number): void {
+    this.#start = at;
+  }
+
+  add(sentAt: number, ms: number): void {
+    if (this.#start === undefined || !Number.isFinite(ms) || ms < 0) return;
+    const t = sentAt - this.#start;
+    // The tool sends nothing before the run starts, so this drops nothing in practice.
+    if (t < 0) return;
+    // A send a tick after the planned end (the 100 ms ticker racing the run's timer) folds into
+    // the last window: the drain sends nothing new and has no window.
+    this.#windows[Math.min(this.#windows.length - 1, Math.floor(t / this.windowMs))]!.add(ms);
+    if (t < this.#firstToMs) this.#first.add(ms);
+    if (t >= this.#lastFromMs) this.#last.add(ms);
+  }
+
+  /** Every window, empty ones included (n 0), in order; the last ends at the planned duration. */
+  windows(): Array<{ fromS: number; toS: number; summary: LatencySummary }> {
+    return this.#windows.map((w, i) => ({ fromS: (i * this.windowMs) / 1000, toS: Math.min((i + 1) * this.windowMs, this.durationMs) / 1000, summary: w.summary() }));
+  }
+
+  /** Percentiles of the samples sent in each span (not averages of window percentiles). */
+  drift(): DriftSeries {
+    const first = this.#first.summary();
+    const last = this.#last.summary();
+    return { first, last, p50Ratio: ratio(last.p50, first.p50), p99Ratio: ratio(last.p99, first.p99) };
+  }
+
+  get spans(): Pick<HistoryDrift, 'basis' | 'first' | 'last'> {
+    return this.#spans;
+  }
+}
+
+/** The report's per-window record: both series side by side (laid out alike: same window and duration). */
+export function latencyWindows(ack: WindowedLatencies, deliver: WindowedLatencies): LatencyWindow[] {
+  const d = deliver.windows();
+  return ack.windows().map((w, i) => ({ fromS: w.fromS, toS: w.toS, sendToAck: w.summary, sendToDeliver: d[i]!.summary }));
+}
+
+export function historyDrift(ack: WindowedLatencies, deliver: WindowedLatencies): HistoryDrift {
+  return { ...ack.spans, sendToAck: ack.drift(), sendToDeliver: deliver.drift() };
+}
+
 export type TimelineCounter = 'sent' | 'acked' | 'delivered' | 'pushes' | 'errors' | 'logins' | 'closes';
 
 export interface TimelineRow {

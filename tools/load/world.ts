@@ -14,7 +14,7 @@ import { Device, type Conn, type DeviceHost, type DeviceState, type PendingSend,
 export type { User } from './device.ts';
 import { Rng } from './prng.ts';
 import type { LoadVendor } from './push-source.ts';
-import { Latencies, Timeline } from './stats.ts';
+import { Latencies, Timeline, WindowedLatencies } from './stats.ts';
 
 /** Per second, the share of devices (live for ≥ 2 s) that do each of these. */
 export const CHURN = { close: 0.006, silent: 0.002, logout: 0.0015 } as const;
@@ -119,6 +119,9 @@ export interface WorldOptions {
   credentials: Partial<Record<LoadVendor, string>>;
   /** Browser subscriptions for Web Push devices (from the fake Web Push service). */
   subscriptions?: Array<{ endpoint: string; keys: Record<string, string> }>;
+  /** Layout of the per-window latency record: window width and the planned run length. */
+  latencyWindowMs: number;
+  durationMs: number;
 }
 
 export type Phase = 'setup' | 'run' | 'drain' | 'final' | 'done';
@@ -151,6 +154,9 @@ export class World implements DeviceHost {
   readonly sentAt = new Map<string, number>();
   readonly latAck = new Latencies();
   readonly latDeliver = new Latencies();
+  /** The same samples as latAck / latDeliver, by the window of the run their send fell in. */
+  readonly windowsAck: WindowedLatencies;
+  readonly windowsDeliver: WindowedLatencies;
   /** ping → pong round trips: how responsive the server's event loop was. */
   readonly latPing = new Latencies();
   /** new WebSocket → open; login → login_ok; sync → sync_done. */
@@ -194,6 +200,8 @@ export class World implements DeviceHost {
     this.options = options;
     this.target = options.target;
     this.rng = new Rng(options.seed);
+    this.windowsAck = new WindowedLatencies(options.latencyWindowMs, options.durationMs);
+    this.windowsDeliver = new WindowedLatencies(options.latencyWindowMs, options.durationMs);
     this.#populate();
   }
 
@@ -394,7 +402,9 @@ export class World implements DeviceHost {
       this.timeline.inc('acked', Date.now());
     }
     if (pending && frame.duplicate !== true && pending.attempts === 1 && pending.conn === device.conn) {
-      this.latAck.add(performance.now() - pending.firstSentAt);
+      const ms = performance.now() - pending.firstSentAt;
+      this.latAck.add(ms);
+      this.windowsAck.add(pending.firstSentAt, ms);
     }
   }
 
@@ -438,7 +448,11 @@ export class World implements DeviceHost {
         if (live && from !== user.id) {
           this.stats.liveDelivered += 1;
           const sentAt = this.sentAt.get(`${from}|${String(ev.clientMsgId)}`);
-          if (sentAt !== undefined) this.latDeliver.add(performance.now() - sentAt);
+          if (sentAt !== undefined) {
+            const ms = performance.now() - sentAt;
+            this.latDeliver.add(ms);
+            this.windowsDeliver.add(sentAt, ms);
+          }
           if (this.phase === 'run' && this.rng.chance(READ_RECEIPT_CHANCE)) {
             const conversation = String(ev.conversation);
             this.later(200 + this.rng.int(0, 800), () => {
@@ -575,6 +589,10 @@ export class World implements DeviceHost {
   startRun(now: number): void {
     this.phase = 'run';
     this.timeline.start(now);
+    // Sends are timed on performance.now(); the windows start on that clock too.
+    const perfNow = performance.now();
+    this.windowsAck.start(perfNow);
+    this.windowsDeliver.start(perfNow);
     const { rate } = this.options;
     for (const device of this.devices) {
       device.nextSendAt = rate > 0 ? now + this.rng.exp(60_000 / rate) : Number.POSITIVE_INFINITY;
