@@ -31,9 +31,15 @@ function optionsText(options: Record<string, string>): string {
 /** Cancellation reasons after which a later replay may send the push after all. */
 const REOPENABLE = ['online', 'logged_out', 'kicked', 'unregistered'];
 
-/** One job per (registration, event), and per follow-up kind: a call transition may owe both a missed-call alert and a call-over push. */
+/**
+ * One job per (registration, event), and per follow-up kind: a call transition may owe both a
+ * missed-call alert and a call-over push. A call-over is owed once per call, whichever transition
+ * ended the ringing: its key names the call, not the event, so two transitions committed on two
+ * nodes at once (each seeing no call-over yet) still make one job.
+ */
 export function jobKey(job: NewPushJob): string {
-  return job.kind === 'badge_update' || job.kind === 'call_over' ? `${job.pushId}:${job.eventId}:${job.kind}` : `${job.pushId}:${job.eventId}`;
+  if (job.kind === 'call_over') return `${job.pushId}:${job.conversation}:call_over`;
+  return job.kind === 'badge_update' ? `${job.pushId}:${job.eventId}:${job.kind}` : `${job.pushId}:${job.eventId}`;
 }
 
 /** A stable UUID per (device binding, event): the vendor sees the same id on every retry. */

@@ -263,6 +263,17 @@ for (const dialect of TEST_DIALECTS) {
       });
     });
 
+    it('CALL-2: a call-over is one job per registration and call, whichever transition enqueued it (two nodes racing)', async () => {
+      await withTestStore(dialect, async ({ store }) => {
+        const now = Date.now();
+        const callOver = (eventId: number) => job(eventId, { kind: 'call_over', conversation: 'c:call-1' });
+        assert.equal((await store.push.enqueue([callOver(7)], now)).length, 1);
+        assert.equal((await store.push.enqueue([callOver(8)], now)).length, 0, 'the second transition finds the first call-over');
+        assert.equal((await store.push.enqueue([job(9, { kind: 'call_over', conversation: 'c:call-2' })], now)).length, 1, 'another call is owed its own');
+        assert.deepEqual((await store.push.jobs({ userId: 'alice' }, 10)).map((j) => [j.kind, j.eventId, j.conversation]), [['call_over', 7, 'c:call-1'], ['call_over', 9, 'c:call-2']]);
+      });
+    });
+
     it('PAY-4: collapsing cancels the other pending message jobs of one binding and conversation', async () => {
       await withTestStore(dialect, async ({ store }) => {
         const now = Date.now();
