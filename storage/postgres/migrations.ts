@@ -113,6 +113,13 @@ const migrations: Record<string, Migration> = {
       await sql`ALTER TABLE user_settings ADD COLUMN sync_badges INTEGER NOT NULL DEFAULT 1`.execute(db);
     },
   },
+  '0009_inbox_by_user_event': {
+    async up(db: Kysely<any>) {
+      // As SQLite's 0009 (storage/sqlite/migrations.ts): each user's entries in event order.
+      await sql`CREATE INDEX inbox_by_user_event ON inbox (user_id, event_id, conversation, countable)`.execute(db);
+      await sql`DROP INDEX inbox_by_conversation`.execute(db);
+    },
+  },
 };
 
 export class PostgresMigrationProvider implements MigrationProvider {

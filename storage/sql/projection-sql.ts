@@ -131,9 +131,11 @@ export async function applySideEffects(trx: Transaction<Database>, dialect: SqlD
     await trx.updateTable('conversation_state')
       .set({
         read_event_id: readUpTo,
-        unread: sql`(SELECT count(*) FROM inbox WHERE inbox.user_id = conversation_state.user_id
-          AND inbox.conversation = conversation_state.conversation AND inbox.countable = 1
-          AND inbox.event_id > ${readUpTo})`,
+        // Read up to the conversation's newest event (the usual case): nothing is unread, and no
+        // inbox entry is read. Otherwise count what came after, in the reader's entries by event.
+        unread: sql`CASE WHEN ${readUpTo} >= conversation_state.last_event_id THEN 0 ELSE (SELECT count(*) FROM inbox
+          WHERE inbox.user_id = conversation_state.user_id AND inbox.event_id > ${readUpTo}
+          AND inbox.conversation = conversation_state.conversation AND inbox.countable = 1) END`,
       })
       .where('user_id', '=', read.user).where('conversation', '=', item.event.conversation).execute();
   }

@@ -49,9 +49,10 @@ export interface AppendHotPath {
 }
 
 function sqliteHotPath(sqlite: SQLite.Database): AppendHotPath {
-  const event = sqlite.prepare(`INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
+  const prepared = (text: string) => profiledStatement(text, sqlite.prepare(text));
+  const event = prepared(`INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`);
-  const inbox = sqlite.prepare('INSERT INTO inbox (user_id, seq, event_id, conversation, countable) VALUES (?, ?, ?, ?, ?)');
+  const inbox = prepared('INSERT INTO inbox (user_id, seq, event_id, conversation, countable) VALUES (?, ?, ?, ?, ?)');
   return {
     insertEvent: (r) => event.run(r.id, r.kind, r.conversation, r.sender, r.client_msg_id, r.message_id, r.at, r.json).changes === 1,
     insertInbox: (r) => void inbox.run(r.user_id, r.seq, r.event_id, r.conversation, r.countable),

@@ -126,6 +126,8 @@ for (const dialect of TEST_DIALECTS) {
         await store.log.append({ kind: 'read', sender: 'bob', conversation, upTo: sent[0]!.event.eventId, peer: 'alice' });
         assert.equal(await store.readModels.readCursor('bob', conversation), sent[1]!.event.eventId, 'an older read does not move it back');
         assert.equal(await store.readModels.totalUnread('bob'), 3);
+        await store.log.append({ kind: 'read', sender: 'bob', conversation, upTo: sent[3]!.event.eventId, peer: 'alice' });
+        assert.deepEqual((await store.readModels.unread('bob')).map((u) => [u.conversation, u.unread]), [[peerConversation('bob', 'carol'), 1]], 'read to the newest: nothing unread there');
       });
     });
 
