@@ -135,10 +135,10 @@ const migrations: Record<string, Migration> = {
     async up(db: Kysely<any>) {
       // Each user's entries in event order, like the primary key: a recipient's new entry lands
       // on that user's last index page, which the batch's other rows for them dirty anyway. Keyed
-      // by (user, conversation, event) it landed on a page of its own per conversation, and with
-      // history the pages one batch dirties grew toward one per delivery (docs/PERFORMANCE.md,
-      // session 5). Conversation and countable ride along so a read's unread recount reads only
-      // the index.
+      // by (user, conversation, event) it landed on the page of its (user, conversation) pair, so
+      // as users gathered conversations one batch dirtied more and more distinct pages
+      // (docs/PERFORMANCE.md, session 5). Conversation and countable ride along so a read's
+      // unread recount reads only the index.
       await sql`CREATE INDEX inbox_by_user_event ON inbox (user_id, event_id, conversation, countable)`.execute(db);
       await sql`DROP INDEX inbox_by_conversation`.execute(db);
     },

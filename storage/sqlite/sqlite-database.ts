@@ -119,7 +119,8 @@ function connect(config: SqliteStorageConfig, gate?: WriteGate): { db: Kysely<Da
   if (config.file !== ':memory:') mkdirSync(dirname(config.file), { recursive: true });
   // Beside a writer thread, the event loop's connections never checkpoint: a checkpoint copies
   // thousands of pages (tens of ms) inside the commit that crosses the mark, which would stall every
-  // socket. The writer thread checkpoints for both (sqlite-store.ts, writer-thread.ts).
+  // socket. The writer thread's commits checkpoint for all of them, and it checkpoints when idle
+  // (writer-thread.ts).
   const sqlite = openSqliteFile(config, !gate);
   const dialectConfig = { database: withStatementCache(sqlite) };
   let dialect: Dialect = new SqliteDialect(dialectConfig);

@@ -7,33 +7,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { RunReport } from '../../tools/load/report.ts';
+import { runLoad } from '../helpers/load-run.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 // TIDINGS_TEST_PG_URL is set by the PostgreSQL suite (tools/ci/postgres.sh run): PostgreSQL's tools
 // are installed there. The load tool starts a cluster of its own with them, not that one.
 const skip = process.env.TIDINGS_TEST_PG_URL ? false : 'needs PostgreSQL installed: TIDINGS_TEST_PG_URL is not set (the PostgreSQL suite, tools/ci/suite-postgres.sh, runs this)';
-
-function runLoad(args: string[], timeoutMs: number): Promise<{ code: number | null; output: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/tidings.mjs', 'load', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    const keep = (chunk: Buffer) => { output = (output + chunk.toString()).slice(-60_000); };
-    child.stdout.on('data', keep);
-    child.stderr.on('data', keep);
-    // SIGINT: the tool stops its children (PostgreSQL included) before it exits.
-    const timer = setTimeout(() => child.kill('SIGINT'), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, output });
-    });
-  });
-}
 
 test('MSG-4/OPS-3 tidings load --cluster 2 --kill-node-at 8s: zero loss and zero duplicates over sockets and pushes, the kill and both nodes in the report', { skip, timeout: 240_000 }, async () => {
   const out = mkdtempSync(join(tmpdir(), 'tidings-load-cluster-test-'));
