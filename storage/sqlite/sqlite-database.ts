@@ -60,22 +60,43 @@ function sqliteHotPath(sqlite: SQLite.Database): AppendHotPath {
 }
 
 /**
- * Kysely's SQLite driver prepares every statement afresh; preparing is a measurable share of the
- * hot path (tools/bench/core.ts profile), so identical SQL reuses its compiled statement (bounded LRU).
+ * SQL text a connection keeps prepared statements for. A statement's compiled program costs about
+ * 60 bytes of native memory per character of its text (a 1,000-parameter IN list: ~180 kB), and
+ * queries whose lists vary in length each compile to a statement of their own; a cache bounded by
+ * count alone filled with those and grew the server's RSS by the hundreds of MB over a load run.
  */
-function withStatementCache(sqlite: SQLite.Database, max = 512): SqliteDatabase {
+const STATEMENT_CACHE_CHARS = 256 * 1024;
+/** Longer statements are compiled for each use and freed with their object. */
+const LARGEST_CACHED_STATEMENT_CHARS = 8 * 1024;
+
+/**
+ * Kysely's SQLite driver prepares every statement afresh; preparing is a measurable share of the
+ * hot path (tools/bench/core.ts profile), so identical SQL reuses its compiled statement (an LRU
+ * bounded by the SQL text it holds).
+ */
+export function withStatementCache(sqlite: SQLite.Database, maxChars = STATEMENT_CACHE_CHARS): SqliteDatabase & { cachedChars(): number } {
   const cache = new Map<string, SQLite.Statement>();
+  let chars = 0;
   return {
     close: () => sqlite.close(),
+    cachedChars: () => chars,
     prepare(text: string) {
       let statement = cache.get(text);
       if (statement) {
         cache.delete(text);
+        cache.set(text, statement);
       } else {
         statement = sqlite.prepare(text);
-        if (cache.size >= max) cache.delete(cache.keys().next().value!);
+        if (text.length <= Math.min(LARGEST_CACHED_STATEMENT_CHARS, maxChars)) {
+          for (const oldest of cache.keys()) {
+            if (chars + text.length <= maxChars) break;
+            cache.delete(oldest);
+            chars -= oldest.length;
+          }
+          cache.set(text, statement);
+          chars += text.length;
+        }
       }
-      cache.set(text, statement);
       return profiledStatement(text, statement);
     },
   };
