@@ -15,6 +15,11 @@ export function targetOf(binding: PushBinding): PushTarget {
   return { registration: binding.registration, token: binding.token, credential: binding.credential, options: binding.options };
 }
 
+/** PAY-4: how many messages one notification stands for: its own job and those folded into it. */
+function collapsedCountOf(job: PushJob, folded: readonly PushJob[]): number {
+  return job.collapsed + folded.reduce((sum, f) => sum + f.collapsed, 0);
+}
+
 interface VendorCall {
   provider: string;
   startedAt: number;
@@ -42,6 +47,14 @@ export class PushDispatcher {
   #inFlight = new Set<Promise<void>>();
   /** Every job not finished yet, including those only recording their outcome. */
   #running = new Set<Promise<void>>();
+  /**
+   * Jobs claimed ahead of a free slot, in claim order, each with the jobs collapsed into it. A
+   * claim is a write that waits for the storage writer's commit (hundreds of ms under load); a
+   * slot that had to wait for one claim after the other capped the outbox at about 45 jobs/s in
+   * the 5,000-device load run while vendors answered in 150 ms. Claimed jobs are `sending` under
+   * their lease, so nothing else claims them; each is re-checked when it starts (#run).
+   */
+  #ready: Array<[PushJob, PushJob[]]> = [];
   #timer: NodeJS.Timeout | undefined;
   #ticking = false;
   #again = false;
@@ -83,11 +96,22 @@ export class PushDispatcher {
   }
 
   async #tick(): Promise<void> {
-    const free = this.#options.concurrency - this.#inFlight.size;
-    if (free <= 0) return;
-    const claimed = await this.#deps.store.claimDue(Date.now(), free, this.#options.claimLeaseMs);
-    const jobs = await this.#collapse(claimed);
-    for (const [job, folded] of jobs) {
+    this.#startReady();
+    // Claim when fewer than a slot's worth of jobs wait, up to one full round beyond the free
+    // slots, so a slot that frees finds its next job at hand.
+    const { concurrency } = this.#options;
+    if (this.#ready.length >= concurrency) return;
+    const want = 2 * concurrency - this.#inFlight.size - this.#ready.length;
+    if (want <= 0) return;
+    const claimed = await this.#deps.store.claimDue(Date.now(), want, this.#options.claimLeaseMs);
+    for (const entry of await this.#collapse(claimed)) this.#ready.push(entry);
+    this.#startReady();
+    if (claimed.length === want) this.#again = true;
+  }
+
+  #startReady(): void {
+    while (this.#ready.length > 0 && this.#inFlight.size < this.#options.concurrency) {
+      const [job, folded] = this.#ready.shift()!;
       // The slot is given back as soon as only the outcome's write is left: that write waits for
       // the storage writer's commit, and holding vendor slots through it halved the push rate
       // under load. The job stays `sending` in the outbox until then, so nothing claims it twice.
@@ -106,7 +130,6 @@ export class PushDispatcher {
       });
       this.#inFlight.add(held);
     }
-    if (claimed.length === free) this.#again = true;
   }
 
   /**
@@ -142,6 +165,13 @@ export class PushDispatcher {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearInterval(this.#timer);
+    while (this.#ticking) await new Promise((r) => setTimeout(r, 10));
+    // Jobs claimed ahead go back to the queue at once: another dispatcher on the same database
+    // (or this one after a restart) need not wait out their lease.
+    const unstarted = this.#ready.splice(0);
+    const now = Date.now();
+    // Jobs folded into one are cancelled in the outbox already; the one kept carries their count.
+    for (const [job, folded] of unstarted) await this.#deps.store.retryLater(job.id, job.attempts, now, 'released', undefined, collapsedCountOf(job, folded));
     await this.drain();
   }
 
@@ -171,7 +201,7 @@ export class PushDispatcher {
   }
 
   async #run(job: PushJob, folded: readonly PushJob[], freeSlot: () => void): Promise<void> {
-    const collapsedCount = job.collapsed + folded.reduce((sum, f) => sum + f.collapsed, 0);
+    const collapsedCount = collapsedCountOf(job, folded);
     const { store, log, readModels, providers, logger } = this.#deps;
     const binding = await store.bindingByPushId(job.pushId);
     if (!binding) return this.#cancel(job, 'unregistered', freeSlot);
