@@ -27,6 +27,8 @@ export interface PushServiceOptions {
   badgeUpdateWindowMs: number;
   /** How long trigger work that failed (database or presence unreachable) is retried before it is given up. */
   triggerRetryMs: number;
+  /** Pieces of trigger work running at once across lanes (each device's work stays in order). */
+  triggerConcurrency: number;
   payload: PayloadDefaults;
 }
 

@@ -83,7 +83,7 @@ function createPush(config: Config, store: Store, ctx: Pick<ServerContext, 'pres
     retryMaxMs: config.push.retryMaxMs, replayLimit: config.push.replayLimit, pollMs: config.push.pollMs, claimLeaseMs: config.push.claimLeaseMs,
     startupGraceMs: config.push.startupGraceMs, traceRetentionMs: config.push.traceRetentionHours * 3600_000,
     tracePruneEveryMs: config.push.tracePruneEveryMs, collapseWindowMs: config.push.collapseWindowMs, badgeUpdateWindowMs: config.push.badgeUpdateWindowMs,
-    triggerRetryMs: config.push.triggerRetryMs,
+    triggerRetryMs: config.push.triggerRetryMs, triggerConcurrency: config.push.triggerConcurrency,
     payload: { defaultTitle: config.push.defaultTitle, defaultBody: config.push.defaultBody, ttlSec: config.push.ttlSec },
   });
   if (providers.sandboxMode) logger.warn('no push credentials configured: pushes go to the sandbox (GET /admin/pushes)');

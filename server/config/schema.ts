@@ -91,6 +91,7 @@ export const ConfigSchema = Type.Object({
     replayLimit: int(200, 'Most pushes replayed when a device goes offline: the newest of its un-acked events that push (MSG-4).', 1),
     pollMs: int(250, 'How often the outbox is polled for due retries.', 5),
     claimLeaseMs: int(60000, 'A push job a dispatcher claimed is its own this long; if the process dies mid-send, another claims it after that.', 1000),
+    triggerConcurrency: int(64, 'Pieces of push-trigger work (a device\'s offline replay, its online cancel, a batch of commits) run side by side; each device\'s own work stays in order.', 1),
     triggerRetryMs: int(600000, 'Push decisions that fail because the database or Redis is unreachable are retried (with the retry delays above) for this long, then given up and counted in `tidings_push_trigger_failures_total{gave_up="true"}`.', 0),
     startupGraceMs: int(90000, 'After start, devices that have not reconnected by then get their un-acked events pushed.', 0),
     traceRetentionHours: int(72, 'How long push decisions are kept for `why`.', 1),
