@@ -104,7 +104,12 @@ export class PushDispatcher {
     const want = 2 * concurrency - this.#inFlight.size - this.#ready.length;
     if (want <= 0) return;
     const claimed = await this.#deps.store.claimDue(Date.now(), want, this.#options.claimLeaseMs);
-    for (const entry of await this.#collapse(claimed)) this.#ready.push(entry);
+    for (const [job, folded] of await this.#collapse(claimed)) {
+      // A ring never waits for a slot: it is worthless after its deadline, and a claimed ring
+      // counts as rung (a call-over push follows it, follow-ups.ts), so it must be on its way.
+      if (job.kind === 'call_ring') this.#start(job, folded);
+      else this.#ready.push([job, folded]);
+    }
     this.#startReady();
     if (claimed.length === want) this.#again = true;
   }
@@ -112,24 +117,28 @@ export class PushDispatcher {
   #startReady(): void {
     while (this.#ready.length > 0 && this.#inFlight.size < this.#options.concurrency) {
       const [job, folded] = this.#ready.shift()!;
-      // The slot is given back as soon as only the outcome's write is left: that write waits for
-      // the storage writer's commit, and holding vendor slots through it halved the push rate
-      // under load. The job stays `sending` in the outbox until then, so nothing claims it twice.
-      let freeSlot!: () => void;
-      const slot = new Promise<void>((resolve) => { freeSlot = resolve; });
-      const run: Promise<void> = this.#run(job, folded, freeSlot)
-        .catch((error: unknown) => this.#deps.logger.error({ err: error, jobId: job.id }, 'push job crashed'))
-        .finally(() => {
-          freeSlot();
-          this.#running.delete(run);
-        });
-      this.#running.add(run);
-      const held: Promise<void> = slot.then(() => {
-        this.#inFlight.delete(held);
-        this.wake();
-      });
-      this.#inFlight.add(held);
+      this.#start(job, folded);
     }
+  }
+
+  #start(job: PushJob, folded: PushJob[]): void {
+    // The slot is given back as soon as only the outcome's write is left: that write waits for
+    // the storage writer's commit, and holding vendor slots through it halved the push rate
+    // under load. The job stays `sending` in the outbox until then, so nothing claims it twice.
+    let freeSlot!: () => void;
+    const slot = new Promise<void>((resolve) => { freeSlot = resolve; });
+    const run: Promise<void> = this.#run(job, folded, freeSlot)
+      .catch((error: unknown) => this.#deps.logger.error({ err: error, jobId: job.id }, 'push job crashed'))
+      .finally(() => {
+        freeSlot();
+        this.#running.delete(run);
+      });
+    this.#running.add(run);
+    const held: Promise<void> = slot.then(() => {
+      this.#inFlight.delete(held);
+      this.wake();
+    });
+    this.#inFlight.add(held);
   }
 
   /**
@@ -200,6 +209,17 @@ export class PushDispatcher {
     if (folded.length > 0) this.wake();
   }
 
+  /**
+   * A call-over is owed when the ring went out (follow-ups.ts counts a ring being sent, since it
+   * may reach the device). A ring that was being sent then may still have been dropped (its call
+   * was over by its turn): checked again here, at the call-over's turn, the device was never rung.
+   */
+  async #wasRung(job: PushJob): Promise<boolean> {
+    const pushIds = new Set([job.pushId, ...(await this.#deps.store.bindingsForDevice(job.userId, job.deviceId)).map((b) => b.pushId)]);
+    const history = await this.#deps.store.jobsIn(job.conversation, [...pushIds]);
+    return history.some((j) => j.kind === 'call_ring' && j.deviceId === job.deviceId && (j.state === 'delivered' || j.state === 'sending'));
+  }
+
   async #run(job: PushJob, folded: readonly PushJob[], freeSlot: () => void): Promise<void> {
     const collapsedCount = collapsedCountOf(job, folded);
     const { store, log, readModels, providers, logger } = this.#deps;
@@ -210,6 +230,7 @@ export class PushDispatcher {
     if (job.seq <= await this.#deps.cursors.ackedSeq(job.userId, job.deviceId)) return this.#cancel(job, 'acked', freeSlot);
     const event = (await log.eventsByIds([job.eventId])).get(job.eventId);
     if (!event) return this.#cancel(job, 'event_missing', freeSlot);
+    if (job.kind === 'call_over' && !(await this.#wasRung(job))) return this.#cancel(job, 'never_rung', freeSlot);
     const parsed = parseConversation(event.conversation);
     const call = parsed?.kind === 'call' ? (await readModels.callsByIds([parsed.callId])).get(parsed.callId) : undefined;
     const [settings, senderSettings, badge] = await Promise.all([

@@ -35,6 +35,8 @@ export class PushService {
   #pruneTimer: NodeJS.Timeout | undefined;
   #stopping = false;
   readonly #wakeRetries = new Set<() => void>();
+  /** Device work that changes which bindings are active (login activation, logout), not done yet. */
+  readonly #bindingChanges = new Set<Promise<void>>();
   /** Lanes whose work is running now, and lanes waiting for one of them to finish. */
   #running = 0;
   readonly #waitingForSlot: Array<() => void> = [];
@@ -50,17 +52,30 @@ export class PushService {
    * logout apply in the order they happened, and commits are handled in log order. Lanes run side
    * by side: with one lane for everything, each piece waited for the commit of the one before
    * it, and under load offline replays ran seconds after the device left (a third of the pushes
-   * owed in the 10-minute load run found the device back already). Across lanes nothing needs
-   * ordering: job keys make every enqueue idempotent, and the dispatcher re-checks presence,
-   * binding and ack cursor before each send. Work that fails (the database or the presence directory is unreachable) is retried, in place,
+   * owed in the 10-minute load run found the device back already). Across lanes one order is
+   * kept: commit work waits for the logins and logouts queued before it (their binding changes).
+   * Nothing else needs one: job keys make every enqueue idempotent, and the dispatcher re-checks
+   * presence, binding and ack cursor before each send.
+   *
+   * Work that fails (the database or the presence directory is unreachable) is retried, in place,
    * until it succeeds or `triggerRetryMs` has passed: every piece is idempotent (job keys), and
    * dropping it would lose the pushes of events that were stored.
    */
-  #serial(lane: string, label: string, work: () => Promise<void>): void {
-    if (lane === COMMIT_LANE) this.#tailCommitted = undefined;
-    const tail = (this.#lanes.get(lane) ?? Promise.resolve()).then(() => this.#inSlot(() => this.#untilDone(label, work)));
+  #serial(lane: string, label: string, work: () => Promise<void>, changesBindings = false): void {
+    let after = this.#lanes.get(lane) ?? Promise.resolve();
+    if (lane === COMMIT_LANE) {
+      this.#tailCommitted = undefined;
+      // DEV-4..6: a commit after a login or a logout is planned on the bindings that login or
+      // logout left, or a message sent after a logout could be queued (and, before the
+      // deactivation commits, sent) to the binding it deactivates.
+      if (this.#bindingChanges.size > 0) after = Promise.all([after, ...this.#bindingChanges]).then(() => undefined);
+    }
+    // The wait happens before a slot is taken, so waiting work never holds one.
+    const tail = after.then(() => this.#inSlot(() => this.#untilDone(label, work)));
     this.#lanes.set(lane, tail);
+    if (changesBindings) this.#bindingChanges.add(tail);
     void tail.then(() => {
+      this.#bindingChanges.delete(tail);
       if (this.#lanes.get(lane) === tail) this.#lanes.delete(lane);
     });
   }
@@ -158,14 +173,14 @@ export class PushService {
     this.#serial(deviceKey(e.userId, e.deviceId), 'online', async () => {
       await this.#deps.store.activateDevice(e.userId, e.deviceId);
       await this.cancelPending(e.deviceId, 'online');
-    });
+    }, true);
   }
 
   onDeviceLoggedOut(e: { userId: string; deviceId: string; reason: string }): void {
     this.#serial(deviceKey(e.userId, e.deviceId), 'logged_out', async () => {
       await this.#deps.store.deactivateDevice(e.userId, e.deviceId);
       await this.cancelPending(e.deviceId, e.reason === 'kicked' ? 'kicked' : 'logged_out');
-    });
+    }, true);
   }
 
   async cancelPending(deviceId: string, reason: string, pushIds?: readonly string[]): Promise<void> {
