@@ -1,5 +1,6 @@
 import type { PushBinding, PushJob, PushStore, TraceRow } from '../storage/index.ts';
 import { decideFollowUp, decidePush } from './decide.ts';
+import { wasRungThrough } from './follow-ups.ts';
 import { parseConversation } from '../protocol/index.ts';
 import { isVoipCarrier } from './carriers.ts';
 import { groupBy } from './grouping.ts';
@@ -217,7 +218,7 @@ export class PushDispatcher {
   async #wasRung(job: PushJob): Promise<boolean> {
     const pushIds = new Set([job.pushId, ...(await this.#deps.store.bindingsForDevice(job.userId, job.deviceId)).map((b) => b.pushId)]);
     const history = await this.#deps.store.jobsIn(job.conversation, [...pushIds]);
-    return history.some((j) => j.kind === 'call_ring' && j.deviceId === job.deviceId && (j.state === 'delivered' || j.state === 'sending'));
+    return wasRungThrough(history.filter((j) => j.deviceId === job.deviceId));
   }
 
   async #run(job: PushJob, folded: readonly PushJob[], freeSlot: () => void): Promise<void> {

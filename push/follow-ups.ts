@@ -22,6 +22,14 @@ export function hasFollowUps(result: AppendResult): boolean {
   return result.event.kind === 'read' || result.event.kind === 'call_state';
 }
 
+/**
+ * A device was rung through a push when one of its ring jobs was delivered or is at the vendor
+ * (`sending`: it may reach the device). Checked when a call-over is queued and again when it is sent.
+ */
+export function wasRungThrough(history: readonly PushJob[]): boolean {
+  return history.some((j) => j.kind === 'call_ring' && (j.state === 'delivered' || j.state === 'sending'));
+}
+
 const newest = (jobs: readonly PushJob[], kinds: readonly PushJobKind[], keep: (job: PushJob) => boolean) =>
   jobs.filter((j) => kinds.includes(j.kind) && keep(j)).reduce((max, j) => Math.max(max, j.eventId), 0);
 
@@ -70,7 +78,7 @@ export async function followUpsOf(results: readonly AppendResult[], deps: Pick<P
         // Pushed for this conversation since its last badge update (a notification may be on its lock screen).
         ? newest(history, ['message'], (j) => j.state === 'delivered') > newest(history, ['badge_update'], (j) => j.state !== 'cancelled' || j.lastReason === 'collapsed')
         // Rung through a push, and not told yet that the ringing is over.
-        : history.some((j) => j.kind === 'call_ring' && (j.state === 'delivered' || j.state === 'sending')) && !history.some((j) => j.kind === 'call_over');
+        : wasRungThrough(history) && !history.some((j) => j.kind === 'call_over');
       if (owed) {
         out.set(`${w.kind}\u0000${w.userId}\u0000${deviceId}\u0000${w.conversation}`, {
           kind: w.kind, userId: w.userId, deviceId, bindings: deviceBindings, event: w.result.event, seq: w.result.seqs.get(w.userId) ?? 0,

@@ -37,7 +37,7 @@ export class PushService {
   readonly #wakeRetries = new Set<() => void>();
   /** Device work that changes which bindings are active (login activation, logout), not done yet. */
   readonly #bindingChanges = new Set<Promise<void>>();
-  /** Lanes whose work is running now, and lanes waiting for one of them to finish. */
+  /** Pieces of trigger work holding a slot now (#inSlot), and the wakers of pieces waiting for one. */
   #running = 0;
   readonly #waitingForSlot: Array<() => void> = [];
 
