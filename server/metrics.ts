@@ -10,6 +10,10 @@ export function createMetrics() {
     errorsSent: new Counter({ name: 'tidings_errors_sent_total', help: 'Error frames sent, by code', labelNames: ['code'], registers: [registry] }),
     eventsAppended: new Counter({ name: 'tidings_events_appended_total', help: 'Events committed to the log, by kind', labelNames: ['kind'], registers: [registry] }),
     inboxRows: new Counter({ name: 'tidings_inbox_rows_total', help: 'Inbox rows written (fan-out)', registers: [registry] }),
+    sendAck: new Histogram({
+      name: 'tidings_send_ack_seconds', help: 'Sends: from the frame reaching its handler to its send_ack (append, group commit, delivery of the batch); what the server adds to a client\'s send→ack',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5], registers: [registry],
+    }),
     commitBatch: new Histogram({ name: 'tidings_commit_batch_events', help: 'Events per group commit', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers: [registry] }),
     connections: new Gauge({ name: 'tidings_connections', help: 'Open WebSocket connections', registers: [registry] }),
     sessions: new Gauge({ name: 'tidings_sessions', help: 'Authenticated sessions (online devices)', registers: [registry] }),

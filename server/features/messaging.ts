@@ -8,10 +8,11 @@ function sameMessage(storedJson: string, storedConversation: string, conversatio
 }
 
 /** Peer and group sends (LOG-1..3): appended, committed, then acked; delivery follows the commit. */
-export function messagingFeature(ctx: Pick<ServerContext, 'store' | 'config'>): FrameHandlers {
-  const { store, config } = ctx;
+export function messagingFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'metrics'>): FrameHandlers {
+  const { store, config, metrics } = ctx;
   return {
     async send(session, frame) {
+      const startedAt = performance.now();
       const sender = session.userId;
       const contentBytes = Buffer.byteLength(JSON.stringify(frame.content));
       if (contentBytes > config.limits.maxMessageBytes) {
@@ -44,6 +45,7 @@ export function messagingFeature(ctx: Pick<ServerContext, 'store' | 'config'>): 
         eventId: result.event.eventId, seq: result.seqs.get(sender) ?? 0, conversation: result.event.conversation,
         at: result.event.at, duplicate: result.duplicate,
       });
+      metrics.sendAck.observe((performance.now() - startedAt) / 1000);
     },
   };
 }

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AccountingResult } from './accounting.ts';
 import type { ProcessUsage } from './resources.ts';
+import type { ServerLatency } from './server-metrics.ts';
 import { fmtMs, type DriftSeries, type HistogramBucket, type HistoryDrift, type LatencySummary, type LatencyWindow, type TimelineRow } from './stats.ts';
 import type { World } from './world.ts';
 
@@ -58,7 +59,7 @@ export interface RunReport {
   historyDrift: HistoryDrift;
   histograms: { sendToAck: HistogramBucket[]; sendToDeliver: HistogramBucket[]; timeoutToPush: HistogramBucket[] };
   connections: { peakOpenSockets: number; peakLiveDevices: number; serverSessionsPeak: number | null; serverSessionsEnd: number | null };
-  server: { rssPeakBytes: number | null; rssEndBytes: number | null; cpuAvgPct: number | null };
+  server: { rssPeakBytes: number | null; rssEndBytes: number | null; cpuAvgPct: number | null; sendToAck?: ServerLatency };
   client: { eventLoopDelayP99Ms: number; eventLoopDelayMaxMs: number; rssPeakBytes: number };
   errors: Record<string, number>;
   closeCodes: Record<string, number>;
@@ -83,6 +84,13 @@ export function verdictLine(a: AccountingResult): string {
 
 function latencyRow(label: string, s: LatencySummary): string {
   return `  ${label.padEnd(16)}${n(s.n).padStart(9)}${fmtMs(s.p50).padStart(11)}${fmtMs(s.p95).padStart(11)}${fmtMs(s.p99).padStart(11)}${fmtMs(s.max).padStart(11)}`;
+}
+
+/** The server's share of send→ack (its histogram over the run phase): same columns, no max. */
+function serverSendAckLine(s: ServerLatency): string {
+  const cell = (v: number | null) => (v === null ? '-' : fmtMs(v)).padStart(11);
+  const missed = s.nodesMissed > 0 ? `  (${s.nodesMissed} node(s) unread)` : '';
+  return `    in the server ${n(s.count).padStart(9)}${cell(s.p50Ms)}${cell(s.p95Ms)}${cell(s.p99Ms)}${'-'.padStart(11)}${missed}`;
 }
 
 const pct = (v: number | null) => (v === null ? '-' : `${v.toFixed(0)}%`);
@@ -167,6 +175,7 @@ export function renderSummary(r: RunReport): string {
   lines.push('');
   lines.push(`latency                 n        p50        p95        p99        max`);
   lines.push(latencyRow('send→ack', r.latency.sendToAck));
+  if (r.server.sendToAck) lines.push(serverSendAckLine(r.server.sendToAck));
   lines.push(latencyRow('send→deliver', r.latency.sendToDeliver));
   lines.push(latencyRow('timeout→push', r.latency.timeoutToPush));
   lines.push(latencyRow('ping→pong', r.latency.pingRtt));

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { RunHistogram, SEND_ACK_METRIC } from './server-metrics.ts';
 import { account, BACK_ONLINE_ALLOWANCE_MS, type AccountingResult } from './accounting.ts';
 import type { LoadOptions } from './options.ts';
 import { renderSummary, verdictLine, writeReports, type ClusterReport, type RunReport } from './report.ts';
@@ -169,6 +170,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
   // One meter per tidings process the tool started; with --cluster also everything else that
   // shares the machine's cores with them.
   const nodeMeters = t.nodes.map((n) => new ProcessMeter(n.id, n.pid, readProcess(n.pid)));
+  const serverSendAck = new RunHistogram(SEND_ACK_METRIC, t.nodes.length > 0 ? t.nodes.map((n) => n.httpUrl) : [t.httpUrl]);
   const pg = t.cluster?.postgres ?? t.postgres;
   const pgMeter = pg?.pid !== undefined ? new ProcessMeter('postgres', pg.pid, readTree(pg.pid)) : undefined;
   const redisMeter = t.cluster ? new ProcessMeter('redis', t.cluster.redis.pid, readTree(t.cluster.redis.pid)) : undefined;
@@ -348,11 +350,13 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
     phaseLabel = 'run';
     world.startRun(runStart);
     for (const meter of [...nodeMeters, ...otherMeters]) meter.markRunStart(runStart);
+    await serverSendAck.markStart();
     if (opts.killNodeAtMs !== undefined) killTimer = setTimeout(() => { kill = killLastNode(); }, opts.killNodeAtMs);
     await sleep(opts.durationMs);
     const runEnd = Date.now();
     for (const meter of [...nodeMeters, ...otherMeters]) meter.markRunEnd(runEnd);
     phases.runMs = runEnd - runStart;
+    const serverSendAckRun = await serverSendAck.result();
     // A cluster: every node's CPU over the run (the killed one's until the kill), as one figure.
     const nodeCpuSec = nodeMeters.map((m) => m.usage().cpuSec);
     const serverCpuAvg = nodeMeters.length === 0 || nodeCpuSec.some((sec) => sec === null) ? null
@@ -482,7 +486,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
       historyDrift: historyDrift(world.windowsAck, world.windowsDeliver),
       histograms: { sendToAck: world.latAck.histogram(), sendToDeliver: world.latDeliver.histogram(), timeoutToPush: timeoutToPushSamples.histogram() },
       connections: { peakOpenSockets, peakLiveDevices: peakLive, serverSessionsPeak, serverSessionsEnd },
-      server: { rssPeakBytes: rssPeak, rssEndBytes: rssEnd, cpuAvgPct: serverCpuAvg },
+      server: { rssPeakBytes: rssPeak, rssEndBytes: rssEnd, cpuAvgPct: serverCpuAvg, sendToAck: serverSendAckRun },
       client: { eventLoopDelayP99Ms: loopDelay.percentile(99) / 1e6, eventLoopDelayMaxMs: loopDelay.max / 1e6, rssPeakBytes: clientRssPeak },
       errors: Object.fromEntries(world.errors), closeCodes: Object.fromEntries(world.closeCodes),
       abandonedSocketCloseCodes: Object.fromEntries(world.abandonedCloseCodes), sendRejected: Object.fromEntries(world.sendRejected),
