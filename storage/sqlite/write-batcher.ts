@@ -13,7 +13,7 @@ interface Queued<DB> {
  * connection: one write per wait capped the push dispatcher at about 50 jobs/s in the
  * 5,000-device load run. Writes that queue up while a commit waits go into the next transaction
  * together, each in a savepoint so one that fails is undone alone; callers hear back after the
- * commit.
+ * commit, which starts one event-loop turn after the first write arrives.
  */
 export class WriteBatcher<DB> {
   readonly #db: Kysely<DB>;
@@ -34,6 +34,10 @@ export class WriteBatcher<DB> {
   async #drain(): Promise<void> {
     this.#running = true;
     try {
+      // One event-loop turn first, so the writes of every I/O callback of this turn (the vendors'
+      // answers, the triggers they set off) share one commit: each commit holds the gate against
+      // the log writer and blocks this thread for its fsync.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       while (this.#queue.length > 0) {
         const outcomes: Array<{ item: Queued<DB>; ok: boolean; value: unknown }> = [];
         let taken: Queued<DB>[] | undefined;

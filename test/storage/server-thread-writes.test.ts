@@ -77,3 +77,24 @@ test('writes queued behind the gate commit together, and one that fails is undon
     assert.deepEqual(stored.map((r) => r.event_id), [10, 13], 'the refused write left nothing, not even its first row');
   });
 });
+
+test('writes from separate callbacks of one event-loop turn share one commit, with the gate free', { skip: SQLITE_ONLY }, async () => {
+  await withGatedDatabase(async ({ db }) => {
+    const batcher = new WriteBatcher(db);
+    const transactions: unknown[] = [];
+    const write = (eventId: number) => batcher.run(async (trx) => {
+      transactions.push(trx);
+      await trx.insertInto('push_trace').values({ event_id: eventId, message_id: null, user_id: 'alice', device_id: 'alice-phone', push_id: null, decision: 'queued', reason: 'test', detail: null, at: Date.now() }).execute();
+    });
+    // Three timers due at once run as three callbacks of one timers phase, like three vendor
+    // answers read in one poll phase.
+    const writes = await new Promise<Array<Promise<void>>>((resolve) => {
+      const started: Array<Promise<void>> = [];
+      for (const eventId of [1, 2, 3]) setTimeout(() => { started.push(write(eventId)); if (started.length === 3) resolve(started); }, 0);
+    });
+    await Promise.all(writes);
+    assert.equal(transactions.length, 3);
+    assert.equal(new Set(transactions).size, 1, 'one transaction (one commit) for the three');
+    assert.equal((await db.selectFrom('push_trace').select('event_id').execute()).length, 3);
+  });
+});
