@@ -40,7 +40,8 @@ Besides the whole-run latencies, the reports give send→ack and send→deliver 
 of the run (each sample in the window its send happened in; the drain adds no window) and a
 "cost against history" line: p50 and p99 of the sends in the last 2 minutes against the first 2
 (first and last third for runs shorter than 4 minutes). It is informational: the verdict is
-about loss and duplicates only.
+about loss and duplicates only. Under the devices' send→ack, "in the server" is the server's own
+share (tidings_send_ack_seconds from each node's /metrics over the run, bucket-interpolated).
 
 With --cluster N, the tool also starts a throw-away PostgreSQL (tools/ci/postgres.sh; install it
 with \`bash tools/ci/postgres.sh ensure\` or apt-get install postgresql) and a redis-server on
