@@ -333,7 +333,9 @@ test(`crash durability: kill -9 at random moments (seed ${SEED}) loses no acked 
       problems.push(`dave's sync of the call shows ${JSON.stringify(daveCall)}, expected only the final timed_out call_state`);
     }
 
-    // (c) pushes: one apns-id per (device, event); the same apns-id again only across a kill.
+    // (c) pushes: one apns-id per (device, event, kind of push); the same apns-id again only across
+    // a kill. A call that times out owes an offline invitee two pushes for its last event, the
+    // missed-call alert and the call-over that stops the ring (docs/PUSH.md), each with its own id.
     const tokens = new Set(TOKENS.values());
     const ours = received.filter((p) => tokens.has(p.token));
     const apnsIds = new Map<string, ReceivedApnsPush[]>();
@@ -345,10 +347,11 @@ test(`crash durability: kill -9 at random moments (seed ${SEED}) loses no acked 
         continue;
       }
       apnsIds.set(id, [...(apnsIds.get(id) ?? []), p]);
-      const key = `${p.token}/${(p.payload as { eventId?: string }).eventId}`;
+      const payload = p.payload as { eventId?: string; type?: string };
+      const key = `${p.token}/${payload.eventId}/${payload.type ?? 'message'}`;
       perEvent.set(key, (perEvent.get(key) ?? new Set()).add(id));
     }
-    for (const [key, ids] of perEvent) if (ids.size > 1) problems.push(`(token, event) ${key} pushed under ${ids.size} different apns-ids: ${[...ids].join(', ')}`);
+    for (const [key, ids] of perEvent) if (ids.size > 1) problems.push(`(token, event, kind) ${key} pushed under ${ids.size} different apns-ids: ${[...ids].join(', ')}`);
     let sameIdResends = 0;
     for (const [id, list] of apnsIds) {
       for (let i = 1; i < list.length; i++) {
