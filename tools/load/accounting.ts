@@ -343,7 +343,8 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   const headAt = (user: User, t: number): number => {
     let list = headCache.get(user);
     if (!list) {
-      list = [...user.eventAt.entries()].sort((a, b) => a[0] - b[0]);
+      list = [];
+      user.eventAt.forEach((at, seq) => list!.push([seq, at]));
       headCache.set(user, list);
     }
     let head = 0;

@@ -30,6 +30,9 @@ const TERMINAL = new Set(['rejected', 'timed_out', 'cancelled', 'ended']);
  * and vivo phones use their maker's channel; the rest FCM). Half of the OEM phones also register
  * an FCM token (the fallback), so carrier choice must push each event once through the OEM.
  */
+/** Far above any inbox a bounded run reaches; a bigger seq would turn the user's eventAt array sparse. */
+const MAX_TRACKED_SEQ = 10_000_000;
+
 const ANDROID_MIX: ReadonlyArray<[LoadVendor, number]> = [['huawei', 0.12], ['honor', 0.08], ['xiaomi', 0.12], ['oppo', 0.1], ['vivo', 0.08], ['fcm', 0.5]];
 const OEM_WITH_FCM = 0.5;
 /** Browsers that subscribe to Web Push. */
@@ -245,7 +248,7 @@ export class World implements DeviceHost {
     const tokenTtlSec = 6 * 3600;
     for (let i = 0; i < userCount; i++) {
       const id = `${options.runId}u${i}`;
-      const user: User = { id, index: i, token: mintToken(options.secret, id, tokenTtlSec), devices: [], contacts: [], groups: new Set(), groupList: [], inbox: new Map(), callEvents: new Map(), eventAt: new Map() };
+      const user: User = { id, index: i, token: mintToken(options.secret, id, tokenTtlSec), devices: [], contacts: [], groups: new Set(), groupList: [], inbox: new Map(), callEvents: new Map(), eventAt: [] };
       this.users.push(user);
       this.userById.set(id, user);
     }
@@ -430,7 +433,7 @@ export class World implements DeviceHost {
     const user = device.user;
     const seq = ev.seq as number;
     const eventId = ev.eventId as number;
-    user.eventAt.set(seq, ev.at as number);
+    if (Number.isSafeInteger(seq) && seq > 0 && seq <= MAX_TRACKED_SEQ) user.eventAt[seq] = ev.at as number;
     switch (ev.kind) {
       case 'message': {
         const id = String(ev.messageId);
