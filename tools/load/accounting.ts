@@ -339,16 +339,10 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
     }
     return list;
   };
-  const headCache = new Map<User, Array<[number, number]>>();
+  // eventAt is indexed by seq; forEach visits the seqs received, in order, and skips the holes.
   const headAt = (user: User, t: number): number => {
-    let list = headCache.get(user);
-    if (!list) {
-      list = [];
-      user.eventAt.forEach((at, seq) => list!.push([seq, at]));
-      headCache.set(user, list);
-    }
     let head = 0;
-    for (const [seq, at] of list) if (at <= t && seq > head) head = seq;
+    user.eventAt.forEach((at, seq) => { if (at <= t && seq > head) head = seq; });
     return head;
   };
 

@@ -6,6 +6,7 @@
  * server runs in sandbox mode) and `GET /admin/push-jobs` (the outbox).
  */
 import type { PushJob } from '../../storage/index.ts';
+import { metricsText } from './server-metrics.ts';
 
 /** Every vendor the load tool's devices register with (the registration kinds, `apns-voip` aside). */
 export type LoadVendor = 'apns' | 'fcm' | 'huawei' | 'honor' | 'xiaomi' | 'oppo' | 'vivo' | 'webpush';
@@ -216,14 +217,8 @@ export class AdminApi {
 
   /** `tidings_process_resident_memory_bytes` from /metrics. */
   async rssBytes(): Promise<number | undefined> {
-    try {
-      const res = await fetch(`${this.httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
-      const text = await res.text();
-      const m = /^tidings_process_resident_memory_bytes\s+([0-9.e+]+)/m.exec(text);
-      return m ? Number(m[1]) : undefined;
-    } catch {
-      return undefined;
-    }
+    const m = /^tidings_process_resident_memory_bytes\s+([0-9.e+]+)/m.exec((await metricsText(this.httpUrl)) ?? '');
+    return m ? Number(m[1]) : undefined;
   }
 }
 

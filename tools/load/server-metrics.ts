@@ -47,23 +47,21 @@ export function parseHistogram(text: string, name: string): HistogramSnapshot | 
   return { buckets, count, sum };
 }
 
-/** `later − earlier` of one node's histogram (same buckets). */
-export function difference(later: HistogramSnapshot, earlier: HistogramSnapshot): HistogramSnapshot {
+/** `a + sign × b`, bucket by bucket (the same buckets: one metric of one server version). */
+function combine(a: HistogramSnapshot, b: HistogramSnapshot, sign: 1 | -1): HistogramSnapshot {
   return {
-    buckets: later.buckets.map(([le, c], i) => [le, c - (earlier.buckets[i]?.[1] ?? 0)]),
-    count: later.count - earlier.count,
-    sum: later.sum - earlier.sum,
+    buckets: a.buckets.map(([le, c], i) => [le, c + sign * (b.buckets[i]?.[1] ?? 0)]),
+    count: a.count + sign * b.count,
+    sum: a.sum + sign * b.sum,
   };
 }
 
-/** Several nodes' histograms as one (same buckets). */
+/** `later − earlier` of one node's histogram. */
+export const difference = (later: HistogramSnapshot, earlier: HistogramSnapshot) => combine(later, earlier, -1);
+
+/** Several nodes' histograms as one. */
 export function total(parts: HistogramSnapshot[]): HistogramSnapshot | undefined {
-  if (parts.length === 0) return undefined;
-  return parts.reduce((acc, h) => ({
-    buckets: acc.buckets.map(([le, c], i) => [le, c + (h.buckets[i]?.[1] ?? 0)]),
-    count: acc.count + h.count,
-    sum: acc.sum + h.sum,
-  }));
+  return parts.length === 0 ? undefined : parts.reduce((acc, h) => combine(acc, h, 1));
 }
 
 /** The q-quantile in seconds, linear inside its bucket; the last finite bound when it falls in +Inf. */
@@ -84,13 +82,19 @@ export function quantile(h: HistogramSnapshot, q: number): number | null {
   return lower;
 }
 
-export async function readHistogram(httpUrl: string, name: string): Promise<HistogramSnapshot | undefined> {
+/** A server's /metrics text, or undefined when it does not answer (stopped, killed, slow). */
+export async function metricsText(httpUrl: string): Promise<string | undefined> {
   try {
     const res = await fetch(`${httpUrl}/metrics`, { signal: AbortSignal.timeout(5000) });
-    return res.ok ? parseHistogram(await res.text(), name) : undefined;
+    return res.ok ? await res.text() : undefined;
   } catch {
     return undefined;
   }
+}
+
+export async function readHistogram(httpUrl: string, name: string): Promise<HistogramSnapshot | undefined> {
+  const text = await metricsText(httpUrl);
+  return text === undefined ? undefined : parseHistogram(text, name);
 }
 
 /** Reads a histogram on every node at the run's start, then gives its run-long figure at the end. */
