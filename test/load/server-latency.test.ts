@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AdminApi } from '../../tools/load/push-source.ts';
 import { parseHistogram, quantile, RunHistogram, SEND_ACK_METRIC } from '../../tools/load/server-metrics.ts';
 import { startTestServer } from '../helpers/server.ts';
 
@@ -43,6 +44,16 @@ test('tidings_send_ack_seconds counts each acked send once, and the load report 
     assert.equal(result.nodesMissed, 0);
     assert.ok(result.p50Ms !== null && result.p50Ms > 0 && result.p50Ms <= result.p99Ms!);
     assert.ok(result.meanMs !== null && result.meanMs > 0);
+  } finally {
+    await t.stop();
+  }
+});
+
+test('with --url the load tool reads the server\'s RSS from its /metrics', async () => {
+  const t = await startTestServer();
+  try {
+    const rss = await new AdminApi(t.httpUrl, 'unused-admin-secret-0123456789').rssBytes();
+    assert.ok(rss !== undefined && rss > 10 * 1024 * 1024, `RSS read: ${rss}`);
   } finally {
     await t.stop();
   }

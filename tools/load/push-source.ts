@@ -215,9 +215,9 @@ export class AdminApi {
     }
   }
 
-  /** `tidings_process_resident_memory_bytes` from /metrics. */
+  /** prom-client's `process_resident_memory_bytes` under the server's `tidings_process_` prefix, from /metrics. */
   async rssBytes(): Promise<number | undefined> {
-    const m = /^tidings_process_resident_memory_bytes\s+([0-9.e+]+)/m.exec((await metricsText(this.httpUrl)) ?? '');
+    const m = /^tidings_process_process_resident_memory_bytes\s+([0-9.e+]+)/m.exec((await metricsText(this.httpUrl)) ?? '');
     return m ? Number(m[1]) : undefined;
   }
 }
