@@ -12,6 +12,8 @@ export const POSTGRES: SqlDialect = {
   greatest: (a, b) => sql<number>`greatest(${a}, ${b})`,
   // Several processes may write one database: claims lock rows and leases are respected.
   shared: true,
+  // Several writers: a user's seqs follow event ids only through the heads' locks, so the index stays.
+  inboxByEvent: true,
 };
 
 export interface PostgresStorageConfig {

@@ -16,6 +16,12 @@ export interface SqlDialect {
    * start-up recovery leaves other processes' leases alone. False for a file one process owns.
    */
   readonly shared: boolean;
+  /**
+   * The inbox has an index on (user_id, event_id). A SQLite file has none: its one writer hands
+   * out each user's seqs in event order, so the primary key finds entries by event as well
+   * (inbox-by-event.ts) and each inbox row costs one B-tree insert instead of two.
+   */
+  readonly inboxByEvent: boolean;
 }
 
 /**

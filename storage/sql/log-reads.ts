@@ -4,6 +4,7 @@ import type { Database } from './schema.ts';
 import type { ProjectionState } from '../domain/projector.ts';
 import type { AppendResult, CallRecord, InboxEntry, LogBackend, StoredEvent } from '../contract.ts';
 import { chunk, type SqlDialect } from './dialect.ts';
+import { firstEntryAfter } from './inbox-by-event.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -110,14 +111,25 @@ export class SqlLogReads implements Omit<LogBackend, 'write' | 'reset' | 'close'
     const original = await this.#db.selectFrom('events').selectAll()
       .where('sender', '=', sender).where('client_msg_id', '=', clientMsgId).executeTakeFirstOrThrow();
     const event = rowToStored(original);
-    const row = await this.#db.selectFrom('inbox').select('seq')
-      .where('user_id', '=', event.sender).where('conversation', '=', event.conversation).where('event_id', '=', event.eventId)
-      .executeTakeFirst();
-    return { event, seqs: new Map([[event.sender, Number(row?.seq ?? 0)]]), duplicate: true };
+    const seq = await this.#seqOf(event.sender, event.eventId);
+    return { event, seqs: new Map([[event.sender, seq ?? 0]]), duplicate: true };
+  }
+
+  /** The user's seq for the event, when it is in their inbox. */
+  async #seqOf(userId: string, eventId: number): Promise<number | undefined> {
+    const entry = await firstEntryAfter(this.#db, this.#dialect, userId, eventId - 1);
+    return entry?.eventId === eventId ? entry.seq : undefined;
   }
 
   async recipientsAmong(event: StoredEvent, users: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
+    if (!this.#dialect.inboxByEvent) {
+      for (const user of new Set(users)) {
+        const seq = await this.#seqOf(user, event.eventId);
+        if (seq !== undefined) out.set(user, seq);
+      }
+      return out;
+    }
     for (const part of chunk([...new Set(users)], 1, this.#dialect.maxParams)) {
       const rows = await this.#db.selectFrom('inbox').select(['user_id', 'seq']).where('user_id', 'in', part)
         .where('conversation', '=', event.conversation).where('event_id', '=', event.eventId).execute();

@@ -3,6 +3,7 @@ import type { Database } from './schema.ts';
 import type { CallRecord, CursorWrite, WriteItem } from '../contract.ts';
 import type { GroupChange } from '../domain/group-rules.ts';
 import { chunk, column, excluded, type SqlDialect } from './dialect.ts';
+import { firstEntryAfter } from './inbox-by-event.ts';
 
 /** A planned item once the backend gave it its event id and its recipients their seqs. */
 export interface AssignedItem {
@@ -128,13 +129,17 @@ export async function applySideEffects(trx: Transaction<Database>, dialect: SqlD
   const read = item.readCursor;
   if (read) {
     const readUpTo = dialect.greatest(column('conversation_state.read_event_id'), read.upTo);
+    // Without an index by event, the reader's entries after `upTo` start at a seq found on the
+    // primary key; the cursor only ever grows, so entries before it are never counted either way.
+    const from = dialect.inboxByEvent ? undefined : (await firstEntryAfter(trx, dialect, read.user, read.upTo))?.seq ?? Number.MAX_SAFE_INTEGER;
+    const fromSeq = from === undefined ? sql`` : sql`AND inbox.seq >= ${from}`;
     await trx.updateTable('conversation_state')
       .set({
         read_event_id: readUpTo,
         // Read up to the conversation's newest event (the usual case): nothing is unread, and no
         // inbox entry is read. Otherwise count what came after, in the reader's entries by event.
         unread: sql`CASE WHEN ${readUpTo} >= conversation_state.last_event_id THEN 0 ELSE (SELECT count(*) FROM inbox
-          WHERE inbox.user_id = conversation_state.user_id AND inbox.event_id > ${readUpTo}
+          WHERE inbox.user_id = conversation_state.user_id ${fromSeq} AND inbox.event_id > ${readUpTo}
           AND inbox.conversation = conversation_state.conversation AND inbox.countable = 1) END`,
       })
       .where('user_id', '=', read.user).where('conversation', '=', item.event.conversation).execute();

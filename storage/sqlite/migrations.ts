@@ -143,6 +143,15 @@ const migrations: Record<string, Migration> = {
       await sql`DROP INDEX inbox_by_conversation`.execute(db);
     },
   },
+  '0010_inbox_by_seq_only': {
+    async up(db: Kysely<any>) {
+      // This file's one writer hands out each user's seqs in event order, so the primary key
+      // (user_id, seq) is in event order as well and finds entries by event (inbox-by-event.ts).
+      // The second index cost every inbox row a second B-tree insert and a second dirty page per
+      // recipient in each commit (docs/PERFORMANCE.md, session 8).
+      await sql`DROP INDEX inbox_by_user_event`.execute(db);
+    },
+  },
 };
 
 export class CodeMigrationProvider implements MigrationProvider {

@@ -15,6 +15,7 @@ export const SQLITE: SqlDialect = {
   maxParams: 30_000,
   greatest: (a, b) => sql<number>`max(${a}, ${b})`,
   shared: false,
+  inboxByEvent: false,
 };
 
 export interface SqliteStorageConfig {

@@ -1,0 +1,55 @@
+import type { Kysely, Transaction } from 'kysely';
+import type { Database } from './schema.ts';
+import type { SqlDialect } from './dialect.ts';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** One inbox entry's place: the user's seq and the event it holds. */
+export interface InboxPlace {
+  seq: number;
+  eventId: number;
+}
+
+/**
+ * A user's first inbox entry for an event after `eventId`, or undefined when there is none.
+ *
+ * With `dialect.inboxByEvent` the (user_id, event_id) index answers it. Without it (SQLite) the
+ * primary key does: a SQLite file has one writer, which hands out each user's seqs in event
+ * order, so event ids grow with seq along the key. The search gallops back from the user's head
+ * (entries wanted here are nearly always recent ones: a read, a resend) and then halves, one
+ * primary-key probe per step, so an entry n places from the head costs about 2·log2(n) probes.
+ * Seqs need not be dense.
+ */
+export async function firstEntryAfter(db: Db, dialect: SqlDialect, userId: string, eventId: number): Promise<InboxPlace | undefined> {
+  if (dialect.inboxByEvent) {
+    const row = await db.selectFrom('inbox').select(['seq', 'event_id']).where('user_id', '=', userId).where('event_id', '>', eventId)
+      .orderBy('event_id').limit(1).executeTakeFirst();
+    return row ? { seq: Number(row.seq), eventId: Number(row.event_id) } : undefined;
+  }
+  // The entry with the largest seq at or below `seq`.
+  const atOrBelow = async (seq: number): Promise<InboxPlace | undefined> => {
+    const row = await db.selectFrom('inbox').select(['seq', 'event_id']).where('user_id', '=', userId).where('seq', '<=', seq)
+      .orderBy('seq', 'desc').limit(1).executeTakeFirst();
+    return row ? { seq: Number(row.seq), eventId: Number(row.event_id) } : undefined;
+  };
+  let after = await atOrBelow(Number.MAX_SAFE_INTEGER);
+  if (!after || after.eventId <= eventId) return undefined;
+  // Invariant: `after` holds an event after `eventId`; no entry at or below `before` does.
+  let before = 0;
+  for (let step = 1; ; step *= 2) {
+    const probe = await atOrBelow(after.seq - step);
+    if (!probe) break;
+    if (probe.eventId <= eventId) {
+      before = probe.seq;
+      break;
+    }
+    after = probe;
+  }
+  for (;;) {
+    const middle = Math.floor((before + after.seq) / 2);
+    if (middle <= before) return after;
+    const probe = await atOrBelow(middle);
+    if (probe && probe.seq > before && probe.eventId > eventId) after = probe;
+    else before = middle;
+  }
+}
