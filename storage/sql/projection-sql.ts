@@ -42,21 +42,44 @@ export async function upsertCall(trx: Transaction<Database>, call: CallRecord, e
  * cursors. The live writers of every dialect and `rebuild` run this same code, so the rebuilt
  * read models equal the live ones by construction (LOG-4).
  */
-export async function applyProjection(trx: Transaction<Database>, dialect: SqlDialect, assigned: readonly AssignedItem[], cursors: readonly CursorWrite[] = []): Promise<void> {
-  for (const part of chunk(conversationRowsOf(assigned), 5, dialect.maxParams)) {
-    await trx.insertInto('conversation_state').values(part).onConflict((oc) => oc.columns(['user_id', 'conversation']).doUpdateSet({
-      unread: sql`conversation_state.unread + excluded.unread`,
-      last_event_id: dialect.greatest(column('conversation_state.last_event_id'), excluded('last_event_id')),
-    })).execute();
+export async function applyProjection(
+  trx: Transaction<Database>, dialect: SqlDialect, assigned: readonly AssignedItem[], cursors: readonly CursorWrite[] = [], hot?: ProjectionHotPath,
+): Promise<void> {
+  const conversations = conversationRowsOf(assigned);
+  if (hot) for (const row of conversations) hot.upsertConversation(row);
+  else {
+    for (const part of chunk(conversations, 5, dialect.maxParams)) {
+      await trx.insertInto('conversation_state').values(part).onConflict((oc) => oc.columns(['user_id', 'conversation']).doUpdateSet({
+        unread: sql`conversation_state.unread + excluded.unread`,
+        last_event_id: dialect.greatest(column('conversation_state.last_event_id'), excluded('last_event_id')),
+      })).execute();
+    }
   }
   for (const a of assigned) await applySideEffects(trx, dialect, a);
-  for (const part of chunk(cursors, 4, dialect.maxParams)) {
-    await trx.insertInto('device_cursors')
-      .values(part.map((c) => ({ user_id: c.userId, device_id: c.deviceId, acked_seq: c.seq, updated_at: Date.now() })))
-      .onConflict((oc) => oc.columns(['user_id', 'device_id']).doUpdateSet({
-        acked_seq: dialect.greatest(column('device_cursors.acked_seq'), excluded('acked_seq')), updated_at: sql`excluded.updated_at`,
-      })).execute();
+  const now = Date.now();
+  if (hot) for (const cursor of cursors) hot.upsertCursor(cursor, now);
+  else {
+    for (const part of chunk(cursors, 4, dialect.maxParams)) {
+      await trx.insertInto('device_cursors')
+        .values(part.map((c) => ({ user_id: c.userId, device_id: c.deviceId, acked_seq: c.seq, updated_at: now })))
+        .onConflict((oc) => oc.columns(['user_id', 'device_id']).doUpdateSet({
+          acked_seq: dialect.greatest(column('device_cursors.acked_seq'), excluded('acked_seq')), updated_at: sql`excluded.updated_at`,
+        })).execute();
+    }
   }
+}
+
+/**
+ * The same two upserts as applyProjection's, one row at a time through statements prepared once on
+ * the writer's connection (SQLite). Multi-row upserts built by the query builder differed in length
+ * from batch to batch, so each compiled afresh (the longer ones on every use) and building them
+ * cost more than SQLite's own work for them (docs/PERFORMANCE.md, session 8).
+ */
+export interface ProjectionHotPath {
+  /** Adds the row's unread to the stored count and keeps the larger last event id. */
+  upsertConversation(row: Database['conversation_state']): void;
+  /** Keeps the larger acked seq. */
+  upsertCursor(cursor: CursorWrite, at: number): void;
 }
 
 /**

@@ -5,6 +5,7 @@ import { Kysely, Migrator, SqliteDialect, sql, type Dialect, type Driver, type S
 import { GatedDriver, type ReadConnection, type WriteGate } from './write-gate.ts';
 import type { Database } from '../sql/schema.ts';
 import type { SqlDialect } from '../sql/dialect.ts';
+import type { ProjectionHotPath } from '../sql/projection-sql.ts';
 import { profiledStatement } from './sql-profile.ts';
 import { CodeMigrationProvider } from './migrations.ts';
 
@@ -38,12 +39,12 @@ export interface OpenDatabase {
 }
 
 /**
- * The two inserts every append makes, as prepared statements run once per row inside the
+ * The inserts and upserts every append makes, as prepared statements run once per row inside the
  * writer's Kysely transaction (same connection). Building a multi-row insert through the query
  * builder cost more than SQLite's own work for it (tools/bench/core.ts profile); dialects without a
  * hot path use the query builder.
  */
-export interface AppendHotPath {
+export interface AppendHotPath extends ProjectionHotPath {
   /** Returns false when the row was a resend (unique index on sender + client id). */
   insertEvent(row: Database['events']): boolean;
   insertInbox(row: Database['inbox']): void;
@@ -54,9 +55,16 @@ function sqliteHotPath(sqlite: SQLite.Database): AppendHotPath {
   const event = prepared(`INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`);
   const inbox = prepared('INSERT INTO inbox (user_id, seq, event_id, conversation, countable) VALUES (?, ?, ?, ?, ?)');
+  const conversation = prepared(`INSERT INTO conversation_state (user_id, conversation, read_event_id, unread, last_event_id) VALUES (?, ?, ?, ?, ?)
+    ON CONFLICT (user_id, conversation) DO UPDATE SET unread = conversation_state.unread + excluded.unread,
+    last_event_id = max(conversation_state.last_event_id, excluded.last_event_id)`);
+  const cursor = prepared(`INSERT INTO device_cursors (user_id, device_id, acked_seq, updated_at) VALUES (?, ?, ?, ?)
+    ON CONFLICT (user_id, device_id) DO UPDATE SET acked_seq = max(device_cursors.acked_seq, excluded.acked_seq), updated_at = excluded.updated_at`);
   return {
     insertEvent: (r) => event.run(r.id, r.kind, r.conversation, r.sender, r.client_msg_id, r.message_id, r.at, r.json).changes === 1,
     insertInbox: (r) => void inbox.run(r.user_id, r.seq, r.event_id, r.conversation, r.countable),
+    upsertConversation: (r) => void conversation.run(r.user_id, r.conversation, r.read_event_id, r.unread, r.last_event_id),
+    upsertCursor: (c, at) => void cursor.run(c.userId, c.deviceId, c.seq, at),
   };
 }
 

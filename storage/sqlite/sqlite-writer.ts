@@ -108,7 +108,7 @@ export class SqliteBatchWriter implements BatchWriter {
     const inboxRows = inboxRowsOf(assigned);
     if (this.#hotPath) for (const row of inboxRows) this.#hotPath.insertInbox(row);
     else await insertInboxRows(trx, SQLITE, inboxRows);
-    await applyProjection(trx, SQLITE, assigned, cursors);
+    await applyProjection(trx, SQLITE, assigned, cursors, this.#hotPath);
     return { items: written };
   }
 }
