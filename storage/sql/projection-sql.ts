@@ -40,7 +40,8 @@ export async function upsertCall(trx: Transaction<Database>, call: CallRecord, e
  * Everything a committed batch changes besides the events and inbox rows themselves: unread
  * counts and last event per (user, conversation), group membership, calls, read cursors, device
  * cursors. The live writers of every dialect and `rebuild` run this same code, so the rebuilt
- * read models equal the live ones by construction (LOG-4).
+ * read models equal the live ones by construction (LOG-4); a writer with a `hot` path runs the
+ * two upserts through it instead, and the LOG-4 test compares the two.
  */
 export async function applyProjection(
   trx: Transaction<Database>, dialect: SqlDialect, assigned: readonly AssignedItem[], cursors: readonly CursorWrite[] = [], hot?: ProjectionHotPath,
@@ -152,8 +153,8 @@ export async function applySideEffects(trx: Transaction<Database>, dialect: SqlD
   const read = item.readCursor;
   if (read) {
     const readUpTo = dialect.greatest(column('conversation_state.read_event_id'), read.upTo);
-    // Without an index by event, the reader's entries after `upTo` start at a seq found on the
-    // primary key; the cursor only ever grows, so entries before it are never counted either way.
+    // Without an index by event, the scan starts at the reader's first entry after `upTo`, found on
+    // the primary key; the count is of entries after readUpTo, which is never below `upTo`.
     const from = dialect.inboxByEvent ? undefined : (await firstEntryAfter(trx, dialect, read.user, read.upTo))?.seq ?? Number.MAX_SAFE_INTEGER;
     const fromSeq = from === undefined ? sql`` : sql`AND inbox.seq >= ${from}`;
     await trx.updateTable('conversation_state')
