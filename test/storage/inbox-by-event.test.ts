@@ -66,6 +66,21 @@ for (const dialect of TEST_DIALECTS) {
       });
     });
 
+    it('recipientsAmong: each member of a large group with their own seq for the event; non-members absent', async () => {
+      await withTestStore(dialect, async ({ store }) => {
+        const members = Array.from({ length: 130 }, (_, i) => `m${String(i).padStart(3, '0')}`);
+        await store.log.append({ kind: 'group_created', sender: 'ann', groupId: 'g1', name: 'g', members });
+        // Uneven histories, so the members' seqs for one event differ.
+        for (const [i, user] of members.entries()) for (let k = 0; k < i % 4; k++) await store.log.append(peer('ben', user, `p${i}.${k}`));
+        const { event, seqs } = await store.log.append(inGroup('ann', 'target'));
+        for (let i = 0; i < 20; i++) await store.log.append(inGroup(members[i]!, `after${i}`));
+        const found = await store.log.recipientsAmong(event, [...members, 'ann', 'ben', 'nobody']);
+        assert.deepEqual([...found].sort(), [...seqs].sort(), 'every recipient, with the seq the append gave them');
+        assert.equal(found.has('ben'), false);
+        assert.equal(found.size, members.length + 1);
+      });
+    });
+
     it('seqs need not be dense: gaps of any size are searched over', async () => {
       await withTestStore(dialect, async ({ store }) => {
         const random = seededRandom(7);
