@@ -86,11 +86,13 @@ test('writes from separate callbacks of one event-loop turn share one commit, wi
       transactions.push(trx);
       await trx.insertInto('push_trace').values({ event_id: eventId, message_id: null, user_id: 'alice', device_id: 'alice-phone', push_id: null, decision: 'queued', reason: 'test', detail: null, at: Date.now() }).execute();
     });
-    // Three timers due at once run as three callbacks of one timers phase, like three vendor
-    // answers read in one poll phase.
+    // Three immediates queued together run as three callbacks of one check phase, like three
+    // vendor answers read in one poll phase; the batcher's own setImmediate runs in the next one.
+    // (Three timers were not enough: each setTimeout reads the clock, so under load they could
+    // fall due in different turns.)
     const writes = await new Promise<Array<Promise<void>>>((resolve) => {
       const started: Array<Promise<void>> = [];
-      for (const eventId of [1, 2, 3]) setTimeout(() => { started.push(write(eventId)); if (started.length === 3) resolve(started); }, 0);
+      for (const eventId of [1, 2, 3]) setImmediate(() => { started.push(write(eventId)); if (started.length === 3) resolve(started); });
     });
     await Promise.all(writes);
     assert.equal(transactions.length, 3);
