@@ -107,8 +107,15 @@ test('MSG-3: a call cancelled before the invitee reconnects: no ring at login, a
     const alice = await t.connect('alice');
     const created = await alice.expect({ type: 'call_invite', invitees: ['dave'] }, 'call_created');
     await alice.expect({ type: 'call_cancel', callId: created.callId }, 'ok');
-    await eventually(async () => (await t.server.ctx.store.push.jobs({ userId: 'dave' }, 10)).every((j) => j.state !== 'pending' && j.state !== 'sending'), 5000, 'jobs done');
-    const types = apnsTo(env.apnsDev, alert).map((p) => (p.payload as { type: string }).type);
+    // Wait for the missed-call push itself, then for every job: an outbox checked before the
+    // call-over jobs were enqueued (on PostgreSQL, a commit later) looked finished while empty.
+    const typesSent = () => apnsTo(env.apnsDev, alert).map((p) => (p.payload as { type: string }).type);
+    await eventually(() => typesSent().includes('missed_call'), 5000, 'a missed-call push');
+    await eventually(async () => {
+      const jobs = await t.server.ctx.store.push.jobs({ userId: 'dave' }, 10);
+      return jobs.length > 0 && jobs.every((j) => j.state !== 'pending' && j.state !== 'sending');
+    }, 5000, 'jobs done');
+    const types = typesSent();
     assert.ok(types.includes('missed_call'), `pushes: ${types.join(',')}`);
     const back = await t.connect('dave', 'dave-pixel');
     await back.sync();
