@@ -10,6 +10,9 @@ export interface InboxPlace {
   eventId: number;
 }
 
+const placeOf = (row: { seq: number; event_id: number } | undefined): InboxPlace | undefined =>
+  (row ? { seq: Number(row.seq), eventId: Number(row.event_id) } : undefined);
+
 /**
  * A user's first inbox entry for an event after `eventId`, or undefined when there is none.
  *
@@ -22,16 +25,12 @@ export interface InboxPlace {
  */
 export async function firstEntryAfter(db: Db, dialect: SqlDialect, userId: string, eventId: number): Promise<InboxPlace | undefined> {
   if (dialect.inboxByEvent) {
-    const row = await db.selectFrom('inbox').select(['seq', 'event_id']).where('user_id', '=', userId).where('event_id', '>', eventId)
-      .orderBy('event_id').limit(1).executeTakeFirst();
-    return row ? { seq: Number(row.seq), eventId: Number(row.event_id) } : undefined;
+    return placeOf(await db.selectFrom('inbox').select(['seq', 'event_id']).where('user_id', '=', userId).where('event_id', '>', eventId)
+      .orderBy('event_id').limit(1).executeTakeFirst());
   }
   // The entry with the largest seq at or below `seq`.
-  const atOrBelow = async (seq: number): Promise<InboxPlace | undefined> => {
-    const row = await db.selectFrom('inbox').select(['seq', 'event_id']).where('user_id', '=', userId).where('seq', '<=', seq)
-      .orderBy('seq', 'desc').limit(1).executeTakeFirst();
-    return row ? { seq: Number(row.seq), eventId: Number(row.event_id) } : undefined;
-  };
+  const atOrBelow = async (seq: number): Promise<InboxPlace | undefined> => placeOf(await db.selectFrom('inbox').select(['seq', 'event_id'])
+    .where('user_id', '=', userId).where('seq', '<=', seq).orderBy('seq', 'desc').limit(1).executeTakeFirst());
   let after = await atOrBelow(Number.MAX_SAFE_INTEGER);
   if (!after || after.eventId <= eventId) return undefined;
   // Invariant: `after` holds an event after `eventId`; no entry at or below `before` does.

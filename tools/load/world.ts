@@ -25,14 +25,13 @@ const GROUP_LEAVES_PER_GROUP_PER_SEC = 0.01;
 const CONTACTS = 5;
 const PAD = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua '.repeat(2);
 const TERMINAL = new Set(['rejected', 'timed_out', 'cancelled', 'ended']);
+/** Far above any inbox a bounded run reaches; a bigger seq would turn the user's eventAt array sparse. */
+const MAX_TRACKED_SEQ = 10_000_000;
 /**
  * Android devices with push: which channel they register, by share (Huawei, Honor, Xiaomi, OPPO
  * and vivo phones use their maker's channel; the rest FCM). Half of the OEM phones also register
  * an FCM token (the fallback), so carrier choice must push each event once through the OEM.
  */
-/** Far above any inbox a bounded run reaches; a bigger seq would turn the user's eventAt array sparse. */
-const MAX_TRACKED_SEQ = 10_000_000;
-
 const ANDROID_MIX: ReadonlyArray<[LoadVendor, number]> = [['huawei', 0.12], ['honor', 0.08], ['xiaomi', 0.12], ['oppo', 0.1], ['vivo', 0.08], ['fcm', 0.5]];
 const OEM_WITH_FCM = 0.5;
 /** Browsers that subscribe to Web Push. */
