@@ -127,6 +127,15 @@ const migrations: Record<string, Migration> = {
       // kept so that both dialects stand at the same one.
     },
   },
+  '0011_compact_inbox': {
+    async up(db: Kysely<any>) {
+      // SQLite's 0011 lets one inbox row stand for a run of a group's messages, which needs its
+      // one writer's memory of each user's newest row. Several writers here write one row per
+      // recipient (dialect.compactInbox); the columns exist so that both dialects share one schema.
+      await sql`ALTER TABLE events ADD COLUMN conv_ord BIGINT`.execute(db);
+      await sql`ALTER TABLE inbox ADD COLUMN run_ord BIGINT`.execute(db);
+    },
+  },
 };
 
 export class PostgresMigrationProvider implements MigrationProvider {

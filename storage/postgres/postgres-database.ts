@@ -14,6 +14,7 @@ export const POSTGRES: SqlDialect = {
   shared: true,
   // Several writers: a user's seqs follow event ids only through the heads' locks, so the index stays.
   inboxByEvent: true,
+  compactInbox: false,
 };
 
 export interface PostgresStorageConfig {

@@ -22,6 +22,12 @@ export interface SqlDialect {
    * (inbox-by-event.ts) and each inbox row costs one B-tree insert instead of two.
    */
   readonly inboxByEvent: boolean;
+  /**
+   * Consecutive messages of one group in a user's inbox share one row (compact-inbox.ts). It needs
+   * the single writer's memory of each user's newest row; several writers (PostgreSQL) write one
+   * row per recipient.
+   */
+  readonly compactInbox: boolean;
 }
 
 /**

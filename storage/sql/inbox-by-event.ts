@@ -1,6 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import type { SqlDialect } from './dialect.ts';
+import { entryAt, newestEntry } from './compact-inbox.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -28,10 +29,12 @@ export async function firstEntryAfter(db: Db, dialect: SqlDialect, userId: strin
     return placeOf(await db.selectFrom('inbox').select(['seq', 'event_id']).where('user_id', '=', userId).where('event_id', '>', eventId)
       .orderBy('event_id').limit(1).executeTakeFirst());
   }
-  // The entry with the largest seq at or below `seq`.
-  const atOrBelow = async (seq: number): Promise<InboxPlace | undefined> => placeOf(await db.selectFrom('inbox').select(['seq', 'event_id'])
-    .where('user_id', '=', userId).where('seq', '<=', seq).orderBy('seq', 'desc').limit(1).executeTakeFirst());
-  let after = await atOrBelow(Number.MAX_SAFE_INTEGER);
+  // The entry with the largest seq at or below `seq` (on a compact inbox, the one at `seq`: a run
+  // holds every seq up to the next row).
+  const atOrBelow = dialect.compactInbox ? (seq: number) => entryAt(db, userId, seq)
+    : async (seq: number): Promise<InboxPlace | undefined> => placeOf(await db.selectFrom('inbox').select(['seq', 'event_id'])
+      .where('user_id', '=', userId).where('seq', '<=', seq).orderBy('seq', 'desc').limit(1).executeTakeFirst());
+  let after = dialect.compactInbox ? await newestEntry(db, userId) : await atOrBelow(Number.MAX_SAFE_INTEGER);
   if (!after || after.eventId <= eventId) return undefined;
   // Invariant: `after` holds an event after `eventId`; no entry at or below `before` does.
   let before = 0;

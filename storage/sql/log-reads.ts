@@ -5,18 +5,13 @@ import type { ProjectionState } from '../domain/projector.ts';
 import type { AppendResult, CallRecord, InboxEntry, LogBackend, StoredEvent } from '../contract.ts';
 import { chunk, type SqlDialect } from './dialect.ts';
 import { firstEntryAfter } from './inbox-by-event.ts';
+import { compactHeadsIn, readCompactInbox } from './compact-inbox.ts';
+import { rowToStored } from './stored-event.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
 /** Users whose inbox recipientsAmong searches between two turns of the event loop (no index by event). */
 const RECIPIENTS_PER_TURN = 50;
-
-export function rowToStored(row: Database['events']): StoredEvent {
-  return {
-    eventId: Number(row.id), kind: row.kind as StoredEvent['kind'], conversation: row.conversation, sender: row.sender,
-    at: Number(row.at), clientMsgId: row.client_msg_id, messageId: row.message_id, json: row.json,
-  };
-}
 
 export function callFromRow(row: Database['calls']): CallRecord {
   return {
@@ -85,10 +80,12 @@ export class SqlLogReads implements Omit<LogBackend, 'write' | 'reset' | 'close'
   }
 
   inboxHeads(users: readonly string[]): Promise<Map<string, number>> {
+    if (this.#dialect.compactInbox) return compactHeadsIn(this.#db, users, this.#dialect.maxParams);
     return inboxHeadsIn(this.#db, users, this.#dialect.maxParams);
   }
 
   async readInbox(userId: string, after: number, upTo: number, limit: number): Promise<InboxEntry[]> {
+    if (this.#dialect.compactInbox) return readCompactInbox(this.#db, userId, after, upTo, limit, this.#dialect.maxParams);
     const rows = await this.#db.selectFrom('inbox as i')
       .innerJoin('events as e', 'e.id', 'i.event_id')
       .select(['i.seq', 'e.id', 'e.kind', 'e.conversation', 'e.sender', 'e.client_msg_id', 'e.message_id', 'e.at', 'e.json'])

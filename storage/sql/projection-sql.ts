@@ -4,6 +4,7 @@ import type { CallRecord, CursorWrite, WriteItem } from '../contract.ts';
 import type { GroupChange } from '../domain/group-rules.ts';
 import { chunk, column, excluded, type SqlDialect } from './dialect.ts';
 import { firstEntryAfter } from './inbox-by-event.ts';
+import { countUnreadAfter } from './compact-inbox.ts';
 
 /** A planned item once the backend gave it its event id and its recipients their seqs. */
 export interface AssignedItem {
@@ -12,19 +13,19 @@ export interface AssignedItem {
   seqs: number[];
 }
 
-/** The inbox rows of assigned items, in order (fan-out on write: one row per recipient). */
+/** The inbox rows of assigned items, in order, one per recipient (a dialect without `compactInbox`). */
 export function inboxRowsOf(assigned: readonly AssignedItem[]): Database['inbox'][] {
   const rows: Database['inbox'][] = [];
   for (const { item, eventId, seqs } of assigned) {
     item.recipients.forEach((user, r) => rows.push({
-      user_id: user, seq: seqs[r]!, event_id: eventId, conversation: item.event.conversation, countable: item.countable[r]!,
+      user_id: user, seq: seqs[r]!, event_id: eventId, conversation: item.event.conversation, countable: item.countable[r]!, run_ord: null,
     }));
   }
   return rows;
 }
 
 export async function insertInboxRows(trx: Transaction<Database>, dialect: SqlDialect, rows: readonly Database['inbox'][]): Promise<void> {
-  for (const part of chunk(rows, 5, dialect.maxParams)) await trx.insertInto('inbox').values(part).execute();
+  for (const part of chunk(rows, 6, dialect.maxParams)) await trx.insertInto('inbox').values(part).execute();
 }
 
 export async function upsertCall(trx: Transaction<Database>, call: CallRecord, eventId: number): Promise<void> {
@@ -151,7 +152,8 @@ export async function applySideEffects(trx: Transaction<Database>, dialect: SqlD
   if (item.groupChange) await applyGroupSql(trx, dialect, item.groupChange, eventId);
   if (item.callChange) await upsertCall(trx, item.callChange, eventId);
   const read = item.readCursor;
-  if (read) {
+  if (read && dialect.compactInbox) await applyCompactRead(trx, dialect, read, item.event.conversation);
+  else if (read) {
     const readUpTo = dialect.greatest(column('conversation_state.read_event_id'), read.upTo);
     // Without an index by event, the scan starts at the reader's first entry after `upTo`, found on
     // the primary key; the count is of entries after readUpTo, which is never below `upTo`.
@@ -168,4 +170,24 @@ export async function applySideEffects(trx: Transaction<Database>, dialect: SqlD
       })
       .where('user_id', '=', read.user).where('conversation', '=', item.event.conversation).execute();
   }
+}
+
+/**
+ * A read cursor on a compact inbox: the unread recount of applySideEffects, with the reader's
+ * entries counted through their runs (compact-inbox.ts) instead of by a scan of rows.
+ */
+async function applyCompactRead(trx: Transaction<Database>, dialect: SqlDialect, read: { user: string; upTo: number }, conversation: string): Promise<void> {
+  const state = await trx.selectFrom('conversation_state').select(['read_event_id', 'last_event_id'])
+    .where('user_id', '=', read.user).where('conversation', '=', conversation).executeTakeFirst();
+  if (!state) return;
+  const readUpTo = Math.max(Number(state.read_event_id), read.upTo);
+  // Read up to the conversation's newest event (the usual case): nothing is unread, and no inbox
+  // entry is read.
+  let unread = 0;
+  if (readUpTo < Number(state.last_event_id)) {
+    const from = await firstEntryAfter(trx, dialect, read.user, readUpTo);
+    if (from) unread = await countUnreadAfter(trx, read.user, conversation, readUpTo, from.seq);
+  }
+  await trx.updateTable('conversation_state').set({ read_event_id: readUpTo, unread })
+    .where('user_id', '=', read.user).where('conversation', '=', conversation).execute();
 }

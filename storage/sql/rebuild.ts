@@ -3,7 +3,8 @@ import type { Database } from './schema.ts';
 import { applyCallChange, applyGroupChange, project, type ProjectionState } from '../domain/projector.ts';
 import { toWriteItem } from '../write-item.ts';
 import { draftFromStored } from '../domain/replay.ts';
-import { applyProjection, inboxRowsOf, insertInboxRows, type AssignedItem } from './projection-sql.ts';
+import { applyProjection, insertInboxRows, type AssignedItem } from './projection-sql.ts';
+import { InboxAssigner } from './compact-inbox.ts';
 import type { SqlDialect } from './dialect.ts';
 
 /** The read models that rebuild recomputes from the log; the live writers maintain the same tables. */
@@ -20,12 +21,13 @@ export async function rebuildReadModels(db: Kysely<Database>, dialect: SqlDialec
   await db.transaction().execute(async (trx) => {
     for (const table of REBUILT_TABLES) await trx.deleteFrom(table).execute();
     const state: ProjectionState = { groups: new Map(), calls: new Map() };
-    const heads = new Map<string, number>();
+    const inbox = new InboxAssigner(dialect.compactInbox);
     let after = 0;
     for (;;) {
       const page = await trx.selectFrom('events').selectAll().where('id', '>', after).orderBy('id').limit(pageSize).execute();
       if (page.length === 0) break;
       const assigned: AssignedItem[] = [];
+      const rows: Database['inbox'][] = [];
       for (const row of page) {
         const draft = draftFromStored(row.kind, row.sender, row.conversation, row.client_msg_id, row.json);
         // Limits applied when the event was appended; replay must accept what the log holds.
@@ -33,16 +35,13 @@ export async function rebuildReadModels(db: Kysely<Database>, dialect: SqlDialec
         if (projected.groupChange) applyGroupChange(state, projected.groupChange);
         if (projected.callChange) applyCallChange(state, projected.callChange);
         const item = toWriteItem(projected);
-        const seqs = item.recipients.map((user) => {
-          const seq = (heads.get(user) ?? 0) + 1;
-          heads.set(user, seq);
-          return seq;
-        });
+        const ord = row.conv_ord === null ? null : Number(row.conv_ord);
+        const seqs = inbox.assign(item, Number(row.id), ord, rows);
         assigned.push({ item, eventId: Number(row.id), seqs });
         after = Number(row.id);
         count += 1;
       }
-      await insertInboxRows(trx, dialect, inboxRowsOf(assigned));
+      await insertInboxRows(trx, dialect, rows);
       await applyProjection(trx, dialect, assigned);
     }
   });

@@ -152,6 +152,17 @@ const migrations: Record<string, Migration> = {
       await sql`DROP INDEX inbox_by_user_event`.execute(db);
     },
   },
+  '0011_compact_inbox': {
+    async up(db: Kysely<any>) {
+      // Each group message's place in its group, so that one inbox row can stand for a run of a
+      // group's messages (storage/sql/compact-inbox.ts). Rows written before stay one per entry.
+      await sql`ALTER TABLE events ADD COLUMN conv_ord INTEGER`.execute(db);
+      await sql`UPDATE events SET conv_ord = numbered.ord FROM (SELECT id, row_number() OVER (PARTITION BY conversation ORDER BY id) AS ord
+        FROM events WHERE kind = 'message' AND substr(conversation, 1, 2) = 'g:') AS numbered WHERE events.id = numbered.id`.execute(db);
+      await sql`CREATE UNIQUE INDEX events_by_conv_ord ON events (conversation, conv_ord) WHERE conv_ord IS NOT NULL`.execute(db);
+      await sql`ALTER TABLE inbox ADD COLUMN run_ord INTEGER`.execute(db);
+    },
+  },
 };
 
 export class CodeMigrationProvider implements MigrationProvider {

@@ -17,6 +17,7 @@ export const SQLITE: SqlDialect = {
   greatest: (a, b) => sql<number>`max(${a}, ${b})`,
   shared: false,
   inboxByEvent: false,
+  compactInbox: true,
 };
 
 export interface SqliteStorageConfig {
@@ -52,17 +53,17 @@ export interface AppendHotPath extends ProjectionHotPath {
 
 function sqliteHotPath(sqlite: SQLite.Database): AppendHotPath {
   const prepared = (text: string) => profiledStatement(text, sqlite.prepare(text));
-  const event = prepared(`INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`);
-  const inbox = prepared('INSERT INTO inbox (user_id, seq, event_id, conversation, countable) VALUES (?, ?, ?, ?, ?)');
+  const event = prepared(`INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json, conv_ord)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING`);
+  const inbox = prepared('INSERT INTO inbox (user_id, seq, event_id, conversation, countable, run_ord) VALUES (?, ?, ?, ?, ?, ?)');
   const conversation = prepared(`INSERT INTO conversation_state (user_id, conversation, read_event_id, unread, last_event_id) VALUES (?, ?, ?, ?, ?)
     ON CONFLICT (user_id, conversation) DO UPDATE SET unread = conversation_state.unread + excluded.unread,
     last_event_id = max(conversation_state.last_event_id, excluded.last_event_id)`);
   const cursor = prepared(`INSERT INTO device_cursors (user_id, device_id, acked_seq, updated_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (user_id, device_id) DO UPDATE SET acked_seq = max(device_cursors.acked_seq, excluded.acked_seq), updated_at = excluded.updated_at`);
   return {
-    insertEvent: (r) => event.run(r.id, r.kind, r.conversation, r.sender, r.client_msg_id, r.message_id, r.at, r.json).changes === 1,
-    insertInbox: (r) => void inbox.run(r.user_id, r.seq, r.event_id, r.conversation, r.countable),
+    insertEvent: (r) => event.run(r.id, r.kind, r.conversation, r.sender, r.client_msg_id, r.message_id, r.at, r.json, r.conv_ord).changes === 1,
+    insertInbox: (r) => void inbox.run(r.user_id, r.seq, r.event_id, r.conversation, r.countable, r.run_ord),
     upsertConversation: (r) => void conversation.run(r.user_id, r.conversation, r.read_event_id, r.unread, r.last_event_id),
     upsertCursor: (c, at) => void cursor.run(c.userId, c.deviceId, c.seq, at),
   };

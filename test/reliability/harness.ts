@@ -184,6 +184,20 @@ export interface DbSnapshot {
 }
 
 /**
+ * The SQLite inbox with its runs spelled out (`entries`: user_id, seq, event_id), written here in
+ * SQL apart from storage/sql/compact-inbox.ts so that the audit does not trust the code it audits:
+ * a row with `run_ord` holds its group's messages from that conv_ord on, one seq each, up to the
+ * user's next row, or to the group's newest message for the user's newest row.
+ */
+const SQLITE_INBOX_ENTRIES = `WITH rows AS (SELECT user_id, seq, event_id, conversation, run_ord,
+    lead(seq) OVER (PARTITION BY user_id ORDER BY seq) AS next_seq FROM inbox),
+  entries AS (SELECT user_id, seq, event_id FROM rows WHERE run_ord IS NULL
+    UNION ALL
+    SELECT r.user_id, r.seq + (g.conv_ord - r.run_ord), g.id FROM rows r JOIN events g ON g.conversation = r.conversation
+      AND g.conv_ord >= r.run_ord AND (r.next_seq IS NULL OR g.conv_ord < r.run_ord + (r.next_seq - r.seq))
+    WHERE r.run_ord IS NOT NULL)`;
+
+/**
  * Look at the database after the server process exited: the SQLite file `file` (recovering its
  * WAL, as a restart would), or, when writeChildConfig gave its data directory a PostgreSQL
  * database, that database.
@@ -195,7 +209,8 @@ export function inspectDatabase(file: string): DbSnapshot {
   try {
     const integrity = (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
     const inbox = new Map<string, Array<{ seq: number; eventId: number; kind: string }>>();
-    for (const row of db.prepare('SELECT i.user_id AS user, i.seq AS seq, i.event_id AS eventId, e.kind AS kind FROM inbox i JOIN events e ON e.id = i.event_id ORDER BY i.user_id, i.seq').all() as Array<{ user: string; seq: number; eventId: number; kind: string }>) {
+    for (const row of db.prepare(`${SQLITE_INBOX_ENTRIES} SELECT i.user_id AS user, i.seq AS seq, i.event_id AS eventId, e.kind AS kind
+      FROM entries i JOIN events e ON e.id = i.event_id ORDER BY i.user_id, i.seq`).all() as Array<{ user: string; seq: number; eventId: number; kind: string }>) {
       const list = inbox.get(row.user) ?? [];
       list.push({ seq: row.seq, eventId: row.eventId, kind: row.kind });
       inbox.set(row.user, list);
@@ -205,7 +220,7 @@ export function inspectDatabase(file: string): DbSnapshot {
       const key = `${row.sender}/${row.clientMsgId}`;
       messages.set(key, [...(messages.get(key) ?? []), { id: row.id, messageId: row.messageId }]);
     }
-    const duplicateInboxRows = db.prepare('SELECT user_id AS user, event_id AS eventId, count(*) AS n FROM inbox GROUP BY user_id, event_id HAVING count(*) > 1').all() as Array<{ user: string; eventId: number; n: number }>;
+    const duplicateInboxRows = db.prepare(`${SQLITE_INBOX_ENTRIES} SELECT user_id AS user, event_id AS eventId, count(*) AS n FROM entries GROUP BY user_id, event_id HAVING count(*) > 1`).all() as Array<{ user: string; eventId: number; n: number }>;
     const calls = new Map<string, { state: string; invitees: Record<string, string> }>();
     for (const row of db.prepare('SELECT call_id AS callId, state, invitees FROM calls').all() as Array<{ callId: string; state: string; invitees: string }>) {
       calls.set(row.callId, { state: row.state, invitees: JSON.parse(row.invitees) as Record<string, string> });

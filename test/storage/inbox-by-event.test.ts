@@ -24,10 +24,14 @@ const inGroup = (sender: string, id: string): EventDraft => ({
   kind: 'message', sender, group: 'g1', conversation: groupConversation('g1'), clientMsgId: id, data: { to: { group: 'g1' }, content: { type: 'text', text: id } },
 });
 
-/** Both ways of searching, on this store's connection. */
+/**
+ * The ways of searching this store's inbox: on PostgreSQL's one row per recipient both the index
+ * and the search over the key; on SQLite's compact inbox (runs of group messages in one row) the
+ * search over the key through the runs.
+ */
 function searches(store: Store): SqlDialect[] {
-  const base = store.dialect === 'postgres' ? POSTGRES : SQLITE;
-  return [{ ...base, inboxByEvent: true }, { ...base, inboxByEvent: false }];
+  if (store.dialect !== 'postgres') return [SQLITE];
+  return [{ ...POSTGRES, inboxByEvent: true }, { ...POSTGRES, inboxByEvent: false }];
 }
 
 function bruteForce(entries: readonly InboxPlace[], after: number): InboxPlace | undefined {

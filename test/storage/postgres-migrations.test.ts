@@ -19,7 +19,8 @@ const skip = TEST_DIALECTS.includes('postgres') || TEST_DIALECT === 'postgres' ?
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ALL = ['0001_event_log', '0002_push', '0003_calls', '0004_push_settings', '0005_push_vendor_registry',
-  '0006_group_roles', '0007_push_collapsed_count', '0008_sync_badges', '0009_inbox_by_user_event', '0010_inbox_by_seq_only'];
+  '0006_group_roles', '0007_push_collapsed_count', '0008_sync_badges', '0009_inbox_by_user_event', '0010_inbox_by_seq_only',
+  '0011_compact_inbox'];
 
 test('migrations: PostgreSQL has the same migrations, by name, as SQLite', async () => {
   const pg = Object.keys(await new PostgresMigrationProvider().getMigrations()).sort();

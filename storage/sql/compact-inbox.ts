@@ -1,0 +1,256 @@
+import { sql, type Kysely, type Transaction } from 'kysely';
+import { parseConversation } from '../../protocol/index.ts';
+import type { InboxEntry, WriteItem } from '../contract.ts';
+import type { Database } from './schema.ts';
+import { chunk } from './dialect.ts';
+import { rowToStored } from './stored-event.ts';
+
+/*
+ * The compact inbox (`SqlDialect.compactInbox`, SQLite): a run of one group's messages in one row.
+ *
+ * Every member of a group gets each of its messages (projector.ts), so when a user's consecutive
+ * inbox entries are consecutive messages of one group, the row of the first stands for all of
+ * them. Each group message has its place in its group, `events.conv_ord` (1, 2, 3, … per group);
+ * a row with `run_ord` set starts a run there. The run covers the user's seqs from the row's up to
+ * the next row's, exclusive, or, for the user's newest row, up to the group's newest message: seq s
+ * of a run holds the group message at conv_ord = run_ord + (s − seq). A member stops getting a
+ * group's messages only through an event they receive themselves (their leave or removal, the
+ * dissolution: group-rules.ts), which is a row of its own and ends the run, so a run never claims
+ * a message its user did not get.
+ *
+ * Seqs, the events behind them and their order are exactly those of one row per recipient; only
+ * the storage differs, and a plain row (run_ord NULL) is a run of one. A 2,000-member group whose
+ * members talk there and nowhere else in between costs one `events` row per message, not 2,000
+ * inbox rows; a member who got anything else since the group's last message costs one row, as
+ * before (docs/ARCHITECTURE.md has the cost model).
+ */
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+/** A row limit that is no limit (one below the largest safe integer, as the query asks for one more). */
+const EVERY_ROW = Number.MAX_SAFE_INTEGER - 1;
+
+/** A group message: its recipients are the group's members, so it may extend their runs. */
+export function isRunEvent(kind: string, conversation: string): boolean {
+  return kind === 'message' && parseConversation(conversation)?.kind === 'group';
+}
+
+/** A user's newest row when it starts a run, as its writer remembers it: the group and the last conv_ord it covers. */
+export interface OpenRun {
+  conversation: string;
+  lastOrd: number;
+}
+
+/**
+ * Hands out each recipient's next seq and writes rows only where a run cannot be extended. The
+ * live single writer and `rebuild` share it, so both store the same rows (LOG-4). It must know
+ * every recipient's head (and open run) before assign(): a writer loads them (`know`), rebuild
+ * starts from empty inboxes.
+ */
+export class InboxAssigner {
+  readonly #heads = new Map<string, number>();
+  readonly #runs = new Map<string, OpenRun>();
+  readonly #compact: boolean;
+
+  constructor(compact: boolean) {
+    this.#compact = compact;
+  }
+
+  knows(user: string): boolean {
+    return this.#heads.has(user);
+  }
+
+  know(user: string, head: number, run: OpenRun | undefined): void {
+    this.#heads.set(user, head);
+    if (run) this.#runs.set(user, run);
+    else this.#runs.delete(user);
+  }
+
+  /** Forget everything (the batch that produced it rolled back). */
+  clear(): void {
+    this.#heads.clear();
+    this.#runs.clear();
+  }
+
+  /** Seqs of the item's recipients, in order; appends the rows to store to `rows`. `ord`: the event's conv_ord, for a group message. */
+  assign(item: WriteItem, eventId: number, ord: number | null, rows: Database['inbox'][]): number[] {
+    const { conversation } = item.event;
+    const runs = this.#compact && ord !== null;
+    return item.recipients.map((user, r) => {
+      const seq = (this.#heads.get(user) ?? 0) + 1;
+      this.#heads.set(user, seq);
+      const run = this.#runs.get(user);
+      if (runs) {
+        if (run && run.conversation === conversation && run.lastOrd === ord - 1) {
+          run.lastOrd = ord;
+          return seq;
+        }
+        this.#runs.set(user, { conversation, lastOrd: ord });
+      } else if (run) {
+        this.#runs.delete(user);
+      }
+      rows.push({ user_id: user, seq, event_id: eventId, conversation, countable: item.countable[r]!, run_ord: runs ? ord : null });
+      return seq;
+    });
+  }
+}
+
+/** A stored inbox row as the compact reads need it. */
+export interface InboxRow {
+  seq: number;
+  eventId: number;
+  conversation: string;
+  countable: number;
+  runOrd: number | null;
+}
+
+const rowOf = (row: { seq: number; event_id: number; conversation: string; countable: number; run_ord: number | null }): InboxRow => ({
+  seq: Number(row.seq), eventId: Number(row.event_id), conversation: row.conversation, countable: Number(row.countable),
+  runOrd: row.run_ord === null ? null : Number(row.run_ord),
+});
+
+const ROW_COLUMNS = ['seq', 'event_id', 'conversation', 'countable', 'run_ord'] as const;
+
+/** The user's row with the largest seq at or below `seq`: the one whose run (or single entry) holds that seq, if any. */
+export async function rowAtOrBelow(db: Db, userId: string, seq: number): Promise<InboxRow | undefined> {
+  const row = await db.selectFrom('inbox').select(ROW_COLUMNS).where('user_id', '=', userId).where('seq', '<=', seq)
+    .orderBy('seq', 'desc').limit(1).executeTakeFirst();
+  return row ? rowOf(row) : undefined;
+}
+
+/** Each user's newest row (users without one are left out). */
+export async function newestRowsOf(db: Db, users: readonly string[], maxParams: number): Promise<Map<string, InboxRow>> {
+  const out = new Map<string, InboxRow>();
+  for (const part of chunk([...new Set(users)], 1, maxParams)) {
+    const rows = await sql<{ user_id: string; seq: number; event_id: number; conversation: string; countable: number; run_ord: number | null }>`
+      SELECT i.user_id, i.seq, i.event_id, i.conversation, i.countable, i.run_ord FROM inbox i
+      WHERE i.user_id IN (${sql.join(part)}) AND i.seq = (SELECT max(m.seq) FROM inbox m WHERE m.user_id = i.user_id)`.execute(db);
+    for (const row of rows.rows) out.set(row.user_id, rowOf(row));
+  }
+  return out;
+}
+
+/** The newest conv_ord of a group and that message's event id (undefined: no message yet). */
+export async function newestInGroup(db: Db, conversation: string): Promise<{ ord: number; eventId: number } | undefined> {
+  const row = await db.selectFrom('events').select(['conv_ord', 'id']).where('conversation', '=', conversation)
+    .where('conv_ord', 'is not', null).orderBy('conv_ord', 'desc').limit(1).executeTakeFirst();
+  return row ? { ord: Number(row.conv_ord), eventId: Number(row.id) } : undefined;
+}
+
+/** The last seq a user's newest row covers: its own, or the end of its run (the group's newest message). */
+export async function lastSeqOf(db: Db, row: InboxRow): Promise<number> {
+  if (row.runOrd === null) return row.seq;
+  const newest = await newestInGroup(db, row.conversation);
+  if (!newest || newest.ord < row.runOrd) throw new Error(`inbox run at conv_ord ${row.runOrd} of ${row.conversation} has no message`);
+  return row.seq + newest.ord - row.runOrd;
+}
+
+/**
+ * Each user's newest seq (0 for an empty inbox), in one statement per chunk of users: the newest
+ * row's seq plus, when it starts a run, the group messages after its first.
+ */
+export async function compactHeadsIn(db: Db, users: readonly string[], maxParams: number): Promise<Map<string, number>> {
+  const heads = new Map<string, number>();
+  for (const part of chunk([...new Set(users)], 1, maxParams)) {
+    for (const user of part) heads.set(user, 0);
+    const rows = await sql<{ user_id: string; head: number }>`SELECT i.user_id, i.seq + CASE WHEN i.run_ord IS NULL THEN 0 ELSE
+        (SELECT max(e.conv_ord) FROM events e WHERE e.conversation = i.conversation AND e.conv_ord IS NOT NULL) - i.run_ord END AS head
+      FROM inbox i WHERE i.user_id IN (${sql.join(part)}) AND i.seq = (SELECT max(m.seq) FROM inbox m WHERE m.user_id = i.user_id)`
+      .execute(db);
+    for (const row of rows.rows) heads.set(row.user_id, Number(row.head));
+  }
+  return heads;
+}
+
+/**
+ * The event ids of a group's messages from conv_ord `from` to `to`, in order. A missing one means
+ * the inbox and the log disagree, which no reader may paper over.
+ */
+async function groupEventIds(db: Db, conversation: string, from: number, to: number): Promise<number[]> {
+  const rows = await db.selectFrom('events').select('id').where('conversation', '=', conversation)
+    .where('conv_ord', '>=', from).where('conv_ord', '<=', to).orderBy('conv_ord').execute();
+  if (rows.length !== to - from + 1) throw new Error(`inbox run of ${conversation}: conv_ord ${from}..${to} has ${rows.length} messages`);
+  return rows.map((r) => Number(r.id));
+}
+
+/** The entry at exactly `seq` (at most the user's head), found through the row that holds it. */
+export async function entryAt(db: Db, userId: string, seq: number): Promise<{ seq: number; eventId: number } | undefined> {
+  const row = await rowAtOrBelow(db, userId, seq);
+  if (!row) return undefined;
+  if (row.runOrd === null || row.seq === seq) return { seq: row.seq, eventId: row.eventId };
+  const ord = row.runOrd + (seq - row.seq);
+  const [eventId] = await groupEventIds(db, row.conversation, ord, ord);
+  return { seq, eventId: eventId! };
+}
+
+/** The user's newest entry, or undefined for an empty inbox. */
+export async function newestEntry(db: Db, userId: string): Promise<{ seq: number; eventId: number } | undefined> {
+  const row = await rowAtOrBelow(db, userId, Number.MAX_SAFE_INTEGER);
+  if (!row || row.runOrd === null) return row && { seq: row.seq, eventId: row.eventId };
+  return entryAt(db, userId, await lastSeqOf(db, row));
+}
+
+/**
+ * The user's rows that hold seqs after `after`, each with the last seq it covers, in seq order,
+ * stopping once `limit` entries are covered or past `upTo`.
+ */
+async function rowsAfter(db: Db, userId: string, after: number, upTo: number, limit: number): Promise<Array<{ row: InboxRow; last: number }>> {
+  const holder = await rowAtOrBelow(db, userId, after + 1);
+  const start = holder && holder.runOrd !== null ? holder.seq : after + 1;
+  const rows = (await db.selectFrom('inbox').select(ROW_COLUMNS).where('user_id', '=', userId)
+    .where('seq', '>=', start).where('seq', '<=', upTo).orderBy('seq').limit(limit + 1).execute()).map(rowOf);
+  const out: Array<{ row: InboxRow; last: number }> = [];
+  let covered = 0;
+  for (const [i, row] of rows.entries()) {
+    const next = rows[i + 1];
+    const last = Math.min(upTo, next ? next.seq - 1 : row.runOrd === null ? row.seq : await lastSeqOf(db, row));
+    out.push({ row, last });
+    covered += last - Math.max(row.seq, after + 1) + 1;
+    if (covered >= limit) break;
+  }
+  return out;
+}
+
+/** readInbox on a compact inbox: the same entries as one row per recipient would give. */
+export async function readCompactInbox(db: Db, userId: string, after: number, upTo: number, limit: number, maxParams: number): Promise<InboxEntry[]> {
+  if (upTo <= after || limit <= 0) return [];
+  const places: Array<{ seq: number; eventId: number }> = [];
+  for (const { row, last } of await rowsAfter(db, userId, after, upTo, limit)) {
+    const first = Math.max(row.seq, after + 1);
+    const end = Math.min(last, first + (limit - places.length) - 1);
+    if (end < first) continue;
+    if (row.runOrd === null) places.push({ seq: row.seq, eventId: row.eventId });
+    else {
+      const ids = await groupEventIds(db, row.conversation, row.runOrd + (first - row.seq), row.runOrd + (end - row.seq));
+      ids.forEach((eventId, i) => places.push({ seq: first + i, eventId }));
+    }
+    if (places.length >= limit) break;
+  }
+  const events = new Map<number, ReturnType<typeof rowToStored>>();
+  for (const part of chunk([...new Set(places.map((p) => p.eventId))], 1, maxParams)) {
+    for (const row of await db.selectFrom('events').selectAll().where('id', 'in', part).execute()) events.set(Number(row.id), rowToStored(row));
+  }
+  return places.map(({ seq, eventId }) => ({ seq, event: events.get(eventId)! }));
+}
+
+/**
+ * A user's unread entries in one conversation after event `after`, from seq `fromSeq` on (the
+ * first entry after that event): plain rows count by their `countable`, runs by the group's
+ * messages from others.
+ */
+export async function countUnreadAfter(db: Db, userId: string, conversation: string, after: number, fromSeq: number): Promise<number> {
+  let unread = 0;
+  for (const { row, last } of await rowsAfter(db, userId, fromSeq - 1, Number.MAX_SAFE_INTEGER, EVERY_ROW)) {
+    if (row.conversation !== conversation) continue;
+    if (row.runOrd === null) {
+      if (row.countable === 1 && row.eventId > after) unread += 1;
+      continue;
+    }
+    const first = Math.max(row.seq, fromSeq);
+    const counted = await db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).where('conversation', '=', conversation)
+      .where('conv_ord', '>=', row.runOrd + (first - row.seq)).where('conv_ord', '<=', row.runOrd + (last - row.seq))
+      .where('id', '>', after).where('sender', '!=', userId).executeTakeFirst();
+    unread += Number(counted?.n ?? 0);
+  }
+  return unread;
+}

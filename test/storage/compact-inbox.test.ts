@@ -1,0 +1,180 @@
+/**
+ * The compact inbox (storage/sql/compact-inbox.ts, SQLite): one row stands for a run of one group's
+ * messages. LOG-3 and SYNC-1 must not see the difference: a random history of group and peer
+ * messages, reads (to the newest event and partial), leaves, removals, rejoins, renames, resends,
+ * a restart halfway and a dissolution is appended to a store; then the same log is rebuilt with one
+ * row per recipient (the storage before compaction) into a copy, and every read is compared:
+ * heads, every page of every inbox, the first entry after every event, the recipients of events,
+ * and the unread counts and read cursors of conversation_state.
+ */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync } from 'node:fs';
+import { groupConversation, peerConversation, ProtocolError } from '../../protocol/index.ts';
+import type { EventDraft, Store } from '../../storage/index.ts';
+import { firstEntryAfter } from '../../storage/sql/inbox-by-event.ts';
+import { SqlLogReads } from '../../storage/sql/log-reads.ts';
+import { rebuildReadModels } from '../../storage/sql/rebuild.ts';
+import { openSqliteDatabase, SQLITE, type SqliteStorageConfig } from '../../storage/sqlite/sqlite-database.ts';
+import { TEST_DIALECTS, withTestStore } from '../helpers/dialects.ts';
+import { seededRandom } from '../helpers/random.ts';
+
+const USERS = ['ann', 'ben', 'cat', 'dan', 'eve', 'fay'];
+const ONE_ROW_EACH = { ...SQLITE, compactInbox: false };
+
+const groupMessage = (sender: string, group: string, id: string): EventDraft => ({
+  kind: 'message', sender, group, conversation: groupConversation(group), clientMsgId: id, data: { to: { group }, content: { type: 'text', text: id } },
+});
+const peerMessage = (sender: string, to: string, id: string): EventDraft => ({
+  kind: 'message', sender, peer: to, conversation: peerConversation(sender, to), clientMsgId: id, data: { to: { user: to }, content: { type: 'text', text: id } },
+});
+
+/** A random history; membership is tracked here only to pick plausible drafts (the store decides). */
+async function appendHistory(t: { store: Store; reopen(): Promise<Store> }, seed: number): Promise<void> {
+  const random = seededRandom(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
+  const members = new Map<string, Set<string>>([['g1', new Set(USERS)], ['g2', new Set(['ben', 'cat', 'dan'])], ['g3', new Set(['eve', 'fay', 'ann'])]]);
+  await t.store.log.append({ kind: 'group_created', sender: 'ann', groupId: 'g1', name: 'all', members: USERS, joinPolicy: 'open' });
+  await t.store.log.append({ kind: 'group_created', sender: 'ben', groupId: 'g2', name: 'two', members: ['cat', 'dan'], joinPolicy: 'open' });
+  await t.store.log.append({ kind: 'group_created', sender: 'eve', groupId: 'g3', name: 'three', members: ['fay', 'ann'], joinPolicy: 'open' });
+  const sent: EventDraft[] = [];
+  for (let step = 0; step < 400; step += 1) {
+    if (step === 200) await t.reopen();
+    const drafts: EventDraft[] = [];
+    for (let n = 1 + Math.floor(random() * 6); n > 0; n -= 1) {
+      const roll = random();
+      const group = random() < 0.6 ? 'g1' : pick(['g2', 'g3']);
+      const inGroup = [...members.get(group)!];
+      const user = pick(USERS);
+      if (roll < 0.55 && inGroup.length > 0) drafts.push(groupMessage(pick(inGroup), group, `m${step}.${n}`));
+      else if (roll < 0.7) drafts.push(peerMessage(user, pick(USERS.filter((u) => u !== user)), `m${step}.${n}`));
+      else if (roll < 0.8) {
+        const last = t.store.log.lastEventId();
+        const upTo = random() < 0.5 ? last : Math.floor(random() * last);
+        const other = pick(USERS.filter((u) => u !== user));
+        drafts.push(random() < 0.6
+          ? { kind: 'read', sender: user, conversation: groupConversation(group), upTo }
+          : { kind: 'read', sender: user, conversation: peerConversation(user, other), upTo, peer: other });
+      } else if (roll < 0.86) {
+        if (members.get(group)!.has(user)) {
+          members.get(group)!.delete(user);
+          drafts.push({ kind: 'member_left', sender: user, groupId: group, user });
+        } else {
+          members.get(group)!.add(user);
+          drafts.push({ kind: 'member_joined', sender: user, groupId: group, user });
+        }
+      } else if (roll < 0.88 && group === 'g1' && inGroup.length > 1) {
+        const removed = pick(inGroup.filter((u) => u !== 'ann'));
+        members.get(group)!.delete(removed);
+        drafts.push({ kind: 'member_left', sender: 'ann', groupId: 'g1', user: removed });
+      } else if (roll < 0.9 && group === 'g3') {
+        drafts.push({ kind: 'group_updated', sender: 'eve', groupId: 'g3', name: `three ${step}` });
+      } else if (sent.length > 0) {
+        drafts.push(pick(sent));
+      }
+    }
+    if (step === 350) drafts.push({ kind: 'group_dissolved', sender: 'ben', groupId: 'g2' });
+    // Together, so that several land in one batch; a draft the store refuses (a stale membership
+    // guess) is simply not in the log.
+    for (const outcome of await Promise.allSettled(drafts.map((d) => t.store.log.append(d)))) {
+      if (outcome.status === 'rejected' && !(outcome.reason instanceof ProtocolError)) throw outcome.reason;
+    }
+    sent.push(...drafts.filter((d) => d.kind === 'message'));
+  }
+}
+
+const sortedRows = async (store: Store, table: 'conversation_state' | 'inbox') =>
+  (await store.db.selectFrom(table).selectAll().execute()).map((r) => JSON.stringify(r)).sort();
+
+for (const dialect of TEST_DIALECTS.filter((d) => d === 'sqlite')) {
+  describe(`the compact inbox (${dialect})`, () => {
+    it('LOG-3/SYNC-1: every read of a compact inbox equals the one-row-per-recipient inbox of the same log', async () => {
+      await withTestStore(dialect, async (t) => {
+        await appendHistory(t, 2026);
+        const compactRows = (await t.store.db.selectFrom('inbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
+        // The one-row-per-recipient copy: the same events, read models rebuilt without runs.
+        await t.store.close();
+        const file = (t.database.config as SqliteStorageConfig).file;
+        const copy = `${file}.one-row-each.db`;
+        copyFileSync(file, copy);
+        const reference = await openSqliteDatabase({ ...(t.database.config as SqliteStorageConfig), file: copy });
+        await rebuildReadModels(reference.db, ONE_ROW_EACH);
+        const store = await t.reopen();
+        try {
+          const plain = new SqlLogReads(reference.db, ONE_ROW_EACH);
+          const compact = new SqlLogReads(store.db, SQLITE);
+          const heads = await plain.inboxHeads([...USERS, 'nobody']);
+          assert.deepEqual(await compact.inboxHeads([...USERS, 'nobody']), heads, 'heads');
+          const entries = [...heads.values()].reduce((a, b) => a + b, 0);
+          const plainRows = (await reference.db.selectFrom('inbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n;
+          assert.equal(Number(plainRows), entries, 'the copy has one row per entry');
+          assert.ok(Number(compactRows) < entries * 0.8, `runs share rows: ${compactRows} rows for ${entries} entries`);
+          console.log(`compact inbox: ${compactRows} rows for ${entries} entries`);
+          for (const [user, head] of heads) {
+            assert.equal(await store.log.headSeq(user), head, `${user}: the engine's head after a restart`);
+            for (const [limit, stride] of [[1000, 4], [1, 1], [3, 7]] as const) {
+              for (let after = 0; after <= head; after += stride) {
+                const expected = await plain.readInbox(user, after, head, limit);
+                assert.deepEqual(await compact.readInbox(user, after, head, limit), expected, `${user} after ${after} limit ${limit}`);
+              }
+            }
+            // Bounded below the head, as the engine bounds a read by the head it has applied.
+            assert.deepEqual(await compact.readInbox(user, 0, Math.floor(head / 2), 1000), await plain.readInbox(user, 0, Math.floor(head / 2), 1000));
+          }
+          const last = store.log.lastEventId();
+          for (const user of USERS) {
+            for (let after = user.length % 2; after <= last + 1; after += 2) {
+              assert.deepEqual(await firstEntryAfter(store.db, SQLITE, user, after), await firstEntryAfter(reference.db, ONE_ROW_EACH, user, after), `${user}: first entry after ${after}`);
+            }
+          }
+          const events = await compact.eventsByIds(Array.from({ length: last }, (_, i) => i + 1));
+          for (let id = 1; id <= last; id += 5) {
+            const event = events.get(id);
+            if (!event) continue;
+            assert.deepEqual(await compact.recipientsAmong(event, USERS), await plain.recipientsAmong(event, USERS), `recipients of event ${id}`);
+          }
+          assert.deepEqual(await sortedRows(store, 'conversation_state'), (await reference.db.selectFrom('conversation_state').selectAll().execute()).map((r) => JSON.stringify(r)).sort(),
+            'unread counts, last events and read cursors');
+        } finally {
+          await reference.close();
+        }
+      });
+    });
+
+    it('LOG-4: rebuild stores the same runs as the live writer did', async () => {
+      await withTestStore(dialect, async (t) => {
+        await appendHistory(t, 7);
+        const live = await sortedRows(t.store, 'inbox');
+        assert.ok(live.some((r) => JSON.parse(r).run_ord !== null), 'some rows start runs');
+        await t.store.close();
+        const reopened = await t.database.open({ writer: 'inline' });
+        try {
+          await reopened.rebuild();
+          assert.deepEqual(await sortedRows(reopened, 'inbox'), live);
+        } finally {
+          await reopened.close();
+        }
+        await t.reopen();
+      });
+    });
+
+    it('a member who hears nothing else in between costs no inbox row for a group message; one who did costs one', async () => {
+      await withTestStore(dialect, async ({ store }) => {
+        const members = Array.from({ length: 200 }, (_, i) => `u${i}`);
+        await store.log.append({ kind: 'group_created', sender: 'u0', groupId: 'big', name: 'big', members });
+        const rows = async () => Number((await store.db.selectFrom('inbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+        await store.log.append(groupMessage('u1', 'big', 'first'));
+        const afterFirst = await rows();
+        for (let i = 0; i < 50; i += 1) await store.log.append(groupMessage(members[i % 200]!, 'big', `m${i}`));
+        assert.equal(await rows(), afterFirst, '50 more messages to 200 members: no new row');
+        await store.log.append(peerMessage('u7', 'u8', 'aside'));
+        await store.log.append(groupMessage('u1', 'big', 'after the aside'));
+        assert.equal(await rows(), afterFirst + 2 + 2, 'the peer message (2 rows), then a new run for its two users only');
+        const page = await store.log.readInbox('u8', 0, 1000);
+        assert.deepEqual(page.map((e) => e.seq), Array.from({ length: 54 }, (_, i) => i + 1), 'u8: dense seqs 1..54');
+        assert.deepEqual(page.slice(1).map((e) => JSON.parse(e.event.json).clientMsgId),
+          ['first', ...Array.from({ length: 50 }, (_, i) => `m${i}`), 'aside', 'after the aside']);
+      });
+    });
+  });
+}
