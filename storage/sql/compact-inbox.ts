@@ -6,17 +6,23 @@ import { chunk } from './dialect.ts';
 import { rowToStored } from './stored-event.ts';
 
 /*
- * The compact inbox (`SqlDialect.compactInbox`, SQLite): a run of one group's messages in one row.
+ * The compact inbox (`SqlDialect.compactInbox`, SQLite): a run of one group's events in one row.
  *
- * Every member of a group gets each of its messages (projector.ts), so when a user's consecutive
- * inbox entries are consecutive messages of one group, the row of the first stands for all of
- * them. Each group message has its place in its group, `events.conv_ord` (1, 2, 3, … per group);
- * a row with `run_ord` set starts a run there. The run covers the user's seqs from the row's up to
- * the next row's, exclusive, or, for the user's newest row, up to the group's newest message: seq s
- * of a run holds the group message at conv_ord = run_ord + (s − seq). A member stops getting a
- * group's messages only through an event they receive themselves (their leave or removal, the
- * dissolution: group-rules.ts), which is a row of its own and ends the run, so a run never claims
- * a message its user did not get.
+ * Every member of a group gets each of its messages (projector.ts) and each of its announcements
+ * to all members: joins (the joiner too), leaves and removals, role changes, renames, the
+ * dissolution (group-rules.ts). When a user's consecutive inbox entries are consecutive such
+ * events of one group, the row of the first stands for all of them. Each such event has its place
+ * in its group, `events.conv_ord` (1, 2, 3, … per group); a row with `run_ord` set starts a run
+ * there. The run covers the user's seqs from the row's up to the next row's, exclusive, or, for
+ * the user's newest row, up to the group's newest event: seq s of a run holds the group event at
+ * conv_ord = run_ord + (s − seq). A member stops getting a group's events only through one they
+ * receive themselves (their leave or removal, the dissolution), and a leave or removal is a row of
+ * its own for the one who goes and ends their run, so a run never claims an event its user did
+ * not get (the dissolution is the group's last event). Joins are runs too so that filling a group
+ * (an invite of 1,000 is 1,000 joins, each to every member) costs rows for the joiners, not for
+ * every member at every join. Group events that reach only some members (join requests and their
+ * rejection) and group creation are plain rows; so were joins, leaves and the rest when written
+ * before the compact inbox took them in (their conv_ord is NULL).
  *
  * Seqs, the events behind them and their order are exactly those of one row per recipient; only
  * the storage differs, and a plain row (run_ord NULL) is a run of one. A 2,000-member group whose
@@ -30,9 +36,12 @@ type Db = Kysely<Database> | Transaction<Database>;
 /** A row limit that is no limit (one below the largest safe integer, as the query asks for one more). */
 const EVERY_ROW = Number.MAX_SAFE_INTEGER - 1;
 
-/** A group message: its recipients are the group's members, so it may extend their runs. */
+/** Group events every member receives (group-rules.ts, projector.ts). */
+const TO_EVERY_MEMBER = new Set(['message', 'member_joined', 'member_left', 'member_role', 'group_updated', 'group_dissolved']);
+
+/** A group event whose recipients are the group's members: it gets a conv_ord and may extend their runs. */
 export function isRunEvent(kind: string, conversation: string): boolean {
-  return kind === 'message' && parseConversation(conversation)?.kind === 'group';
+  return TO_EVERY_MEMBER.has(kind) && parseConversation(conversation)?.kind === 'group';
 }
 
 /** A user's newest row when it starts a run, as its writer remembers it: the group and the last conv_ord it covers. */
@@ -72,14 +81,21 @@ export class InboxAssigner {
     this.#runs.clear();
   }
 
-  /** Seqs of the item's recipients, in order; appends the rows to store to `rows`. `ord`: the event's conv_ord, for a group message. */
+  /** Seqs of the item's recipients, in order; appends the rows to store to `rows`. `ord`: the event's conv_ord, for a run event. */
   assign(item: WriteItem, eventId: number, ord: number | null, rows: Database['inbox'][]): number[] {
     const { conversation } = item.event;
     const runs = this.#compact && ord !== null;
+    // Those who leave with this event get it as a row of its own: their runs end here.
+    const leaving = runs ? item.groupChange?.remove : undefined;
     return item.recipients.map((user, r) => {
       const seq = (this.#heads.get(user) ?? 0) + 1;
       this.#heads.set(user, seq);
       const run = this.#runs.get(user);
+      if (leaving?.includes(user)) {
+        this.#runs.delete(user);
+        rows.push({ user_id: user, seq, event_id: eventId, conversation, countable: item.countable[r]!, run_ord: null });
+        return seq;
+      }
       if (runs) {
         if (run && run.conversation === conversation && run.lastOrd === ord - 1) {
           run.lastOrd = ord;
@@ -130,24 +146,24 @@ export async function newestRowsOf(db: Db, users: readonly string[], maxParams: 
   return out;
 }
 
-/** The newest conv_ord of a group and that message's event id (undefined: no message yet). */
+/** The newest conv_ord of a group and that event's id (undefined: none yet). */
 export async function newestInGroup(db: Db, conversation: string): Promise<{ ord: number; eventId: number } | undefined> {
   const row = await db.selectFrom('events').select(['conv_ord', 'id']).where('conversation', '=', conversation)
     .where('conv_ord', 'is not', null).orderBy('conv_ord', 'desc').limit(1).executeTakeFirst();
   return row ? { ord: Number(row.conv_ord), eventId: Number(row.id) } : undefined;
 }
 
-/** The last seq a user's newest row covers: its own, or the end of its run (the group's newest message). */
+/** The last seq a user's newest row covers: its own, or the end of its run (the group's newest run event). */
 export async function lastSeqOf(db: Db, row: InboxRow): Promise<number> {
   if (row.runOrd === null) return row.seq;
   const newest = await newestInGroup(db, row.conversation);
-  if (!newest || newest.ord < row.runOrd) throw new Error(`inbox run at conv_ord ${row.runOrd} of ${row.conversation} has no message`);
+  if (!newest || newest.ord < row.runOrd) throw new Error(`inbox run at conv_ord ${row.runOrd} of ${row.conversation} has no event`);
   return row.seq + newest.ord - row.runOrd;
 }
 
 /**
  * Each user's newest seq (0 for an empty inbox), in one statement per chunk of users: the newest
- * row's seq plus, when it starts a run, the group messages after its first.
+ * row's seq plus, when it starts a run, the group's events after its first.
  */
 export async function compactHeadsIn(db: Db, users: readonly string[], maxParams: number): Promise<Map<string, number>> {
   const heads = new Map<string, number>();
@@ -163,13 +179,13 @@ export async function compactHeadsIn(db: Db, users: readonly string[], maxParams
 }
 
 /**
- * The event ids of a group's messages from conv_ord `from` to `to`, in order. A missing one means
+ * The event ids of a group's run events from conv_ord `from` to `to`, in order. A missing one means
  * the inbox and the log disagree, which no reader may paper over.
  */
 async function groupEventIds(db: Db, conversation: string, from: number, to: number): Promise<number[]> {
   const rows = await db.selectFrom('events').select('id').where('conversation', '=', conversation)
     .where('conv_ord', '>=', from).where('conv_ord', '<=', to).orderBy('conv_ord').execute();
-  if (rows.length !== to - from + 1) throw new Error(`inbox run of ${conversation}: conv_ord ${from}..${to} has ${rows.length} messages`);
+  if (rows.length !== to - from + 1) throw new Error(`inbox run of ${conversation}: conv_ord ${from}..${to} has ${rows.length} events`);
   return rows.map((r) => Number(r.id));
 }
 
@@ -183,11 +199,14 @@ export async function entryAt(db: Db, userId: string, seq: number): Promise<{ se
   return { seq, eventId: eventId! };
 }
 
-/** The user's newest entry, or undefined for an empty inbox. */
-export async function newestEntry(db: Db, userId: string): Promise<{ seq: number; eventId: number } | undefined> {
-  const row = await rowAtOrBelow(db, userId, Number.MAX_SAFE_INTEGER);
-  if (!row || row.runOrd === null) return row && { seq: row.seq, eventId: row.eventId };
-  return entryAt(db, userId, await lastSeqOf(db, row));
+/**
+ * The user's newest entry, or undefined for an empty inbox. The head comes first, in one
+ * statement: a reader beside the writer (the server's thread) must not take the newest row from
+ * one commit and its run's end from a later one, where the run may have ended and the group moved on.
+ */
+export async function newestEntry(db: Db, userId: string, maxParams: number): Promise<{ seq: number; eventId: number } | undefined> {
+  const head = (await compactHeadsIn(db, [userId], maxParams)).get(userId)!;
+  return head === 0 ? undefined : entryAt(db, userId, head);
 }
 
 /**
@@ -236,7 +255,7 @@ export async function readCompactInbox(db: Db, userId: string, after: number, up
 /**
  * A user's unread entries in one conversation after event `after`, from seq `fromSeq` on (the
  * first entry after that event): plain rows count by their `countable`, runs by the group's
- * messages from others.
+ * messages from others (its other run events never count, as their rows' `countable` says).
  */
 export async function countUnreadAfter(db: Db, userId: string, conversation: string, after: number, fromSeq: number): Promise<number> {
   let unread = 0;
@@ -249,7 +268,7 @@ export async function countUnreadAfter(db: Db, userId: string, conversation: str
     const first = Math.max(row.seq, fromSeq);
     const counted = await db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).where('conversation', '=', conversation)
       .where('conv_ord', '>=', row.runOrd + (first - row.seq)).where('conv_ord', '<=', row.runOrd + (last - row.seq))
-      .where('id', '>', after).where('sender', '!=', userId).executeTakeFirst();
+      .where('id', '>', after).where('kind', '=', 'message').where('sender', '!=', userId).executeTakeFirst();
     unread += Number(counted?.n ?? 0);
   }
   return unread;

@@ -34,7 +34,7 @@ export async function firstEntryAfter(db: Db, dialect: SqlDialect, userId: strin
   const atOrBelow = dialect.compactInbox ? (seq: number) => entryAt(db, userId, seq)
     : async (seq: number): Promise<InboxPlace | undefined> => placeOf(await db.selectFrom('inbox').select(['seq', 'event_id'])
       .where('user_id', '=', userId).where('seq', '<=', seq).orderBy('seq', 'desc').limit(1).executeTakeFirst());
-  let after = dialect.compactInbox ? await newestEntry(db, userId) : await atOrBelow(Number.MAX_SAFE_INTEGER);
+  let after = dialect.compactInbox ? await newestEntry(db, userId, dialect.maxParams) : await atOrBelow(Number.MAX_SAFE_INTEGER);
   if (!after || after.eventId <= eventId) return undefined;
   // Invariant: `after` holds an event after `eventId`; no entry at or below `before` does.
   let before = 0;

@@ -11,10 +11,10 @@ export interface Database {
     message_id: string | null;
     at: number;
     json: string;
-    /** A group message's place in its group (1, 2, 3, …), on a dialect with `compactInbox`; otherwise null. */
+    /** A group event's place among its group's run events (1, 2, 3, …: compact-inbox.ts), on a dialect with `compactInbox`; otherwise null. */
     conv_ord: number | null;
   };
-  /** `run_ord` set: the row starts a run of its group's messages from that conv_ord (compact-inbox.ts). */
+  /** `run_ord` set: the row starts a run of its group's events from that conv_ord (compact-inbox.ts). */
   inbox: { user_id: string; seq: number; event_id: number; conversation: string; countable: number; run_ord: number | null };
   groups: {
     group_id: string; name: string; created_by: string; created_event_id: number;

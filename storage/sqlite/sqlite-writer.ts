@@ -77,7 +77,7 @@ export class SqliteBatchWriter implements BatchWriter {
   }
 
   async #write(trx: Transaction<Database>, { items, cursors }: WriteBatch): Promise<WriteResult> {
-    // Before this batch's events exist: a run's end is derived from its group's newest message.
+    // Before this batch's events exist: a run's end is derived from its group's newest run event.
     await this.#learnRecipients(trx, items);
     let lastEventId = this.#lastEventId ?? await lastEventIdIn(trx);
     const written: WrittenItem[] = [];
@@ -129,7 +129,7 @@ export class SqliteBatchWriter implements BatchWriter {
         this.#inbox.know(user, row?.seq ?? 0, undefined);
         continue;
       }
-      // The newest row starts a run: it holds every message of its group since (compact-inbox.ts).
+      // The newest row starts a run: it holds every run event of its group since (compact-inbox.ts).
       const lastOrd = this.#groupOrds.get(row.conversation)!;
       this.#inbox.know(user, row.seq + lastOrd - row.runOrd, { conversation: row.conversation, lastOrd });
     }

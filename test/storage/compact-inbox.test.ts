@@ -1,7 +1,7 @@
 /**
  * The compact inbox (storage/sql/compact-inbox.ts, SQLite): one row stands for a run of one group's
- * messages. LOG-3 and SYNC-1 must not see the difference: a random history of group and peer
- * messages, reads (to the newest event and partial), leaves, removals, rejoins, renames, resends,
+ * events. LOG-3 and SYNC-1 must not see the difference: a random history of group and peer
+ * messages, reads (to the newest event and partial), leaves, removals, rejoins, role changes, renames, resends,
  * a restart halfway and a dissolution is appended to a store; then the same log is rebuilt with one
  * row per recipient (the storage before compaction) into a copy, and every read is compared:
  * heads, every page of every inbox, the first entry after every event, the recipients of events,
@@ -69,6 +69,8 @@ async function appendHistory(t: { store: Store; reopen(): Promise<Store> }, seed
         drafts.push({ kind: 'member_left', sender: 'ann', groupId: 'g1', user: removed });
       } else if (roll < 0.9 && group === 'g3') {
         drafts.push({ kind: 'group_updated', sender: 'eve', groupId: 'g3', name: `three ${step}` });
+      } else if (roll < 0.92 && group === 'g1' && inGroup.length > 1) {
+        drafts.push({ kind: 'member_role', sender: 'ann', groupId: 'g1', user: pick(inGroup.filter((u) => u !== 'ann')), role: random() < 0.5 ? 'admin' : 'member' });
       } else if (sent.length > 0) {
         drafts.push(pick(sent));
       }
@@ -174,6 +176,31 @@ for (const dialect of TEST_DIALECTS.filter((d) => d === 'sqlite')) {
         assert.deepEqual(page.map((e) => e.seq), Array.from({ length: 54 }, (_, i) => i + 1), 'u8: dense seqs 1..54');
         assert.deepEqual(page.slice(1).map((e) => JSON.parse(e.event.json).clientMsgId),
           ['first', ...Array.from({ length: 50 }, (_, i) => `m${i}`), 'aside', 'after the aside']);
+      });
+    });
+
+    it('filling a group one join at a time costs a row per joiner, not one per member per join; a leaver\'s run ends', async () => {
+      await withTestStore(dialect, async ({ store }) => {
+        await store.log.append({ kind: 'group_created', sender: 'owner', groupId: 'fill', name: 'fill', members: ['m0'], joinPolicy: 'open' });
+        const rows = async () => Number((await store.db.selectFrom('inbox').select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow()).n);
+        const created = await rows();
+        for (let i = 1; i <= 300; i += 1) await store.log.append({ kind: 'member_joined', sender: `m${i}`, groupId: 'fill', user: `m${i}` });
+        // One row per joiner; the two first members' runs start at the first join (their creation row is plain).
+        assert.equal(await rows(), created + 300 + 2, '300 joins, each to every member');
+        assert.equal(await store.log.headSeq('owner'), 301, 'the owner has every join');
+        await store.log.append({ kind: 'member_left', sender: 'owner', groupId: 'fill', user: 'm5' });
+        await store.log.append({ kind: 'group_updated', sender: 'owner', groupId: 'fill', name: 'renamed' });
+        await store.log.append(groupMessage('m9', 'fill', 'after the removal'));
+        assert.equal(await rows(), created + 302 + 1, 'the removal is a row for the removed only; the rename and the message extend runs');
+        const removed = await store.log.readInbox('m5', 0, 1000);
+        assert.deepEqual(removed.map((e) => e.event.kind).slice(-2), ['member_joined', 'member_left'], 'm5 stops at its removal');
+        assert.equal(await store.log.headSeq('m5'), removed.length);
+        const stayed = await store.log.readInbox('m300', 0, 1000);
+        assert.deepEqual(stayed.map((e) => e.event.kind), ['member_joined', 'member_left', 'group_updated', 'message']);
+        // A read short of the newest event recounts through the run: the rename does not count, the message does.
+        await store.log.append({ kind: 'read', sender: 'm300', conversation: groupConversation('fill'), upTo: stayed[1]!.event.eventId });
+        const unread = (await store.readModels.unread('m300')).find((c) => c.conversation === groupConversation('fill'));
+        assert.equal(unread?.unread, 1, 'unread after reading up to the removal');
       });
     });
   });
