@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Value } from '@sinclair/typebox/value';
-import { ConfigSchema, configLeaves, type Config } from './schema.ts';
+import { ConfigSchema, configLeaves, DEFAULT_MAX_GROUP_MEMBERS, type Config } from './schema.ts';
 import { validateCredentials } from '../../push/vendors/providers.ts';
 
 export class ConfigError extends Error {
@@ -101,6 +101,7 @@ export function validateConfig(input: unknown): Config {
     throw new ConfigError(`Invalid configuration:\n${problems.join('\n')}`);
   }
   const config = withDefaults as Config;
+  config.limits.maxGroupMembers ??= DEFAULT_MAX_GROUP_MEMBERS[config.storage.dialect];
   if (config.heartbeat.timeoutMs <= config.heartbeat.intervalMs) {
     throw new ConfigError('Invalid configuration:\n  heartbeat.timeoutMs must be greater than heartbeat.intervalMs');
   }

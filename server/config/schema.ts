@@ -65,7 +65,7 @@ export const ConfigSchema = Type.Object({
     frameBurst: int(100, 'Burst size of the per-connection token bucket.', 1),
     abuseStrikes: int(20, 'Rate-limit errors on one connection before it is closed.', 1),
     abuseWindowMs: int(10000, 'Rate-limit errors count toward `abuseStrikes` within this window.', 1),
-    maxGroupMembers: int(2000, 'Largest group (fan-out on write cost grows with it).', 2),
+    maxGroupMembers: Type.Optional(Type.Integer({ minimum: 2, description: 'Largest group; defaults to 10000 on `sqlite` (the compact inbox: a run of a group\'s messages is one row) and 2000 on `postgres` (one inbox row per member per message): docs/ARCHITECTURE.md.' })),
     maxConnectionsPerUser: int(20, 'Concurrent connections per user.', 1),
     maxConnectionsPerIp: int(5000, 'Concurrent connections per remote address.', 1),
     maxBufferedBytes: int(4 * 1024 * 1024, 'A slow reader whose send buffer passes this is disconnected (LIM-1).', 1024),
@@ -109,7 +109,13 @@ export const ConfigSchema = Type.Object({
   }, { default: {} }),
 }, { additionalProperties: false });
 
-export type Config = Static<typeof ConfigSchema>;
+/** `limits.maxGroupMembers` when unset: what each dialect's inbox carries (docs/ARCHITECTURE.md, "Fan-out"). */
+export const DEFAULT_MAX_GROUP_MEMBERS = { sqlite: 10_000, postgres: 2_000 } as const;
+
+type SchemaConfig = Static<typeof ConfigSchema>;
+
+/** A validated config: every default applied, the dialect-dependent ones too. */
+export type Config = SchemaConfig & { limits: SchemaConfig['limits'] & { maxGroupMembers: number } };
 
 export interface ConfigLeaf {
   path: string;
