@@ -9,7 +9,7 @@ export function createMetrics() {
     framesReceived: new Counter({ name: 'tidings_frames_received_total', help: 'Client frames received, by type', labelNames: ['type'], registers: [registry] }),
     errorsSent: new Counter({ name: 'tidings_errors_sent_total', help: 'Error frames sent, by code', labelNames: ['code'], registers: [registry] }),
     eventsAppended: new Counter({ name: 'tidings_events_appended_total', help: 'Events committed to the log, by kind', labelNames: ['kind'], registers: [registry] }),
-    inboxRows: new Counter({ name: 'tidings_inbox_rows_total', help: 'Inbox rows written (fan-out)', registers: [registry] }),
+    inboxRows: new Counter({ name: 'tidings_inbox_rows_total', help: 'Inbox entries handed out, one per recipient of each event (fan-out; on SQLite a run of one group\'s events shares a row)', registers: [registry] }),
     sendAck: new Histogram({
       name: 'tidings_send_ack_seconds', help: 'Sends: from the frame reaching its handler to its send_ack (append, group commit, delivery of the batch); what the server adds to a client\'s send→ack',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5], registers: [registry],
