@@ -5,8 +5,8 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
  * (storage/sqlite/migrations.ts, same names), in PostgreSQL types. Ids, seqs and millisecond
  * times are BIGINT (read back as JS numbers, storage/postgres/postgres-database.ts); JSON is TEXT,
  * as on SQLite, so the shared SQL and the stored text are the same on both. One addition:
- * `user_heads`, each user's newest inbox seq, the row that the append transaction locks and
- * raises (docs/ARCHITECTURE.md, "PostgreSQL"). Never edit a released migration; add a new one.
+ * `user_heads`, each user's newest inbox seq (and since 0012 their open run), the row that the
+ * append transaction locks and raises (docs/ARCHITECTURE.md, "PostgreSQL"). Never edit a released migration; add a new one.
  */
 const migrations: Record<string, Migration> = {
   '0001_event_log': {
@@ -134,6 +134,18 @@ const migrations: Record<string, Migration> = {
       // recipient (dialect.compactInbox); the columns exist so that both dialects share one schema.
       await sql`ALTER TABLE events ADD COLUMN conv_ord BIGINT`.execute(db);
       await sql`ALTER TABLE inbox ADD COLUMN run_ord BIGINT`.execute(db);
+    },
+  },
+  '0012_compact_inbox_shared': {
+    async up(db: Kysely<any>) {
+      // The compact inbox here too (SQLite's 0012 has nothing left to do): each user's open run
+      // beside their head, under the lock every append takes; each group's run events by place.
+      // Inbox entries are found by event over the key, as on SQLite, so the index by event goes.
+      // Old rows and events stay as they are: plain rows, no conv_ord (a group's places start at 1).
+      // All nodes of a cluster must run this version together: an older writer would not keep runs.
+      await sql`ALTER TABLE user_heads ADD COLUMN run_conversation TEXT, ADD COLUMN run_last_ord BIGINT`.execute(db);
+      await sql`CREATE UNIQUE INDEX events_by_conv_ord ON events (conversation, conv_ord) WHERE conv_ord IS NOT NULL`.execute(db);
+      await sql`DROP INDEX inbox_by_user_event`.execute(db);
     },
   },
 };

@@ -12,9 +12,10 @@ export const POSTGRES: SqlDialect = {
   greatest: (a, b) => sql<number>`greatest(${a}, ${b})`,
   // Several processes may write one database: claims lock rows and leases are respected.
   shared: true,
-  // Several writers: a user's seqs follow event ids only through the heads' locks, so the index stays.
-  inboxByEvent: true,
-  compactInbox: false,
+  // Several writers, but a user's event ids follow their seqs through the heads' locks (postgres-writer.ts).
+  inboxByEvent: false,
+  // A run's open end lives in user_heads, under the lock every append takes (postgres-writer.ts).
+  compactInbox: true,
 };
 
 export interface PostgresStorageConfig {

@@ -35,12 +35,20 @@ class PostgresLogBackend extends SqlLogReads implements LogBackend {
   }
 }
 
-/** LOG-4 on PostgreSQL: the shared rebuild, then each user's head again from the rebuilt inbox. */
+/**
+ * LOG-4 on PostgreSQL: the shared rebuild, then each user's head and open run again from the
+ * rebuilt inbox: the newest row, and when it starts a run, its group's newest conv_ord.
+ */
 async function rebuild(db: Kysely<Database>): Promise<{ events: number }> {
   const result = await rebuildReadModels(db, POSTGRES);
   await db.transaction().execute(async (trx) => {
     await sql`DELETE FROM user_heads`.execute(trx);
-    await sql`INSERT INTO user_heads (user_id, head) SELECT user_id, max(seq) FROM inbox GROUP BY user_id`.execute(trx);
+    await sql`INSERT INTO user_heads (user_id, head, run_conversation, run_last_ord)
+      SELECT i.user_id, i.seq + coalesce(g.last - i.run_ord, 0), CASE WHEN i.run_ord IS NULL THEN NULL ELSE i.conversation END,
+        CASE WHEN i.run_ord IS NULL THEN NULL ELSE g.last END
+      FROM inbox i LEFT JOIN LATERAL (SELECT max(e.conv_ord) AS last FROM events e
+        WHERE i.run_ord IS NOT NULL AND e.conversation = i.conversation AND e.conv_ord IS NOT NULL) g ON true
+      WHERE i.seq = (SELECT max(m.seq) FROM inbox m WHERE m.user_id = i.user_id)`.execute(trx);
   });
   return result;
 }

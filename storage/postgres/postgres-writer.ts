@@ -1,7 +1,8 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { CursorWrite, WriteBatch, WriteItem, WriteResult, WrittenItem } from '../contract.ts';
 import type { ProjectionLimits } from '../domain/projector.ts';
-import { applySideEffects, conversationRowsOf, inboxRowsOf, type AssignedItem } from '../sql/projection-sql.ts';
+import { InboxAssigner, isRunEvent } from '../sql/compact-inbox.ts';
+import { applySideEffects, conversationRowsOf, type AssignedItem } from '../sql/projection-sql.ts';
 import type { Database } from '../sql/schema.ts';
 import { POSTGRES } from './postgres-database.ts';
 import { lockSharedState, needOf, reproject, type Reprojected } from './shared-state.ts';
@@ -16,18 +17,22 @@ const byKey = (a: CursorWrite, b: CursorWrite) => (a.userId < b.userId ? -1 : a.
  *
  * 1. shared state: the groups and calls the drafts depend on are locked and read, and those drafts
  *    re-projected on it (shared-state.ts); a draft the shared state refuses is answered `rejected`;
- * 2. inbox seqs: each recipient's `user_heads` row is raised by its count in the batch, in sorted
- *    order, with one upsert that also locks it until commit;
+ * 2. inbox heads: each recipient's `user_heads` row (their newest seq and open run, compact-inbox.ts)
+ *    is locked, in sorted order, by one upsert, then read with the newest conv_ord of each group
+ *    the batch's run events go to (their group rows are locked FOR UPDATE in 1, so no other
+ *    writer draws a conv_ord of those groups until this one commits);
  * 3. event ids and events, in one statement: ids drawn from events_id_seq only now, under those
- *    locks (so within a conversation event ids follow every reader's seqs), rows inserted with
- *    `ON CONFLICT DO NOTHING` on the idempotency index: a row not inserted is a resend (its
- *    recipients' heads are lowered again);
- * 4. inbox rows, conversation_state increments and device cursors in one statement, then each
- *    item's group, call and read-cursor effects (the shared projection SQL).
+ *    locks (so a user's event ids grow with their seqs, as inbox-by-event.ts needs), rows inserted
+ *    with `ON CONFLICT DO NOTHING` on the idempotency index: a row not inserted is a resend (its
+ *    conv_ord is left unused: a run never spans a gap);
+ * 4. seqs and inbox rows by the same InboxAssigner as SQLite's writer and rebuild, from the locked
+ *    heads; then the inbox rows, the new heads and open runs of the users who got a row,
+ *    conversation_state increments and device cursors in one statement, and each item's group, call and read-cursor effects (the
+ *    shared projection SQL).
  *
  * Every statement is a round trip that waits for the event loop, which delivery and planning keep
- * busy, so the common path is five (begin, heads, events, inbox and counts, commit), with arrays
- * (unnest) instead of one parameter per value.
+ * busy, so the common path is six (begin, lock heads, read them, events, inbox and counts, commit),
+ * with arrays (unnest) instead of one parameter per value.
  *
  * Batches are written one at a time, in call order (the engine applies outcomes in order; a batch
  * planned on an earlier one must see its effects). After a failure every later batch is refused
@@ -77,33 +82,28 @@ export class PostgresBatchWriter {
       : items.map((item) => ({ item }));
     const live: Live[] = outcomes.flatMap((o, index) => ('item' in o ? [{ index, item: o.item }] : []));
 
-    let assigned: Array<AssignedItem & { index: number }> = [];
+    const assigned: Array<AssignedItem & { index: number }> = [];
+    const rows: Database['inbox'][] = [];
+    const heads: HeadWrite[] = [];
     if (live.length > 0) {
-      const counts = countRecipients(live);
-      const heads = await raiseHeads(trx, counts);
-      const { ids, inserted } = await insertEvents(trx, live);
-      const stored = live.map((l, k) => ({ ...l, eventId: ids[k]! })).filter((s) => inserted.has(s.eventId));
-      if (stored.length < live.length) {
-        // Resends: their recipients were counted; give those seqs back while the rows are still locked.
-        const resent = countRecipients(live.filter((_, k) => !inserted.has(ids[k]!)));
-        await lowerHeads(trx, resent);
-        for (const [user, n] of resent) {
-          heads.set(user, heads.get(user)! - n);
-          counts.set(user, counts.get(user)! - n);
-        }
-      }
-      const next = new Map<string, number>();
-      for (const [user, head] of heads) next.set(user, head - counts.get(user)!);
-      assigned = stored.map(({ index, item, eventId }) => ({
-        index, item, eventId,
-        seqs: item.recipients.map((user) => {
-          const seq = next.get(user)! + 1;
-          next.set(user, seq);
-          return seq;
-        }),
-      }));
+      const users = [...new Set(live.flatMap(({ item }) => item.recipients))];
+      const groups = [...new Set(live.filter(({ item }) => isRunEvent(item.event.kind, item.event.conversation)).map(({ item }) => item.event.conversation))];
+      const { inbox, groupOrds } = await lockHeads(trx, users, groups);
+      const ords = live.map(({ item }) => {
+        if (!isRunEvent(item.event.kind, item.event.conversation)) return null;
+        const ord = groupOrds.get(item.event.conversation)! + 1;
+        groupOrds.set(item.event.conversation, ord);
+        return ord;
+      });
+      const { ids, inserted } = await insertEvents(trx, live, ords);
+      live.forEach(({ index, item }, k) => {
+        const eventId = ids[k]!;
+        if (inserted.has(eventId)) assigned.push({ index, item, eventId, seqs: inbox.assign(item, eventId, ords[k]!, rows) });
+      });
+      // A user whose run only grew needs no write: their stored head is read through the run (lockHeads).
+      for (const user of new Set(rows.map((r) => r.user_id))) heads.push({ user, ...inbox.stateOf(user) });
     }
-    await insertInboxAndCounts(trx, assigned, [...cursors].sort(byKey));
+    await insertInboxAndCounts(trx, rows, heads, assigned, [...cursors].sort(byKey));
     for (const a of assigned) await applySideEffects(trx, POSTGRES, a);
 
     const written: WrittenItem[] = outcomes.map((o) => ('rejected' in o ? { rejected: o.rejected } : { resent: true }));
@@ -116,48 +116,63 @@ export class PostgresBatchWriter {
   }
 }
 
-function countRecipients(live: readonly Live[]): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const { item } of live) for (const user of item.recipients) counts.set(user, (counts.get(user) ?? 0) + 1);
-  return counts;
+/** A user's head and open run after the batch, for user_heads (written for users who got a row). */
+interface HeadWrite {
+  user: string;
+  head: number;
+  run: { conversation: string; lastOrd: number } | undefined;
 }
 
 /**
- * Raise each user's head by their count, rows locked in sorted order (the SELECT's order is the
- * order the upsert takes them in); returns each user's new head.
+ * Lock the recipients' user_heads rows (created at 0 when new) in sorted order (the SELECT's
+ * order is the order the upsert takes them in; `WHERE false` locks an existing row without
+ * writing a new version of it), then read each one's head and open run, and the newest conv_ord
+ * of each group (0 for none). The read is a statement of its own: one that began before a lock
+ * it waited for would not see the commit that released it.
+ *
+ * A row is written only when its user gets an inbox row, so while their newest row's run grows
+ * it stays behind: `head` is their seq at `run_last_ord`, and every later event of the run's
+ * group is theirs too (compact-inbox.ts), so their head is `head + (newest conv_ord −
+ * run_last_ord)`. That newest conv_ord cannot move under this read: an event of the group locks
+ * every member's row, theirs included, and this transaction holds it.
  */
-async function raiseHeads(trx: Transaction<Database>, counts: ReadonlyMap<string, number>): Promise<Map<string, number>> {
-  const users = [...counts.keys()];
-  const { rows } = await sql<{ user_id: string; head: number }>`
-    INSERT INTO user_heads (user_id, head)
-    SELECT u, n FROM unnest(${users}::text[], ${users.map((u) => counts.get(u)!)}::bigint[]) AS t(u, n) ORDER BY u COLLATE "C"
-    ON CONFLICT (user_id) DO UPDATE SET head = user_heads.head + EXCLUDED.head
-    RETURNING user_id, head`.execute(trx);
-  return new Map(rows.map((r) => [r.user_id, Number(r.head)]));
-}
-
-async function lowerHeads(trx: Transaction<Database>, counts: ReadonlyMap<string, number>): Promise<void> {
-  const users = [...counts.keys()];
-  await sql`UPDATE user_heads SET head = user_heads.head - t.n
-    FROM unnest(${users}::text[], ${users.map((u) => counts.get(u)!)}::bigint[]) AS t(u, n) WHERE user_heads.user_id = t.u`.execute(trx);
+async function lockHeads(trx: Transaction<Database>, users: readonly string[], groups: readonly string[]): Promise<{ inbox: InboxAssigner; groupOrds: Map<string, number> }> {
+  await sql`INSERT INTO user_heads (user_id, head)
+    SELECT u, 0 FROM unnest(${users}::text[]) AS t(u) ORDER BY u COLLATE "C"
+    ON CONFLICT (user_id) DO UPDATE SET head = user_heads.head WHERE false`.execute(trx);
+  const { rows } = await sql<{ key: string; n: number; conversation: string | null; last_ord: number | null; is_group: boolean }>`
+    SELECT h.user_id AS key, h.head + coalesce(g.last - h.run_last_ord, 0) AS n, h.run_conversation AS conversation, g.last AS last_ord, false AS is_group
+    FROM user_heads h LEFT JOIN LATERAL (SELECT e.conv_ord AS last FROM events e WHERE h.run_conversation IS NOT NULL
+      AND e.conversation = h.run_conversation AND e.conv_ord IS NOT NULL ORDER BY e.conv_ord DESC LIMIT 1) g ON true
+    WHERE h.user_id = ANY(${users}::text[])
+    UNION ALL
+    SELECT g.c, coalesce((SELECT e.conv_ord FROM events e WHERE e.conversation = g.c AND e.conv_ord IS NOT NULL
+      ORDER BY e.conv_ord DESC LIMIT 1), 0), NULL, NULL, true FROM unnest(${groups}::text[]) AS g(c)`.execute(trx);
+  const inbox = new InboxAssigner(POSTGRES.compactInbox);
+  const groupOrds = new Map<string, number>();
+  for (const row of rows) {
+    if (row.is_group) groupOrds.set(row.key, Number(row.n));
+    else inbox.know(row.key, Number(row.n), row.conversation === null ? undefined : { conversation: row.conversation, lastOrd: Number(row.last_ord) });
+  }
+  return { inbox, groupOrds };
 }
 
 /**
  * Draw the ids and insert the events in one statement (arrays, not one parameter per value); the
  * stored JSON gets its id in SQL, as eventJson() would. Returns each item's id and which were inserted.
  */
-async function insertEvents(trx: Transaction<Database>, live: readonly Live[]): Promise<{ ids: number[]; inserted: Set<number> }> {
+async function insertEvents(trx: Transaction<Database>, live: readonly Live[], ords: ReadonlyArray<number | null>): Promise<{ ids: number[]; inserted: Set<number> }> {
   const col = <T>(pick: (item: WriteItem) => T) => live.map(({ item }) => pick(item));
   const { rows } = await sql<{ id: number; inserted: boolean }>`
     WITH drawn AS (
       SELECT nextval('events_id_seq') AS id, t.* FROM unnest(${col((i) => i.event.kind)}::text[], ${col((i) => i.event.conversation)}::text[],
         ${col((i) => i.event.sender)}::text[], ${col((i) => i.event.clientMsgId)}::text[], ${col((i) => i.event.messageId)}::text[],
-        ${col((i) => i.event.at)}::bigint[], ${col((i) => i.event.body)}::text[])
-        WITH ORDINALITY AS t(kind, conversation, sender, client_msg_id, message_id, at, body, ord)
+        ${col((i) => i.event.at)}::bigint[], ${col((i) => i.event.body)}::text[], ${ords}::bigint[])
+        WITH ORDINALITY AS t(kind, conversation, sender, client_msg_id, message_id, at, body, conv_ord, ord)
     ), stored AS (
-      INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json)
+      INSERT INTO events (id, kind, conversation, sender, client_msg_id, message_id, at, json, conv_ord)
       SELECT id, kind, conversation, sender, client_msg_id, message_id, at,
-        CASE WHEN body = '{}' THEN '{"eventId":' || id || '}' ELSE '{"eventId":' || id || ',' || substr(body, 2) END
+        CASE WHEN body = '{}' THEN '{"eventId":' || id || '}' ELSE '{"eventId":' || id || ',' || substr(body, 2) END, conv_ord
       FROM drawn ORDER BY ord
       ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
       RETURNING id
@@ -170,19 +185,26 @@ async function insertEvents(trx: Transaction<Database>, live: readonly Live[]): 
 }
 
 /**
- * The batch's inbox rows, its conversation_state increments (conversationRowsOf, upserted as the
- * shared applyProjection does) and the device cursors, as one statement of three inserts.
+ * The batch's inbox rows, the recipients' new heads and open runs, its conversation_state
+ * increments (conversationRowsOf, upserted as the shared applyProjection does) and the device
+ * cursors, as one statement of four writes.
  */
-async function insertInboxAndCounts(trx: Transaction<Database>, assigned: readonly AssignedItem[], cursors: readonly CursorWrite[]): Promise<void> {
-  const inbox = inboxRowsOf(assigned);
+async function insertInboxAndCounts(
+  trx: Transaction<Database>, inbox: readonly Database['inbox'][], heads: readonly HeadWrite[], assigned: readonly AssignedItem[], cursors: readonly CursorWrite[],
+): Promise<void> {
   const conv = conversationRowsOf(assigned);
-  if (inbox.length === 0 && cursors.length === 0) return;
+  if (inbox.length === 0 && heads.length === 0 && conv.length === 0 && cursors.length === 0) return;
   const now = Date.now();
   await sql`
     WITH inbox_rows AS (
-      INSERT INTO inbox (user_id, seq, event_id, conversation, countable)
+      INSERT INTO inbox (user_id, seq, event_id, conversation, countable, run_ord)
       SELECT * FROM unnest(${inbox.map((r) => r.user_id)}::text[], ${inbox.map((r) => r.seq)}::bigint[], ${inbox.map((r) => r.event_id)}::bigint[],
-        ${inbox.map((r) => r.conversation)}::text[], ${inbox.map((r) => r.countable)}::smallint[])
+        ${inbox.map((r) => r.conversation)}::text[], ${inbox.map((r) => r.countable)}::smallint[], ${inbox.map((r) => r.run_ord)}::bigint[])
+    ), head_rows AS (
+      UPDATE user_heads SET head = t.h, run_conversation = t.c, run_last_ord = t.o
+      FROM unnest(${heads.map((h) => h.user)}::text[], ${heads.map((h) => h.head)}::bigint[], ${heads.map((h) => h.run?.conversation ?? null)}::text[],
+        ${heads.map((h) => h.run?.lastOrd ?? null)}::bigint[]) AS t(u, h, c, o)
+      WHERE user_heads.user_id = t.u
     ), cursor_rows AS (
       INSERT INTO device_cursors (user_id, device_id, acked_seq, updated_at)
       SELECT u, d, s, ${now}::bigint FROM unnest(${cursors.map((c) => c.userId)}::text[], ${cursors.map((c) => c.deviceId)}::text[],

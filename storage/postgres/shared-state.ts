@@ -18,7 +18,11 @@ import { toWriteItem } from '../write-item.ts';
  * one of a later class, so appends from several processes cannot deadlock.
  */
 
-/** What a draft needs locked: a group (FOR SHARE to send or read, FOR UPDATE to change members) or a call (FOR UPDATE). */
+/**
+ * What a draft needs locked: a group (FOR SHARE to read, FOR UPDATE to send or to change members:
+ * an event that every member receives draws the group's next conv_ord, compact-inbox.ts) or a call
+ * (FOR UPDATE).
+ */
 type Need =
   | { on: 'group'; id: string; update: boolean; create: boolean }
   | { on: 'call'; id: string; create: boolean };
@@ -31,7 +35,7 @@ export function needOf(draft: EventDraft | undefined): Need | undefined {
   if (!draft) return undefined;
   switch (draft.kind) {
     case 'message':
-      return draft.group !== undefined ? { on: 'group', id: draft.group, update: false, create: false } : undefined;
+      return draft.group !== undefined ? { on: 'group', id: draft.group, update: true, create: false } : undefined;
     case 'read': {
       // Peer reads need nothing: only membership decides a group read.
       const parsed = parseConversation(draft.conversation);

@@ -75,6 +75,11 @@ export class InboxAssigner {
     else this.#runs.delete(user);
   }
 
+  /** The user's head and open run as the assignments so far left them (a writer that stores them: PostgreSQL's user_heads). */
+  stateOf(user: string): { head: number; run: OpenRun | undefined } {
+    return { head: this.#heads.get(user) ?? 0, run: this.#runs.get(user) };
+  }
+
   /** Forget everything (the batch that produced it rolled back). */
   clear(): void {
     this.#heads.clear();

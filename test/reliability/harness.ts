@@ -184,12 +184,12 @@ export interface DbSnapshot {
 }
 
 /**
- * The SQLite inbox with its runs spelled out (`entries`: user_id, seq, event_id), written here in
- * SQL apart from storage/sql/compact-inbox.ts so that the audit does not trust the code it audits:
- * a row with `run_ord` holds its group's messages from that conv_ord on, one seq each, up to the
- * user's next row, or to the group's newest message for the user's newest row.
+ * The inbox with its runs spelled out (`entries`: user_id, seq, event_id), the same SQL on SQLite
+ * and PostgreSQL, written here apart from storage/sql/compact-inbox.ts so that the audit does not
+ * trust the code it audits: a row with `run_ord` holds its group's run events from that conv_ord
+ * on, one seq each, up to the user's next row, or to the group's newest one for the user's newest row.
  */
-const SQLITE_INBOX_ENTRIES = `WITH rows AS (SELECT user_id, seq, event_id, conversation, run_ord,
+const INBOX_ENTRIES = `WITH rows AS (SELECT user_id, seq, event_id, conversation, run_ord,
     lead(seq) OVER (PARTITION BY user_id ORDER BY seq) AS next_seq FROM inbox),
   entries AS (SELECT user_id, seq, event_id FROM rows WHERE run_ord IS NULL
     UNION ALL
@@ -209,7 +209,7 @@ export function inspectDatabase(file: string): DbSnapshot {
   try {
     const integrity = (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check);
     const inbox = new Map<string, Array<{ seq: number; eventId: number; kind: string }>>();
-    for (const row of db.prepare(`${SQLITE_INBOX_ENTRIES} SELECT i.user_id AS user, i.seq AS seq, i.event_id AS eventId, e.kind AS kind
+    for (const row of db.prepare(`${INBOX_ENTRIES} SELECT i.user_id AS user, i.seq AS seq, i.event_id AS eventId, e.kind AS kind
       FROM entries i JOIN events e ON e.id = i.event_id ORDER BY i.user_id, i.seq`).all() as Array<{ user: string; seq: number; eventId: number; kind: string }>) {
       const list = inbox.get(row.user) ?? [];
       list.push({ seq: row.seq, eventId: row.eventId, kind: row.kind });
@@ -220,7 +220,7 @@ export function inspectDatabase(file: string): DbSnapshot {
       const key = `${row.sender}/${row.clientMsgId}`;
       messages.set(key, [...(messages.get(key) ?? []), { id: row.id, messageId: row.messageId }]);
     }
-    const duplicateInboxRows = db.prepare(`${SQLITE_INBOX_ENTRIES} SELECT user_id AS user, event_id AS eventId, count(*) AS n FROM entries GROUP BY user_id, event_id HAVING count(*) > 1`).all() as Array<{ user: string; eventId: number; n: number }>;
+    const duplicateInboxRows = db.prepare(`${INBOX_ENTRIES} SELECT user_id AS user, event_id AS eventId, count(*) AS n FROM entries GROUP BY user_id, event_id HAVING count(*) > 1`).all() as Array<{ user: string; eventId: number; n: number }>;
     const calls = new Map<string, { state: string; invitees: Record<string, string> }>();
     for (const row of db.prepare('SELECT call_id AS callId, state, invitees FROM calls').all() as Array<{ callId: string; state: string; invitees: string }>) {
       calls.set(row.callId, { state: row.state, invitees: JSON.parse(row.invitees) as Record<string, string> });
@@ -235,20 +235,26 @@ export function inspectDatabase(file: string): DbSnapshot {
 /**
  * The same snapshot from PostgreSQL, in one query. PostgreSQL has no integrity_check; what stands
  * in for it is the invariant the append transaction keeps: each user's user_heads row equals the
- * newest seq of their inbox (a head ahead of the inbox would be a seq gap for the next append).
+ * newest seq of their inbox (a head ahead of the inbox would be a seq gap for the next append),
+ * read through the open run it names, which must be the one their newest row starts.
  */
 function inspectPostgres(url: string): DbSnapshot {
-  const [row] = pgQuerySync<{ snapshot: string }>(url, [`SELECT json_build_object(
+  const [row] = pgQuerySync<{ snapshot: string }>(url, [`${INBOX_ENTRIES}, newest AS (
+      SELECT r.user_id, r.conversation, r.run_ord FROM rows r WHERE r.next_seq IS NULL)
+    SELECT json_build_object(
     'heads', (SELECT coalesce(json_agg(x), '[]') FROM (
-      SELECT coalesce(h.user_id, i.user_id) AS "user", h.head, i.top FROM user_heads h
-      FULL JOIN (SELECT user_id, max(seq) AS top FROM inbox GROUP BY user_id) i ON i.user_id = h.user_id
-      WHERE h.head IS DISTINCT FROM i.top) x),
+      SELECT coalesce(h.user_id, i.user_id) AS "user", h.head, i.top FROM (SELECT user_id, h.head + coalesce((SELECT max(e.conv_ord) FROM events e WHERE e.conversation = h.run_conversation) - h.run_last_ord, 0) AS head FROM user_heads h) h
+      FULL JOIN (SELECT user_id, max(seq) AS top FROM entries GROUP BY user_id) i ON i.user_id = h.user_id
+      WHERE coalesce(h.head, 0) IS DISTINCT FROM coalesce(i.top, 0)) x),
+    'runs', (SELECT coalesce(json_agg(x), '[]') FROM (
+      SELECT h.user_id AS "user", h.run_conversation AS conversation, h.run_last_ord AS "lastOrd" FROM user_heads h LEFT JOIN newest n ON n.user_id = h.user_id
+      WHERE h.run_conversation IS DISTINCT FROM (CASE WHEN n.run_ord IS NULL THEN NULL ELSE n.conversation END)) x),
     'inbox', (SELECT coalesce(json_agg(x ORDER BY x."user", x.seq), '[]') FROM (
-      SELECT i.user_id AS "user", i.seq, i.event_id AS "eventId", e.kind FROM inbox i JOIN events e ON e.id = i.event_id) x),
+      SELECT i.user_id AS "user", i.seq, i.event_id AS "eventId", e.kind FROM entries i JOIN events e ON e.id = i.event_id) x),
     'messages', (SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM (
       SELECT id, sender, client_msg_id AS "clientMsgId", message_id AS "messageId" FROM events WHERE kind = 'message') x),
     'duplicates', (SELECT coalesce(json_agg(x), '[]') FROM (
-      SELECT user_id AS "user", event_id AS "eventId", count(*) AS n FROM inbox GROUP BY user_id, event_id HAVING count(*) > 1) x),
+      SELECT user_id AS "user", event_id AS "eventId", count(*) AS n FROM entries GROUP BY user_id, event_id HAVING count(*) > 1) x),
     'calls', (SELECT coalesce(json_agg(x), '[]') FROM (SELECT call_id AS "callId", state, invitees FROM calls) x),
     'jobs', (SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM (
       SELECT id, job_key AS "jobKey", user_id AS "userId", device_id AS "deviceId", event_id AS "eventId", state,
@@ -256,6 +262,7 @@ function inspectPostgres(url: string): DbSnapshot {
   )::text AS snapshot`]);
   type Raw = {
     heads: Array<{ user: string; head: number | null; top: number | null }>;
+    runs: Array<{ user: string; conversation: string | null; lastOrd: number | null }>;
     inbox: Array<{ user: string; seq: number; eventId: number; kind: string }>;
     messages: Array<{ id: number; sender: string; clientMsgId: string; messageId: string | null }>;
     duplicates: Array<{ user: string; eventId: number; n: number }>;
@@ -263,7 +270,11 @@ function inspectPostgres(url: string): DbSnapshot {
     jobs: Array<DbSnapshot['jobs'][number] & { id: number }>;
   };
   const raw = JSON.parse(row!.snapshot) as Raw;
-  const integrity = raw.heads.length === 0 ? ['ok'] : raw.heads.map((h) => `user_heads of ${h.user} is ${h.head}, newest inbox seq ${h.top}`);
+  const problems = [
+    ...raw.heads.map((h) => `user_heads of ${h.user} is ${h.head}, newest inbox seq ${h.top}`),
+    ...raw.runs.map((r) => `user_heads of ${r.user} names the open run ${r.conversation} (at ${r.lastOrd}), which the inbox does not have`),
+  ];
+  const integrity = problems.length === 0 ? ['ok'] : problems;
   const inbox = new Map<string, Array<{ seq: number; eventId: number; kind: string }>>();
   for (const r of raw.inbox) inbox.set(r.user, [...(inbox.get(r.user) ?? []), { seq: r.seq, eventId: r.eventId, kind: r.kind }]);
   const messages = new Map<string, Array<{ id: number; messageId: string | null }>>();

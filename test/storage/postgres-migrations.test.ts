@@ -20,7 +20,7 @@ const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ALL = ['0001_event_log', '0002_push', '0003_calls', '0004_push_settings', '0005_push_vendor_registry',
   '0006_group_roles', '0007_push_collapsed_count', '0008_sync_badges', '0009_inbox_by_user_event', '0010_inbox_by_seq_only',
-  '0011_compact_inbox'];
+  '0011_compact_inbox', '0012_compact_inbox_shared'];
 
 test('migrations: PostgreSQL has the same migrations, by name, as SQLite', async () => {
   const pg = Object.keys(await new PostgresMigrationProvider().getMigrations()).sort();
@@ -91,7 +91,7 @@ test('migrations (postgres): a 0001–0004 database with data migrates to the la
       assert.deepEqual(roles, [{ user_id: 'alice', role: 'owner' }, { user_id: 'bob', role: 'member' }]);
       assert.equal((await store.settings.get('bob')).syncBadges, true, '0008: badge sync on by default');
       const indexes = await sql<{ indexname: string }>`SELECT indexname FROM pg_indexes WHERE tablename = 'inbox' ORDER BY indexname`.execute(store.db);
-      assert.deepEqual(indexes.rows.map((r) => r.indexname), ['inbox_by_user_event', 'inbox_pkey'], '0009: the inbox indexed by user and event, not by conversation');
+      assert.deepEqual(indexes.rows.map((r) => r.indexname), ['inbox_pkey'], '0012: the inbox by its key only (0009\'s index by user and event is gone)');
       assert.deepEqual((await store.log.readInbox('bob', 0, 10)).map((e) => e.event.messageId ?? e.event.kind), ['group_created', 'm1']);
       assert.equal(await store.readModels.totalUnread('bob'), 1);
       // The log carries on where it was: ids after the old ones, seqs after the old heads, resends found.
