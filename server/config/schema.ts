@@ -65,7 +65,7 @@ export const ConfigSchema = Type.Object({
     frameBurst: int(100, 'Burst size of the per-connection token bucket.', 1),
     abuseStrikes: int(20, 'Rate-limit errors on one connection before it is closed.', 1),
     abuseWindowMs: int(10000, 'Rate-limit errors count toward `abuseStrikes` within this window.', 1),
-    maxGroupMembers: Type.Optional(Type.Integer({ minimum: 2, description: 'Largest group; defaults to 10000 on `sqlite` (the compact inbox: a run of a group\'s messages is one row) and 2000 on `postgres` (one inbox row per member per message): docs/ARCHITECTURE.md.' })),
+    maxGroupMembers: Type.Optional(Type.Integer({ minimum: 2, description: 'Largest group; defaults to 10000 on `sqlite` and 2000 on `postgres`, where each member still costs a locked row and an upsert per message (docs/ARCHITECTURE.md, "The compact inbox").' })),
     maxConnectionsPerUser: int(20, 'Concurrent connections per user.', 1),
     maxConnectionsPerIp: int(5000, 'Concurrent connections per remote address.', 1),
     maxBufferedBytes: int(4 * 1024 * 1024, 'A slow reader whose send buffer passes this is disconnected (LIM-1).', 1024),
@@ -109,7 +109,7 @@ export const ConfigSchema = Type.Object({
   }, { default: {} }),
 }, { additionalProperties: false });
 
-/** `limits.maxGroupMembers` when unset: what each dialect's inbox carries (docs/ARCHITECTURE.md, "Fan-out"). */
+/** `limits.maxGroupMembers` when unset: what each dialect's writer carries (docs/ARCHITECTURE.md, "The compact inbox"). */
 export const DEFAULT_MAX_GROUP_MEMBERS = { sqlite: 10_000, postgres: 2_000 } as const;
 
 type SchemaConfig = Static<typeof ConfigSchema>;
