@@ -16,6 +16,7 @@ export const POSTGRES: SqlDialect = {
   inboxByEvent: false,
   // A run's open end lives in user_heads, under the lock every append takes (postgres-writer.ts).
   compactInbox: true,
+  remote: true,
 };
 
 export interface PostgresStorageConfig {

@@ -18,10 +18,10 @@ const byKey = (a: CursorWrite, b: CursorWrite) => (a.userId < b.userId ? -1 : a.
  * 1. shared state: the groups and calls the drafts depend on are locked and read, and those drafts
  *    re-projected on it (shared-state.ts); a draft the shared state refuses is answered `rejected`;
  * 2. inbox heads: each recipient's `user_heads` row (their newest seq and open run, compact-inbox.ts)
- *    is locked, in sorted order, by one upsert, then read with the newest conv_ord of each group
+ *    is locked, in sorted order, by one upsert that also reads the newest conv_ord of each group
  *    the batch's run events go to (their group rows are locked FOR UPDATE in 1, so no other
  *    writer draws a conv_ord of those groups until this one commits);
- * 3. event ids and events, in one statement: ids drawn from events_id_seq only now, under those
+ * 3. event ids and events, and the locked heads read back, in one statement: ids drawn from events_id_seq only now, under those
  *    locks (so a user's event ids grow with their seqs, as inbox-by-event.ts needs), rows inserted
  *    with `ON CONFLICT DO NOTHING` on the idempotency index: a row not inserted is a resend (its
  *    conv_ord is left unused: a run never spans a gap);
@@ -31,8 +31,8 @@ const byKey = (a: CursorWrite, b: CursorWrite) => (a.userId < b.userId ? -1 : a.
  *    shared projection SQL).
  *
  * Every statement is a round trip that waits for the event loop, which delivery and planning keep
- * busy, so the common path is six (begin, lock heads, read them, events, inbox and counts, commit),
- * with arrays (unnest) instead of one parameter per value.
+ * busy, so the common path is five (begin, lock heads, events with the heads read, inbox and
+ * counts, commit), with arrays (unnest) instead of one parameter per value.
  *
  * Batches are written one at a time, in call order (the engine applies outcomes in order; a batch
  * planned on an earlier one must see its effects). After a failure every later batch is refused
@@ -88,19 +88,19 @@ export class PostgresBatchWriter {
     if (live.length > 0) {
       const users = [...new Set(live.flatMap(({ item }) => item.recipients))];
       const groups = [...new Set(live.filter(({ item }) => isRunEvent(item.event.kind, item.event.conversation)).map(({ item }) => item.event.conversation))];
-      const { inbox, groupOrds } = await lockHeads(trx, users, groups);
+      const groupOrds = await lockHeads(trx, users, groups);
       const ords = live.map(({ item }) => {
         if (!isRunEvent(item.event.kind, item.event.conversation)) return null;
         const ord = groupOrds.get(item.event.conversation)! + 1;
         groupOrds.set(item.event.conversation, ord);
         return ord;
       });
-      const { ids, inserted } = await insertEvents(trx, live, ords);
+      const { ids, inserted, inbox } = await insertEvents(trx, live, ords, users);
       live.forEach(({ index, item }, k) => {
         const eventId = ids[k]!;
         if (inserted.has(eventId)) assigned.push({ index, item, eventId, seqs: inbox.assign(item, eventId, ords[k]!, rows) });
       });
-      // A user whose run only grew needs no write: their stored head is read through the run (lockHeads).
+      // A user whose run only grew needs no write: their stored head is read through the run (insertEvents).
       for (const user of new Set(rows.map((r) => r.user_id))) heads.push({ user, ...inbox.stateOf(user) });
     }
     await insertInboxAndCounts(trx, rows, heads, assigned, [...cursors].sort(byKey));
@@ -126,44 +126,39 @@ interface HeadWrite {
 /**
  * Lock the recipients' user_heads rows (created at 0 when new) in sorted order (the SELECT's
  * order is the order the upsert takes them in; `WHERE false` locks an existing row without
- * writing a new version of it), then read each one's head and open run, and the newest conv_ord
- * of each group (0 for none). The read is a statement of its own: one that began before a lock
- * it waited for would not see the commit that released it.
- *
- * A row is written only when its user gets an inbox row, so while their newest row's run grows
- * it stays behind: `head` is their seq at `run_last_ord`, and every later event of the run's
- * group is theirs too (compact-inbox.ts), so their head is `head + (newest conv_ord −
- * run_last_ord)`. That newest conv_ord cannot move under this read: an event of the group locks
- * every member's row, theirs included, and this transaction holds it.
+ * writing a new version of it), and read the newest conv_ord of each group (0 for none): their
+ * rows were locked by an earlier statement, so this one sees every event of theirs there is.
  */
-async function lockHeads(trx: Transaction<Database>, users: readonly string[], groups: readonly string[]): Promise<{ inbox: InboxAssigner; groupOrds: Map<string, number> }> {
-  await sql`INSERT INTO user_heads (user_id, head)
-    SELECT u, 0 FROM unnest(${users}::text[]) AS t(u) ORDER BY u COLLATE "C"
-    ON CONFLICT (user_id) DO UPDATE SET head = user_heads.head WHERE false`.execute(trx);
-  const { rows } = await sql<{ key: string; n: number; conversation: string | null; last_ord: number | null; is_group: boolean }>`
-    SELECT h.user_id AS key, h.head + coalesce(g.last - h.run_last_ord, 0) AS n, h.run_conversation AS conversation, g.last AS last_ord, false AS is_group
-    FROM user_heads h LEFT JOIN LATERAL (SELECT e.conv_ord AS last FROM events e WHERE h.run_conversation IS NOT NULL
-      AND e.conversation = h.run_conversation AND e.conv_ord IS NOT NULL ORDER BY e.conv_ord DESC LIMIT 1) g ON true
-    WHERE h.user_id = ANY(${users}::text[])
-    UNION ALL
-    SELECT g.c, coalesce((SELECT e.conv_ord FROM events e WHERE e.conversation = g.c AND e.conv_ord IS NOT NULL
-      ORDER BY e.conv_ord DESC LIMIT 1), 0), NULL, NULL, true FROM unnest(${groups}::text[]) AS g(c)`.execute(trx);
-  const inbox = new InboxAssigner(POSTGRES.compactInbox);
-  const groupOrds = new Map<string, number>();
-  for (const row of rows) {
-    if (row.is_group) groupOrds.set(row.key, Number(row.n));
-    else inbox.know(row.key, Number(row.n), row.conversation === null ? undefined : { conversation: row.conversation, lastOrd: Number(row.last_ord) });
-  }
-  return { inbox, groupOrds };
+async function lockHeads(trx: Transaction<Database>, users: readonly string[], groups: readonly string[]): Promise<Map<string, number>> {
+  const { rows } = await sql<{ conversation: string; last_ord: number }>`
+    WITH locked AS (
+      INSERT INTO user_heads (user_id, head)
+      SELECT u, 0 FROM unnest(${users}::text[]) AS t(u) ORDER BY u COLLATE "C"
+      ON CONFLICT (user_id) DO UPDATE SET head = user_heads.head WHERE false
+    )
+    SELECT g.c AS conversation, coalesce((SELECT e.conv_ord FROM events e WHERE e.conversation = g.c AND e.conv_ord IS NOT NULL
+      ORDER BY e.conv_ord DESC LIMIT 1), 0) AS last_ord FROM unnest(${groups}::text[]) AS g(c)`.execute(trx);
+  return new Map(rows.map((r) => [r.conversation, Number(r.last_ord)]));
 }
 
 /**
  * Draw the ids and insert the events in one statement (arrays, not one parameter per value); the
- * stored JSON gets its id in SQL, as eventJson() would. Returns each item's id and which were inserted.
+ * stored JSON gets its id in SQL, as eventJson() would. Returns each item's id, which were
+ * inserted, and an InboxAssigner that knows each recipient's head and open run, read by the same
+ * statement: it began after lockHeads held their rows, so it sees the commits that released them.
+ *
+ * A head row is written only when its user gets an inbox row, so while their newest row's run
+ * grows it stays behind: `head` is their seq at `run_last_ord`, and every later event of the
+ * run's group is theirs too (compact-inbox.ts), so their head is `head + (newest conv_ord −
+ * run_last_ord)`. That newest conv_ord cannot move under this read: an event of the group locks
+ * every member's row, theirs included, and this transaction holds it. (The events this statement
+ * inserts are not visible to its own read.)
  */
-async function insertEvents(trx: Transaction<Database>, live: readonly Live[], ords: ReadonlyArray<number | null>): Promise<{ ids: number[]; inserted: Set<number> }> {
+async function insertEvents(
+  trx: Transaction<Database>, live: readonly Live[], ords: ReadonlyArray<number | null>, users: readonly string[],
+): Promise<{ ids: number[]; inserted: Set<number>; inbox: InboxAssigner }> {
   const col = <T>(pick: (item: WriteItem) => T) => live.map(({ item }) => pick(item));
-  const { rows } = await sql<{ id: number; inserted: boolean }>`
+  const { rows } = await sql<{ k: 'e' | 'h'; ord: number; id: number; inserted: boolean; user_id: string; head: number; conversation: string | null; last_ord: number | null }>`
     WITH drawn AS (
       SELECT nextval('events_id_seq') AS id, t.* FROM unnest(${col((i) => i.event.kind)}::text[], ${col((i) => i.event.conversation)}::text[],
         ${col((i) => i.event.sender)}::text[], ${col((i) => i.event.clientMsgId)}::text[], ${col((i) => i.event.messageId)}::text[],
@@ -177,11 +172,22 @@ async function insertEvents(trx: Transaction<Database>, live: readonly Live[], o
       ON CONFLICT (sender, client_msg_id) WHERE client_msg_id IS NOT NULL DO NOTHING
       RETURNING id
     )
-    SELECT drawn.id, stored.id IS NOT NULL AS inserted FROM drawn LEFT JOIN stored ON stored.id = drawn.id ORDER BY drawn.ord`.execute(trx);
-  const ids = rows.map((r) => Number(r.id));
+    SELECT 'e' AS k, drawn.ord, drawn.id, stored.id IS NOT NULL AS inserted, NULL::text AS user_id, NULL::bigint AS head,
+      NULL::text AS conversation, NULL::bigint AS last_ord FROM drawn LEFT JOIN stored ON stored.id = drawn.id
+    UNION ALL
+    SELECT 'h', 0, NULL, NULL, h.user_id, h.head + coalesce(g.last - h.run_last_ord, 0), h.run_conversation, g.last
+    FROM user_heads h LEFT JOIN LATERAL (SELECT e.conv_ord AS last FROM events e WHERE h.run_conversation IS NOT NULL
+      AND e.conversation = h.run_conversation AND e.conv_ord IS NOT NULL ORDER BY e.conv_ord DESC LIMIT 1) g ON true
+    WHERE h.user_id = ANY(${users}::text[])`.execute(trx);
+  const inbox = new InboxAssigner(POSTGRES.compactInbox);
+  for (const row of rows) {
+    if (row.k === 'h') inbox.know(row.user_id, Number(row.head), row.conversation === null ? undefined : { conversation: row.conversation, lastOrd: Number(row.last_ord) });
+  }
+  const drawn = rows.filter((r) => r.k === 'e').sort((a, b) => Number(a.ord) - Number(b.ord));
+  const ids = drawn.map((r) => Number(r.id));
   // Ids follow batch order (nextval runs as unnest yields its rows in order); never assume it silently.
   if (ids.some((id, k) => k > 0 && id <= ids[k - 1]!)) throw new Error('event ids were not drawn in batch order');
-  return { ids, inserted: new Set(rows.filter((r) => r.inserted).map((r) => Number(r.id))) };
+  return { ids, inserted: new Set(drawn.filter((r) => r.inserted).map((r) => Number(r.id))), inbox };
 }
 
 /**

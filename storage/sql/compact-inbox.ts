@@ -1,4 +1,4 @@
-import { sql, type Kysely, type Transaction } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { parseConversation } from '../../protocol/index.ts';
 import type { InboxEntry, WriteItem } from '../contract.ts';
 import type { Database } from './schema.ts';
@@ -32,9 +32,6 @@ import { rowToStored } from './stored-event.ts';
  */
 
 type Db = Kysely<Database> | Transaction<Database>;
-
-/** A row limit that is no limit (one below the largest safe integer, as the query asks for one more). */
-const EVERY_ROW = Number.MAX_SAFE_INTEGER - 1;
 
 /** Group events every member receives (group-rules.ts, projector.ts). */
 const TO_EVERY_MEMBER = new Set(['message', 'member_joined', 'member_left', 'member_role', 'group_updated', 'group_dissolved']);
@@ -258,23 +255,42 @@ export async function readCompactInbox(db: Db, userId: string, after: number, up
 }
 
 /**
- * A user's unread entries in one conversation after event `after`, from seq `fromSeq` on (the
- * first entry after that event): plain rows count by their `countable`, runs by the group's
- * messages from others (its other run events never count, as their rows' `countable` says).
+ * The expression for a user's unread entries in one conversation after event `after` (an
+ * expression itself: the reader's new read cursor), for the writer's read-cursor update: plain
+ * rows count by their `countable`, runs by the group's messages from others (its other run
+ * events never count, as their rows' `countable` says). A user's event ids grow with their seqs,
+ * so only the rows from their last one at or before `after` are looked at; the newest row's run
+ * reaches the group's newest event, which the writer's transaction sees.
  */
-export async function countUnreadAfter(db: Db, userId: string, conversation: string, after: number, fromSeq: number): Promise<number> {
-  let unread = 0;
-  for (const { row, last } of await rowsAfter(db, userId, fromSeq - 1, Number.MAX_SAFE_INTEGER, EVERY_ROW)) {
-    if (row.conversation !== conversation) continue;
-    if (row.runOrd === null) {
-      if (row.countable === 1 && row.eventId > after) unread += 1;
-      continue;
-    }
-    const first = Math.max(row.seq, fromSeq);
-    const counted = await db.selectFrom('events').select((eb) => eb.fn.countAll<number>().as('n')).where('conversation', '=', conversation)
-      .where('conv_ord', '>=', row.runOrd + (first - row.seq)).where('conv_ord', '<=', row.runOrd + (last - row.seq))
-      .where('id', '>', after).where('kind', '=', 'message').where('sender', '!=', userId).executeTakeFirst();
-    unread += Number(counted?.n ?? 0);
-  }
-  return unread;
+export function unreadAfter(userId: string, conversation: string, after: RawBuilder<number>): RawBuilder<number> {
+  const from = sql`coalesce((SELECT h.seq FROM inbox h WHERE h.user_id = ${userId} AND h.event_id <= ${after} ORDER BY h.seq DESC LIMIT 1), 0)`;
+  return sql<number>`((SELECT count(*) FROM inbox p WHERE p.user_id = ${userId} AND p.seq >= ${from} AND p.conversation = ${conversation}
+      AND p.run_ord IS NULL AND p.countable = 1 AND p.event_id > ${after})
+    + (SELECT count(*) FROM (SELECT seq, conversation, run_ord, lead(seq) OVER (ORDER BY seq) AS next_seq FROM inbox
+        WHERE user_id = ${userId} AND seq >= ${from}) r
+      JOIN events e ON e.conversation = r.conversation AND e.conv_ord >= r.run_ord AND (r.next_seq IS NULL OR e.conv_ord < r.run_ord + (r.next_seq - r.seq))
+      WHERE r.run_ord IS NOT NULL AND r.conversation = ${conversation} AND e.id > ${after} AND e.kind = 'message' AND e.sender <> ${userId}))`;
+}
+
+/**
+ * The user's first entry for an event after `eventId`, in one statement (for a dialect whose
+ * statements are round trips: `SqlDialect.remote`). A user's event ids grow with their seqs, so
+ * the answer is in the run of their last row whose own event is at or before `eventId`, or else
+ * it is their next row; one statement, so one snapshot, even beside a writer.
+ */
+export async function firstEntryAfterEvent(db: Db, userId: string, eventId: number): Promise<{ seq: number; eventId: number } | undefined> {
+  const { rows } = await sql<{ seq: number; event_id: number }>`
+    WITH r0 AS (
+      SELECT seq, conversation, run_ord FROM inbox WHERE user_id = ${userId} AND event_id <= ${eventId} ORDER BY seq DESC LIMIT 1
+    ), nxt AS (
+      SELECT seq, event_id FROM inbox WHERE user_id = ${userId} AND seq > coalesce((SELECT seq FROM r0), 0) ORDER BY seq LIMIT 1
+    ), inrun AS (
+      SELECT r0.seq + (e.conv_ord - r0.run_ord) AS seq, e.id AS event_id FROM r0 JOIN events e ON e.conversation = r0.conversation
+        AND e.conv_ord > r0.run_ord AND e.id > ${eventId}
+      WHERE r0.run_ord IS NOT NULL AND (NOT EXISTS (SELECT 1 FROM nxt) OR e.conv_ord < r0.run_ord + ((SELECT seq FROM nxt) - r0.seq))
+      ORDER BY e.conv_ord LIMIT 1
+    )
+    SELECT seq, event_id FROM inrun UNION ALL SELECT seq, event_id FROM nxt WHERE NOT EXISTS (SELECT 1 FROM inrun)`.execute(db);
+  const row = rows[0];
+  return row ? { seq: Number(row.seq), eventId: Number(row.event_id) } : undefined;
 }

@@ -29,6 +29,12 @@ export interface SqlDialect {
    * `user_heads`.
    */
   readonly compactInbox: boolean;
+  /**
+   * Each statement is a network round trip (PostgreSQL), which under load waits for the event
+   * loop: a search of many small statements costs more there than one larger statement. False for
+   * an in-process database, where a probe costs microseconds.
+   */
+  readonly remote: boolean;
 }
 
 /**

@@ -1,7 +1,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.ts';
 import type { SqlDialect } from './dialect.ts';
-import { entryAt, newestEntry } from './compact-inbox.ts';
+import { entryAt, firstEntryAfterEvent, newestEntry } from './compact-inbox.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -17,14 +17,16 @@ const placeOf = (row: { seq: number; event_id: number } | undefined): InboxPlace
 /**
  * A user's first inbox entry for an event after `eventId`, or undefined when there is none.
  *
- * With `dialect.inboxByEvent` the (user_id, event_id) index answers it. Without it (SQLite) the
- * primary key does: a SQLite file has one writer, which hands out each user's seqs in event
+ * On a compact inbox whose statements are round trips (`dialect.remote`, PostgreSQL) one statement
+ * answers it (compact-inbox.ts). With `dialect.inboxByEvent` the (user_id, event_id) index does.
+ * Otherwise (SQLite) the primary key does: a SQLite file has one writer, which hands out each user's seqs in event
  * order, so event ids grow with seq along the key. The search gallops back from the user's head
  * (entries wanted here are nearly always recent ones: a read, a resend) and then halves, one
  * primary-key probe per step, so an entry n places from the head costs about 2·log2(n) probes.
  * Seqs need not be dense.
  */
 export async function firstEntryAfter(db: Db, dialect: SqlDialect, userId: string, eventId: number): Promise<InboxPlace | undefined> {
+  if (dialect.compactInbox && dialect.remote) return firstEntryAfterEvent(db, userId, eventId);
   if (dialect.inboxByEvent) {
     return placeOf(await db.selectFrom('inbox').select(['seq', 'event_id']).where('user_id', '=', userId).where('event_id', '>', eventId)
       .orderBy('event_id').limit(1).executeTakeFirst());

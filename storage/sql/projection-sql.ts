@@ -4,7 +4,7 @@ import type { CallRecord, CursorWrite, WriteItem } from '../contract.ts';
 import type { GroupChange } from '../domain/group-rules.ts';
 import { chunk, column, excluded, type SqlDialect } from './dialect.ts';
 import { firstEntryAfter } from './inbox-by-event.ts';
-import { countUnreadAfter } from './compact-inbox.ts';
+import { unreadAfter } from './compact-inbox.ts';
 
 /** A planned item once the backend gave it its event id and its recipients their seqs. */
 export interface AssignedItem {
@@ -173,21 +173,12 @@ export async function applySideEffects(trx: Transaction<Database>, dialect: SqlD
 }
 
 /**
- * A read cursor on a compact inbox: the unread recount of applySideEffects, with the reader's
- * entries counted through their runs (compact-inbox.ts) instead of by a scan of rows.
+ * A read cursor on a compact inbox: the unread recount of applySideEffects, in one statement, with
+ * the reader's entries counted through their runs (compact-inbox.ts) instead of by a scan of rows.
  */
 async function applyCompactRead(trx: Transaction<Database>, dialect: SqlDialect, read: { user: string; upTo: number }, conversation: string): Promise<void> {
-  const state = await trx.selectFrom('conversation_state').select(['read_event_id', 'last_event_id'])
-    .where('user_id', '=', read.user).where('conversation', '=', conversation).executeTakeFirst();
-  if (!state) return;
-  const readUpTo = Math.max(Number(state.read_event_id), read.upTo);
-  // Read up to the conversation's newest event (the usual case): nothing is unread, and no inbox
-  // entry is read.
-  let unread = 0;
-  if (readUpTo < Number(state.last_event_id)) {
-    const from = await firstEntryAfter(trx, dialect, read.user, readUpTo);
-    if (from) unread = await countUnreadAfter(trx, read.user, conversation, readUpTo, from.seq);
-  }
-  await trx.updateTable('conversation_state').set({ read_event_id: readUpTo, unread })
-    .where('user_id', '=', read.user).where('conversation', '=', conversation).execute();
+  const readUpTo = dialect.greatest(column('conversation_state.read_event_id'), read.upTo);
+  await sql`UPDATE conversation_state SET read_event_id = ${readUpTo},
+      unread = CASE WHEN ${readUpTo} >= conversation_state.last_event_id THEN 0 ELSE ${unreadAfter(read.user, conversation, readUpTo)} END
+    WHERE user_id = ${read.user} AND conversation = ${conversation}`.execute(trx);
 }

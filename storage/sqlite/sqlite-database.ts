@@ -18,6 +18,7 @@ export const SQLITE: SqlDialect = {
   shared: false,
   inboxByEvent: false,
   compactInbox: true,
+  remote: false,
 };
 
 export interface SqliteStorageConfig {
