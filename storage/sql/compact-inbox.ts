@@ -140,9 +140,11 @@ export async function rowAtOrBelow(db: Db, userId: string, seq: number): Promise
 export async function newestRowsOf(db: Db, users: readonly string[], maxParams: number): Promise<Map<string, InboxRow>> {
   const out = new Map<string, InboxRow>();
   for (const part of chunk([...new Set(users)], 1, maxParams)) {
+    // The newest seq per user first (one backward probe each), then that row by its key.
     const rows = await sql<{ user_id: string; seq: number; event_id: number; conversation: string; countable: number; run_ord: number | null }>`
-      SELECT i.user_id, i.seq, i.event_id, i.conversation, i.countable, i.run_ord FROM inbox i
-      WHERE i.user_id IN (${sql.join(part)}) AND i.seq = (SELECT max(m.seq) FROM inbox m WHERE m.user_id = i.user_id)`.execute(db);
+      WITH wanted(id) AS (VALUES ${sql.join(part.map((u) => sql`(${u})`))}),
+        tops AS (SELECT wanted.id AS user_id, (SELECT max(m.seq) FROM inbox m WHERE m.user_id = wanted.id) AS seq FROM wanted)
+      SELECT i.user_id, i.seq, i.event_id, i.conversation, i.countable, i.run_ord FROM tops JOIN inbox i ON i.user_id = tops.user_id AND i.seq = tops.seq`.execute(db);
     for (const row of rows.rows) out.set(row.user_id, rowOf(row));
   }
   return out;
@@ -170,12 +172,13 @@ export async function lastSeqOf(db: Db, row: InboxRow): Promise<number> {
 export async function compactHeadsIn(db: Db, users: readonly string[], maxParams: number): Promise<Map<string, number>> {
   const heads = new Map<string, number>();
   for (const part of chunk([...new Set(users)], 1, maxParams)) {
-    for (const user of part) heads.set(user, 0);
-    const rows = await sql<{ user_id: string; head: number }>`SELECT i.user_id, i.seq + CASE WHEN i.run_ord IS NULL THEN 0 ELSE
-        (SELECT max(e.conv_ord) FROM events e WHERE e.conversation = i.conversation AND e.conv_ord IS NOT NULL) - i.run_ord END AS head
-      FROM inbox i WHERE i.user_id IN (${sql.join(part)}) AND i.seq = (SELECT max(m.seq) FROM inbox m WHERE m.user_id = i.user_id)`
-      .execute(db);
-    for (const row of rows.rows) heads.set(row.user_id, Number(row.head));
+    // One backward probe of the key per user: a condition `seq = (SELECT max(seq) …)` on the
+    // user's rows is evaluated row by row, which made every head read cost the user's whole history.
+    const rows = await sql<{ user_id: string; head: number | null }>`WITH wanted(id) AS (VALUES ${sql.join(part.map((u) => sql`(${u})`))})
+      SELECT wanted.id AS user_id, (SELECT i.seq + CASE WHEN i.run_ord IS NULL THEN 0 ELSE
+          (SELECT max(e.conv_ord) FROM events e WHERE e.conversation = i.conversation AND e.conv_ord IS NOT NULL) - i.run_ord END
+        FROM inbox i WHERE i.user_id = wanted.id ORDER BY i.seq DESC LIMIT 1) AS head FROM wanted`.execute(db);
+    for (const row of rows.rows) heads.set(row.user_id, Number(row.head ?? 0));
   }
   return heads;
 }
@@ -232,6 +235,35 @@ async function rowsAfter(db: Db, userId: string, after: number, upTo: number, li
   return out;
 }
 
+/**
+ * readCompactInbox in one statement, for a dialect whose statements are round trips
+ * (`SqlDialect.remote`). The user's rows from the one holding seq `after + 1`, at most `limit + 1`
+ * of them (each holds at least one entry), each spelled out to its entries up to its next row's
+ * seq, or for the last one fetched up to `upTo`; the first `limit` entries after `after` are the
+ * answer (entries a cut-off run's last row might claim beyond its true end have larger seqs than
+ * every entry of the rows before it, so they are never among them).
+ */
+export async function readCompactInboxInOneStatement(db: Db, userId: string, after: number, upTo: number, limit: number): Promise<InboxEntry[]> {
+  if (upTo <= after || limit <= 0) return [];
+  const { rows } = await sql<Omit<Database['events'], 'conv_ord'> & { seq: number }>`
+    WITH mine AS (
+      SELECT seq, event_id, conversation, run_ord, lead(seq) OVER (ORDER BY seq) AS next_seq FROM (
+        SELECT seq, event_id, conversation, run_ord FROM inbox WHERE user_id = ${userId}
+          AND seq >= coalesce((SELECT max(h.seq) FROM inbox h WHERE h.user_id = ${userId} AND h.seq <= ${after + 1}), ${after + 1})
+          AND seq <= ${upTo} ORDER BY seq LIMIT ${limit + 1}) x
+    ), places AS (
+      SELECT seq, event_id FROM mine WHERE run_ord IS NULL AND seq > ${after}
+      UNION ALL
+      SELECT m.seq + (g.conv_ord - m.run_ord), g.id FROM mine m JOIN events g ON g.conversation = m.conversation
+        AND g.conv_ord >= m.run_ord AND g.conv_ord > m.run_ord + (${after} - m.seq)
+        AND g.conv_ord <= m.run_ord + (coalesce(m.next_seq - 1, ${upTo}) - m.seq)
+      WHERE m.run_ord IS NOT NULL
+    )
+    SELECT p.seq, e.id, e.kind, e.conversation, e.sender, e.client_msg_id, e.message_id, e.at, e.json
+    FROM places p JOIN events e ON e.id = p.event_id WHERE p.seq <= ${upTo} ORDER BY p.seq LIMIT ${limit}`.execute(db);
+  return rows.map((row) => ({ seq: Number(row.seq), event: rowToStored(row) }));
+}
+
 /** readInbox on a compact inbox: the same entries as one row per recipient would give. */
 export async function readCompactInbox(db: Db, userId: string, after: number, upTo: number, limit: number, maxParams: number): Promise<InboxEntry[]> {
   if (upTo <= after || limit <= 0) return [];
@@ -266,9 +298,10 @@ export function unreadAfter(userId: string, conversation: string, after: RawBuil
   const from = sql`coalesce((SELECT h.seq FROM inbox h WHERE h.user_id = ${userId} AND h.event_id <= ${after} ORDER BY h.seq DESC LIMIT 1), 0)`;
   return sql<number>`((SELECT count(*) FROM inbox p WHERE p.user_id = ${userId} AND p.seq >= ${from} AND p.conversation = ${conversation}
       AND p.run_ord IS NULL AND p.countable = 1 AND p.event_id > ${after})
-    + (SELECT count(*) FROM (SELECT seq, conversation, run_ord, lead(seq) OVER (ORDER BY seq) AS next_seq FROM inbox
+    + (SELECT count(*) FROM (SELECT conversation, run_ord,
+          coalesce(run_ord + (lead(seq) OVER (ORDER BY seq) - seq) - 1, ${Number.MAX_SAFE_INTEGER}) AS last_ord FROM inbox
         WHERE user_id = ${userId} AND seq >= ${from}) r
-      JOIN events e ON e.conversation = r.conversation AND e.conv_ord >= r.run_ord AND (r.next_seq IS NULL OR e.conv_ord < r.run_ord + (r.next_seq - r.seq))
+      JOIN events e ON e.conversation = r.conversation AND e.conv_ord >= r.run_ord AND e.conv_ord <= r.last_ord
       WHERE r.run_ord IS NOT NULL AND r.conversation = ${conversation} AND e.id > ${after} AND e.kind = 'message' AND e.sender <> ${userId}))`;
 }
 

@@ -5,7 +5,7 @@ import type { ProjectionState } from '../domain/projector.ts';
 import type { AppendResult, CallRecord, InboxEntry, LogBackend, StoredEvent } from '../contract.ts';
 import { chunk, type SqlDialect } from './dialect.ts';
 import { firstEntryAfter } from './inbox-by-event.ts';
-import { compactHeadsIn, readCompactInbox } from './compact-inbox.ts';
+import { compactHeadsIn, readCompactInbox, readCompactInboxInOneStatement } from './compact-inbox.ts';
 import { rowToStored } from './stored-event.ts';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -85,6 +85,7 @@ export class SqlLogReads implements Omit<LogBackend, 'write' | 'reset' | 'close'
   }
 
   async readInbox(userId: string, after: number, upTo: number, limit: number): Promise<InboxEntry[]> {
+    if (this.#dialect.compactInbox && this.#dialect.remote) return readCompactInboxInOneStatement(this.#db, userId, after, upTo, limit);
     if (this.#dialect.compactInbox) return readCompactInbox(this.#db, userId, after, upTo, limit, this.#dialect.maxParams);
     const rows = await this.#db.selectFrom('inbox as i')
       .innerJoin('events as e', 'e.id', 'i.event_id')
