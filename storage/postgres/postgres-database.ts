@@ -12,8 +12,6 @@ export const POSTGRES: SqlDialect = {
   greatest: (a, b) => sql<number>`greatest(${a}, ${b})`,
   // Several processes may write one database: claims lock rows and leases are respected.
   shared: true,
-  // Several writers, but a user's event ids follow their seqs through the heads' locks (postgres-writer.ts).
-  inboxByEvent: false,
   // A run's open end lives in user_heads, under the lock every append takes (postgres-writer.ts).
   compactInbox: true,
   remote: true,

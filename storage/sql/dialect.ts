@@ -17,13 +17,6 @@ export interface SqlDialect {
    */
   readonly shared: boolean;
   /**
-   * The inbox has an index on (user_id, event_id). Neither dialect has one now: each hands out a
-   * user's seqs in event order (SQLite's one writer; PostgreSQL's writers under the user's head
-   * lock), so the primary key finds entries by event as well (inbox-by-event.ts) and each inbox
-   * row costs one B-tree insert instead of two. It cannot work with `compactInbox`.
-   */
-  readonly inboxByEvent: boolean;
-  /**
    * Consecutive events of one group that reach every member share one row in a user's inbox
    * (compact-inbox.ts): SQLite's writer keeps each user's open run in memory, PostgreSQL's in
    * `user_heads`.

@@ -17,20 +17,16 @@ const placeOf = (row: { seq: number; event_id: number } | undefined): InboxPlace
 /**
  * A user's first inbox entry for an event after `eventId`, or undefined when there is none.
  *
- * On a compact inbox whose statements are round trips (`dialect.remote`, PostgreSQL) one statement
- * answers it (compact-inbox.ts). With `dialect.inboxByEvent` the (user_id, event_id) index does.
- * Otherwise (SQLite) the primary key does: a SQLite file has one writer, which hands out each user's seqs in event
- * order, so event ids grow with seq along the key. The search gallops back from the user's head
+ * The inbox has no index by event: every writer hands out a user's seqs in event order (SQLite's
+ * one writer; PostgreSQL's writers under the user's head lock, postgres-writer.ts), so event ids
+ * grow with seq along the primary key. On a compact inbox whose statements are round trips
+ * (`dialect.remote`, PostgreSQL) one statement answers it (compact-inbox.ts). Otherwise (SQLite) a search gallops back from the user's head
  * (entries wanted here are nearly always recent ones: a read, a resend) and then halves, one
  * primary-key probe per step, so an entry n places from the head costs about 2·log2(n) probes.
  * Seqs need not be dense.
  */
 export async function firstEntryAfter(db: Db, dialect: SqlDialect, userId: string, eventId: number): Promise<InboxPlace | undefined> {
   if (dialect.compactInbox && dialect.remote) return firstEntryAfterEvent(db, userId, eventId);
-  if (dialect.inboxByEvent) {
-    return placeOf(await db.selectFrom('inbox').select(['seq', 'event_id']).where('user_id', '=', userId).where('event_id', '>', eventId)
-      .orderBy('event_id').limit(1).executeTakeFirst());
-  }
   // The entry with the largest seq at or below `seq` (on a compact inbox, the one at `seq`: a run
   // holds every seq up to the next row).
   const atOrBelow = dialect.compactInbox ? (seq: number) => entryAt(db, userId, seq)

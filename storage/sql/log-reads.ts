@@ -124,21 +124,14 @@ export class SqlLogReads implements Omit<LogBackend, 'write' | 'reset' | 'close'
 
   async recipientsAmong(event: StoredEvent, users: readonly string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    if (!this.#dialect.inboxByEvent) {
-      // A search per user (about 18 probes for an event 200 entries back): a 2,000-member group
-      // takes the better part of a second, so other work gets the event loop between users.
-      let searched = 0;
-      for (const user of new Set(users)) {
-        const seq = await this.#seqOf(user, event.eventId);
-        if (seq !== undefined) out.set(user, seq);
-        if (++searched % RECIPIENTS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
-      }
-      return out;
-    }
-    for (const part of chunk([...new Set(users)], 1, this.#dialect.maxParams)) {
-      const rows = await this.#db.selectFrom('inbox').select(['user_id', 'seq']).where('user_id', 'in', part)
-        .where('conversation', '=', event.conversation).where('event_id', '=', event.eventId).execute();
-      for (const row of rows) out.set(row.user_id, Number(row.seq));
+    // A search per user (SQLite: about 18 probes for an event 200 entries back; PostgreSQL: one
+    // statement): a 2,000-member group takes the better part of a second, so other work gets the
+    // event loop between users.
+    let searched = 0;
+    for (const user of new Set(users)) {
+      const seq = await this.#seqOf(user, event.eventId);
+      if (seq !== undefined) out.set(user, seq);
+      if (++searched % RECIPIENTS_PER_TURN === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     return out;
   }

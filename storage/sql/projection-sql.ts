@@ -13,17 +13,6 @@ export interface AssignedItem {
   seqs: number[];
 }
 
-/** The inbox rows of assigned items, in order, one per recipient (a dialect without `compactInbox`). */
-export function inboxRowsOf(assigned: readonly AssignedItem[]): Database['inbox'][] {
-  const rows: Database['inbox'][] = [];
-  for (const { item, eventId, seqs } of assigned) {
-    item.recipients.forEach((user, r) => rows.push({
-      user_id: user, seq: seqs[r]!, event_id: eventId, conversation: item.event.conversation, countable: item.countable[r]!, run_ord: null,
-    }));
-  }
-  return rows;
-}
-
 export async function insertInboxRows(trx: Transaction<Database>, dialect: SqlDialect, rows: readonly Database['inbox'][]): Promise<void> {
   for (const part of chunk(rows, 6, dialect.maxParams)) await trx.insertInto('inbox').values(part).execute();
 }
@@ -155,17 +144,16 @@ export async function applySideEffects(trx: Transaction<Database>, dialect: SqlD
   if (read && dialect.compactInbox) await applyCompactRead(trx, dialect, read, item.event.conversation);
   else if (read) {
     const readUpTo = dialect.greatest(column('conversation_state.read_event_id'), read.upTo);
-    // Without an index by event, the scan starts at the reader's first entry after `upTo`, found on
-    // the primary key; the count is of entries after readUpTo, which is never below `upTo`.
-    const from = dialect.inboxByEvent ? undefined : (await firstEntryAfter(trx, dialect, read.user, read.upTo))?.seq ?? Number.MAX_SAFE_INTEGER;
-    const fromSeq = from === undefined ? sql`` : sql`AND inbox.seq >= ${from}`;
+    // There is no index by event: the scan starts at the reader's first entry after `upTo`, found
+    // on the primary key; the count is of entries after readUpTo, which is never below `upTo`.
+    const from = (await firstEntryAfter(trx, dialect, read.user, read.upTo))?.seq ?? Number.MAX_SAFE_INTEGER;
     await trx.updateTable('conversation_state')
       .set({
         read_event_id: readUpTo,
         // Read up to the conversation's newest event (the usual case): nothing is unread, and no
         // inbox entry is read. Otherwise count what came after, in the reader's entries by event.
         unread: sql`CASE WHEN ${readUpTo} >= conversation_state.last_event_id THEN 0 ELSE (SELECT count(*) FROM inbox
-          WHERE inbox.user_id = conversation_state.user_id ${fromSeq} AND inbox.event_id > ${readUpTo}
+          WHERE inbox.user_id = conversation_state.user_id AND inbox.seq >= ${from} AND inbox.event_id > ${readUpTo}
           AND inbox.conversation = conversation_state.conversation AND inbox.countable = 1) END`,
       })
       .where('user_id', '=', read.user).where('conversation', '=', item.event.conversation).execute();

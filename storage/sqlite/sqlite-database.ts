@@ -16,7 +16,6 @@ export const SQLITE: SqlDialect = {
   maxParams: 30_000,
   greatest: (a, b) => sql<number>`max(${a}, ${b})`,
   shared: false,
-  inboxByEvent: false,
   compactInbox: true,
   remote: false,
 };
