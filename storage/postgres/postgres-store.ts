@@ -6,6 +6,7 @@ import { SqlLogReads } from '../sql/log-reads.ts';
 import { SqlPushStore } from '../sql/push-store.ts';
 import { SqlReadModels } from '../sql/read-models.ts';
 import { rebuildReadModels } from '../sql/rebuild.ts';
+import { newestOrdOf } from '../sql/compact-inbox.ts';
 import type { Database } from '../sql/schema.ts';
 import { SqlSettingsStore } from '../sql/settings-store.ts';
 import { engineOptions, type StoreOptions } from '../store-options.ts';
@@ -43,12 +44,12 @@ async function rebuild(db: Kysely<Database>): Promise<{ events: number }> {
   const result = await rebuildReadModels(db, POSTGRES);
   await db.transaction().execute(async (trx) => {
     await sql`DELETE FROM user_heads`.execute(trx);
+    // Each user's newest row in one ordered pass (a `seq = (SELECT max(seq) …)` condition would be
+    // evaluated on every row); a run's end is its group's newest conv_ord.
     await sql`INSERT INTO user_heads (user_id, head, run_conversation, run_last_ord)
-      SELECT i.user_id, i.seq + coalesce(g.last - i.run_ord, 0), CASE WHEN i.run_ord IS NULL THEN NULL ELSE i.conversation END,
-        CASE WHEN i.run_ord IS NULL THEN NULL ELSE g.last END
-      FROM inbox i LEFT JOIN LATERAL (SELECT max(e.conv_ord) AS last FROM events e
-        WHERE i.run_ord IS NOT NULL AND e.conversation = i.conversation AND e.conv_ord IS NOT NULL) g ON true
-      WHERE i.seq = (SELECT max(m.seq) FROM inbox m WHERE m.user_id = i.user_id)`.execute(trx);
+      SELECT i.user_id, i.seq + coalesce(g.last - i.run_ord, 0), CASE WHEN i.run_ord IS NULL THEN NULL ELSE i.conversation END, g.last
+      FROM (SELECT DISTINCT ON (user_id) user_id, seq, run_ord, conversation FROM inbox ORDER BY user_id, seq DESC) i
+      LEFT JOIN LATERAL (SELECT ${newestOrdOf(sql.ref('i.conversation'))} AS last WHERE i.run_ord IS NOT NULL) g ON true`.execute(trx);
   });
   return result;
 }

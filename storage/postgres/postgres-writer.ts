@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { CursorWrite, WriteBatch, WriteItem, WriteResult, WrittenItem } from '../contract.ts';
 import type { ProjectionLimits } from '../domain/projector.ts';
-import { InboxAssigner, isRunEvent } from '../sql/compact-inbox.ts';
+import { InboxAssigner, isRunEvent, newestOrdOf } from '../sql/compact-inbox.ts';
 import { applySideEffects, conversationRowsOf, type AssignedItem } from '../sql/projection-sql.ts';
 import type { Database } from '../sql/schema.ts';
 import { POSTGRES } from './postgres-database.ts';
@@ -136,8 +136,7 @@ async function lockHeads(trx: Transaction<Database>, users: readonly string[], g
       SELECT u, 0 FROM unnest(${users}::text[]) AS t(u) ORDER BY u COLLATE "C"
       ON CONFLICT (user_id) DO UPDATE SET head = user_heads.head WHERE false
     )
-    SELECT g.c AS conversation, coalesce((SELECT e.conv_ord FROM events e WHERE e.conversation = g.c AND e.conv_ord IS NOT NULL
-      ORDER BY e.conv_ord DESC LIMIT 1), 0) AS last_ord FROM unnest(${groups}::text[]) AS g(c)`.execute(trx);
+    SELECT g.c AS conversation, coalesce(${newestOrdOf(sql.ref('g.c'))}, 0) AS last_ord FROM unnest(${groups}::text[]) AS g(c)`.execute(trx);
   return new Map(rows.map((r) => [r.conversation, Number(r.last_ord)]));
 }
 
@@ -176,8 +175,7 @@ async function insertEvents(
       NULL::text AS conversation, NULL::bigint AS last_ord FROM drawn LEFT JOIN stored ON stored.id = drawn.id
     UNION ALL
     SELECT 'h', 0, NULL, NULL, h.user_id, h.head + coalesce(g.last - h.run_last_ord, 0), h.run_conversation, g.last
-    FROM user_heads h LEFT JOIN LATERAL (SELECT e.conv_ord AS last FROM events e WHERE h.run_conversation IS NOT NULL
-      AND e.conversation = h.run_conversation AND e.conv_ord IS NOT NULL ORDER BY e.conv_ord DESC LIMIT 1) g ON true
+    FROM user_heads h LEFT JOIN LATERAL (SELECT ${newestOrdOf(sql.ref('h.run_conversation'))} AS last WHERE h.run_conversation IS NOT NULL) g ON true
     WHERE h.user_id = ANY(${users}::text[])`.execute(trx);
   const inbox = new InboxAssigner(POSTGRES.compactInbox);
   for (const row of rows) {

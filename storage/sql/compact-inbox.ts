@@ -150,6 +150,16 @@ export async function newestRowsOf(db: Db, users: readonly string[], maxParams: 
   return out;
 }
 
+/**
+ * SQL for the newest conv_ord of the group named by `conversation` (a column or a value); NULL
+ * before its first run event. The one spelling of where a newest row's run ends (on the partial
+ * index events_by_conv_ord).
+ */
+export function newestOrdOf(conversation: RawBuilder<unknown>): RawBuilder<number | null> {
+  return sql<number | null>`(SELECT e.conv_ord FROM events e WHERE e.conversation = ${conversation} AND e.conv_ord IS NOT NULL
+    ORDER BY e.conv_ord DESC LIMIT 1)`;
+}
+
 /** The newest conv_ord of a group and that event's id (undefined: none yet). */
 export async function newestInGroup(db: Db, conversation: string): Promise<{ ord: number; eventId: number } | undefined> {
   const row = await db.selectFrom('events').select(['conv_ord', 'id']).where('conversation', '=', conversation)
@@ -175,8 +185,7 @@ export async function compactHeadsIn(db: Db, users: readonly string[], maxParams
     // One backward probe of the key per user: a condition `seq = (SELECT max(seq) …)` on the
     // user's rows is evaluated row by row, which made every head read cost the user's whole history.
     const rows = await sql<{ user_id: string; head: number | null }>`WITH wanted(id) AS (VALUES ${sql.join(part.map((u) => sql`(${u})`))})
-      SELECT wanted.id AS user_id, (SELECT i.seq + CASE WHEN i.run_ord IS NULL THEN 0 ELSE
-          (SELECT max(e.conv_ord) FROM events e WHERE e.conversation = i.conversation AND e.conv_ord IS NOT NULL) - i.run_ord END
+      SELECT wanted.id AS user_id, (SELECT i.seq + CASE WHEN i.run_ord IS NULL THEN 0 ELSE ${newestOrdOf(sql.ref('i.conversation'))} - i.run_ord END
         FROM inbox i WHERE i.user_id = wanted.id ORDER BY i.seq DESC LIMIT 1) AS head FROM wanted`.execute(db);
     for (const row of rows.rows) heads.set(row.user_id, Number(row.head ?? 0));
   }
