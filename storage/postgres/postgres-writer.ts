@@ -1,7 +1,7 @@
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { CursorWrite, WriteBatch, WriteItem, WriteResult, WrittenItem } from '../contract.ts';
 import type { ProjectionLimits } from '../domain/projector.ts';
-import { InboxAssigner, isRunEvent, newestOrdOf } from '../sql/compact-inbox.ts';
+import { InboxAssigner, isRunEvent, newestOrdOf, type OpenRun } from '../sql/compact-inbox.ts';
 import { applySideEffects, conversationRowsOf, type AssignedItem } from '../sql/projection-sql.ts';
 import type { Database } from '../sql/schema.ts';
 import { POSTGRES } from './postgres-database.ts';
@@ -87,10 +87,11 @@ export class PostgresBatchWriter {
     const heads: HeadWrite[] = [];
     if (live.length > 0) {
       const users = [...new Set(live.flatMap(({ item }) => item.recipients))];
-      const groups = [...new Set(live.filter(({ item }) => isRunEvent(item.event.kind, item.event.conversation)).map(({ item }) => item.event.conversation))];
+      const runEvent = live.map(({ item }) => isRunEvent(item.event.kind, item.event.conversation));
+      const groups = [...new Set(live.filter((_, k) => runEvent[k]).map(({ item }) => item.event.conversation))];
       const groupOrds = await lockHeads(trx, users, groups);
-      const ords = live.map(({ item }) => {
-        if (!isRunEvent(item.event.kind, item.event.conversation)) return null;
+      const ords = live.map(({ item }, k) => {
+        if (!runEvent[k]) return null;
         const ord = groupOrds.get(item.event.conversation)! + 1;
         groupOrds.set(item.event.conversation, ord);
         return ord;
@@ -120,7 +121,7 @@ export class PostgresBatchWriter {
 interface HeadWrite {
   user: string;
   head: number;
-  run: { conversation: string; lastOrd: number } | undefined;
+  run: OpenRun | undefined;
 }
 
 /**
