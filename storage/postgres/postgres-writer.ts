@@ -2,10 +2,11 @@ import { sql, type Kysely, type Transaction } from 'kysely';
 import type { CursorWrite, WriteBatch, WriteItem, WriteResult, WrittenItem } from '../contract.ts';
 import type { ProjectionLimits } from '../domain/projector.ts';
 import { InboxAssigner, isRunEvent, newestOrdOf, type OpenRun } from '../sql/compact-inbox.ts';
-import { applySideEffects, conversationRowsOf, type AssignedItem } from '../sql/projection-sql.ts';
+import { conversationRowsOf, type AssignedItem } from '../sql/projection-sql.ts';
 import type { Database } from '../sql/schema.ts';
 import { POSTGRES } from './postgres-database.ts';
 import { lockSharedState, needOf, reproject, type Reprojected } from './shared-state.ts';
+import { applySideEffectsBatched } from './side-effects.ts';
 
 type Live = { index: number; item: WriteItem };
 
@@ -27,8 +28,9 @@ const byKey = (a: CursorWrite, b: CursorWrite) => (a.userId < b.userId ? -1 : a.
  *    conv_ord is left unused: a run never spans a gap);
  * 4. seqs and inbox rows by the same InboxAssigner as SQLite's writer and rebuild, from the locked
  *    heads; then the inbox rows, the new heads and open runs of the users who got a row,
- *    conversation_state increments and device cursors in one statement, and each item's group, call and read-cursor effects (the
- *    shared projection SQL).
+ *    conversation_state increments and device cursors in one statement; then the batch's group
+ *    changes (one statement each, rare), all its call changes in one statement and all its read
+ *    cursors in another (side-effects.ts).
  *
  * Every statement is a round trip that waits for the event loop, which delivery and planning keep
  * busy, so the common path is five (begin, lock heads, events with the heads read, inbox and
@@ -105,7 +107,7 @@ export class PostgresBatchWriter {
       for (const user of new Set(rows.map((r) => r.user_id))) heads.push({ user, ...inbox.stateOf(user) });
     }
     await insertInboxAndCounts(trx, rows, heads, assigned, [...cursors].sort(byKey));
-    for (const a of assigned) await applySideEffects(trx, POSTGRES, a);
+    await applySideEffectsBatched(trx, assigned);
 
     const written: WrittenItem[] = outcomes.map((o) => ('rejected' in o ? { rejected: o.rejected } : { resent: true }));
     for (const { index, eventId, seqs } of assigned) {

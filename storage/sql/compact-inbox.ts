@@ -1,4 +1,4 @@
-import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { sql, type Expression, type Kysely, type RawBuilder, type Transaction } from 'kysely';
 import { parseConversation } from '../../protocol/index.ts';
 import type { InboxEntry, WriteItem } from '../contract.ts';
 import type { Database } from './schema.ts';
@@ -303,7 +303,7 @@ export async function readCompactInbox(db: Db, userId: string, after: number, up
  * so only the rows from their last one at or before `after` are looked at; the newest row's run
  * reaches the group's newest event, which the writer's transaction sees.
  */
-export function unreadAfter(userId: string, conversation: string, after: RawBuilder<number>): RawBuilder<number> {
+export function unreadAfter(userId: string | Expression<string>, conversation: string | Expression<string>, after: RawBuilder<number>): RawBuilder<number> {
   const from = sql`coalesce((SELECT h.seq FROM inbox h WHERE h.user_id = ${userId} AND h.event_id <= ${after} ORDER BY h.seq DESC LIMIT 1), 0)`;
   return sql<number>`((SELECT count(*) FROM inbox p WHERE p.user_id = ${userId} AND p.seq >= ${from} AND p.conversation = ${conversation}
       AND p.run_ord IS NULL AND p.countable = 1 AND p.event_id > ${after})

@@ -93,7 +93,7 @@ export function conversationRowsOf(assigned: readonly AssignedItem[]): Database[
 }
 
 /** The group tables after one group change (group-rules.ts says what each change means). */
-async function applyGroupSql(trx: Transaction<Database>, dialect: SqlDialect, change: GroupChange, eventId: number): Promise<void> {
+export async function applyGroupSql(trx: Transaction<Database>, dialect: SqlDialect, change: GroupChange, eventId: number): Promise<void> {
   const { groupId } = change;
   const group = trx.updateTable('groups').where('group_id', '=', groupId);
   const member = (user: string) => trx.updateTable('group_members').where('group_id', '=', groupId).where('user_id', '=', user);
