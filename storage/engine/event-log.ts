@@ -46,8 +46,6 @@ function unplanned(draft: EventDraft, at: number): ProjectedEvent {
 
 type Planned = { pending: Pending<EventDraft, AppendResult>; projected: ProjectedEvent; refusal?: unknown; result?: AppendResult };
 
-type InBatchDuplicate = { pending: Pending<EventDraft, AppendResult>; of: Planned };
-
 /**
  * The dialect-free log engine: appends are validated and projected here, in log order, and
  * written in group-commit batches by the dialect's LogBackend, which assigns event ids and inbox
@@ -70,6 +68,13 @@ export class EventLogEngine implements EventLog, DeviceCursors {
   /** The outcome of the newest batch; the next one is applied after it. */
   #finishing: Promise<void> = Promise.resolve();
   #recovering: Promise<void> | undefined;
+  /**
+   * The answer to each message appended and not yet answered, by sender and clientMsgId. A client
+   * that resends before its ack (a slow database, a long queue) gets the first send's answer (as a
+   * duplicate, LOG-2) instead of a second place in the queue: under load most of the queue would
+   * otherwise be resends, each a whole write (every recipient's head locked) to be found a duplicate.
+   */
+  readonly #unanswered = new Map<string, Promise<AppendResult>>();
 
   private constructor(backend: LogBackend, options: EventLogOptions, state: ProjectionState, lastEventId: number) {
     this.#backend = backend;
@@ -91,7 +96,18 @@ export class EventLogEngine implements EventLog, DeviceCursors {
   }
 
   append(draft: EventDraft): Promise<AppendResult> {
-    return this.#queue.submit(draft);
+    if (draft.kind !== 'message') return this.#queue.submit(draft);
+    const { sender } = draft;
+    const key = `${sender}\u0000${draft.clientMsgId}`;
+    const first = this.#unanswered.get(key);
+    if (first) return first.then((r) => ({ event: r.event, seqs: new Map([[sender, r.seqs.get(sender) ?? 0]]), duplicate: true }));
+    const answer = this.#queue.submit(draft);
+    this.#unanswered.set(key, answer);
+    const forget = () => {
+      if (this.#unanswered.get(key) === answer) this.#unanswered.delete(key);
+    };
+    answer.then(forget, forget);
+    return answer;
   }
 
   onCommitted(name: string, listener: AppendListener): void {
@@ -212,30 +228,20 @@ export class EventLogEngine implements EventLog, DeviceCursors {
   #commit(batch: Pending<EventDraft, AppendResult>[]): Promise<void> {
     // Never plan on state that is being reloaded after a failure.
     if (this.#recovering) return this.#recovering.then(() => this.#commit(batch));
+    // Each message is in at most one pending append (append() answers its resends), so a batch
+    // never holds one twice.
     const planned: Planned[] = [];
-    const inBatchDuplicates: InBatchDuplicate[] = [];
-    const plannedByKey = new Map<string, Planned>();
     const at = Date.now();
     for (const pending of batch) {
       const draft = pending.input;
-      const key = draft.kind === 'message' ? `${draft.sender}\u0000${draft.clientMsgId}` : undefined;
-      const sameBatch = key ? plannedByKey.get(key) : undefined;
-      if (sameBatch) {
-        inBatchDuplicates.push({ pending, of: sameBatch });
-        continue;
-      }
       try {
         const projected = project(draft, at, this.#state, this.#options);
         if (projected.groupChange) applyGroupChange(this.#state, projected.groupChange);
         if (projected.callChange) applyCallChange(this.#state, projected.callChange);
-        const plan = { pending, projected };
-        planned.push(plan);
-        if (key) plannedByKey.set(key, plan);
+        planned.push({ pending, projected });
       } catch (error) {
         if (this.#backend.reprojects && error instanceof ProtocolError && CACHE_REFUSALS.has(error.code)) {
-          const plan = { pending, projected: unplanned(draft, at), refusal: error };
-          planned.push(plan);
-          if (key) plannedByKey.set(key, plan);
+          planned.push({ pending, projected: unplanned(draft, at), refusal: error });
         } else if (draft.kind === 'message') void this.#originalOrReject(pending, draft, error);
         else pending.reject(error);
       }
@@ -250,23 +256,22 @@ export class EventLogEngine implements EventLog, DeviceCursors {
       async (outcome) => {
         this.#cursors.committed(cursors);
         await previous;
-        await this.#finish(epoch, planned, inBatchDuplicates, outcome);
+        await this.#finish(epoch, planned, outcome);
       },
-      async (error: unknown) => { await previous; await this.#fail(epoch, [...planned, ...inBatchDuplicates], error); },
+      async (error: unknown) => { await previous; await this.#fail(epoch, planned, error); },
     );
     this.#finishing = finished.catch(() => undefined);
     return finished;
   }
 
-  async #finish(epoch: number, planned: Planned[], inBatchDuplicates: InBatchDuplicate[], outcome: WriteResult): Promise<void> {
+  async #finish(epoch: number, planned: Planned[], outcome: WriteResult): Promise<void> {
     if (epoch !== this.#epoch) {
       // Planned on state that a failed earlier batch invalidated; the writer refused it too.
-      await this.#fail(epoch, [...planned, ...inBatchDuplicates], new Error('an earlier batch failed'));
+      await this.#fail(epoch, planned, new Error('an earlier batch failed'));
       return;
     }
     const committed: AppendResult[] = [];
     const resent: Planned[] = [];
-    const refusals = new Map<Planned, unknown>();
     const refused: Array<{ pending: Pending<EventDraft, AppendResult>; draft: Extract<EventDraft, { kind: 'message' }>; refusal: ProtocolError }> = [];
     let stale = false;
     for (let i = 0; i < planned.length; i++) {
@@ -281,7 +286,6 @@ export class EventLogEngine implements EventLog, DeviceCursors {
         stale = true;
         const refusal = new ProtocolError(written.rejected.code, written.rejected.message);
         const draft = plan.pending.input;
-        refusals.set(plan, refusal);
         if (draft.kind === 'message') refused.push({ pending: plan.pending, draft, refusal });
         else plan.pending.reject(refusal);
         continue;
@@ -289,7 +293,6 @@ export class EventLogEngine implements EventLog, DeviceCursors {
       if (plan.refusal !== undefined && !written.projected) {
         // The backend wrote what it was not asked to project: it has no say on shared state.
         stale = true;
-        refusals.set(plan, plan.refusal);
         plan.pending.reject(plan.refusal);
         continue;
       }
@@ -322,18 +325,6 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     for (const plan of resent) {
       const draft = plan.pending.input as Extract<EventDraft, { kind: 'message' }>;
       await this.#backend.originalOf(draft.sender, draft.clientMsgId).then((r) => plan.pending.resolve(r), (e: unknown) => plan.pending.reject(e));
-    }
-    for (const d of inBatchDuplicates) {
-      const original = d.of.result;
-      if (!original) {
-        // Its twin turned out to be a resend of an earlier commit (both get that original), or was
-        // refused on the shared state (both get the refusal, unless an original exists after all).
-        const draft = d.pending.input as Extract<EventDraft, { kind: 'message' }>;
-        await this.#originalOrReject(d.pending, draft, refusals.get(d.of));
-        continue;
-      }
-      const sender = original.event.sender;
-      d.pending.resolve({ event: original.event, seqs: new Map([[sender, original.seqs.get(sender) ?? 0]]), duplicate: true });
     }
   }
 
