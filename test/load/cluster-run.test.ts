@@ -34,7 +34,7 @@ test('MSG-4/OPS-3 tidings load --cluster 2 --kill-node-at 8s: zero loss and zero
     assert.deepEqual([socket.lostCount, socket.duplicateCount, socket.inboxConflicts.length], [0, 0, 0], 'socket: nothing lost, nothing twice');
     assert.equal(calls.lostCount, 0);
     assert.deepEqual([push.lostCount, push.duplicateCount], [0, 0], 'push: nothing lost, nothing twice');
-    assert.deepEqual(verdict, { lost: 0, duplicated: 0, pass: true });
+    assert.deepEqual(verdict, { lost: 0, duplicated: 0, unverified: 0, pass: true });
 
     const cluster = report.cluster!;
     assert.ok(cluster, 'the report has its cluster section');

@@ -6,7 +6,10 @@
  * members at the message's eventId for a group (membership from group_created / member_joined /
  * member_left events) — and every device of each recipient must have received that inbox seq
  * exactly once over its sockets (after the final resync). A seq received twice is a duplicate;
- * one message at two seqs of one inbox is a duplicate too. Every call must be over and every
+ * one message at two seqs of one inbox is a duplicate too. A message the tool first heard of
+ * after it sent the final resyncs (a server still working through its queue when the drain ended)
+ * may have been committed after them: one no device received is counted unverified, not lost, and
+ * a run with any is inconclusive. Every call must be over and every
  * device of its inviter and invitees must have its terminal call_state.
  *
  * Push (message pushes): a device with an active registration that is offline (closed, dropped,
@@ -96,6 +99,12 @@ export interface AccountingResult {
     /** Of lostCount: on devices that never completed the final resync (could not be verified). */
     lostOnUnsyncedDevices: number;
     lost: LostDelivery[];
+    /**
+     * Not received, of messages the tool first heard of after the final resyncs were sent (World.finalSyncAt):
+     * committed after them, perhaps, so neither shown delivered nor shown lost. A run with any is inconclusive.
+     */
+    unverifiedCount: number;
+    unverified: LostDelivery[];
     duplicateCount: number;
     duplicates: World['duplicates'];
     duplicateMessages: number;
@@ -155,7 +164,7 @@ export interface AccountingResult {
     devicesPushedAfterKill?: number;
     violationsAfterKill?: number;
   };
-  verdict: { lost: number; duplicated: number; pass: boolean };
+  verdict: { lost: number; duplicated: number; unverified: number; pass: boolean };
 }
 
 function bump(map: Record<string, number>, key: string, by = 1): void {
@@ -211,6 +220,9 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
   const lost: LostDelivery[] = [];
   let lostCount = 0;
   let lostOnUnsyncedDevices = 0;
+  const unverified: LostDelivery[] = [];
+  let unverifiedCount = 0;
+  const afterFinalSync = (m: Msg) => world.finalSyncAt !== undefined && m.knownAt >= world.finalSyncAt;
   let expectedDeliveries = 0;
   let deliveredOnce = 0;
   let committedNotAcked = 0;
@@ -229,12 +241,18 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
           deliveredOnce += 1;
           continue;
         }
-        lostCount += 1;
-        if (!device.finalSynced) lostOnUnsyncedDevices += 1;
-        push(lost, {
+        const missing: LostDelivery = {
           messageId: m.id, conversation: m.conversation, from: m.from, eventId: m.eventId, at: m.at, user: uid, device: device.id,
           seq: seq ?? null, reason: seq === undefined ? 'not_in_inbox' : 'not_received_by_device',
-        });
+        };
+        if (afterFinalSync(m)) {
+          unverifiedCount += 1;
+          push(unverified, missing);
+          continue;
+        }
+        lostCount += 1;
+        if (!device.finalSynced) lostOnUnsyncedDevices += 1;
+        push(lost, missing);
       }
     }
   }
@@ -291,14 +309,14 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
   return {
     socket: {
       messagesCommitted: world.msgs.size, messagesAcked: world.stats.acked, committedNotAcked, unackedSends,
-      expectedDeliveries, deliveredOnce, lostCount, lostOnUnsyncedDevices, lost,
+      expectedDeliveries, deliveredOnce, lostCount, lostOnUnsyncedDevices, lost, unverifiedCount, unverified,
       duplicateCount: world.duplicateCount, duplicates: world.duplicates.slice(0, LIST_CAP), duplicateMessages,
       inboxConflicts: world.inboxConflicts.slice(0, LIST_CAP), unexpectedRecipients, unexpectedExamples, unknownMembership,
       devicesNotFinalSynced: world.devices.filter((d) => !d.finalSynced).map((d) => d.id),
     },
     calls: { total: world.calls.size, finished, unfinished, expectedTerminalDeliveries: expectedTerminal, lostCount: lostCallCount, lost: lostCalls },
     push: pushResult,
-    verdict: { lost: verdictLost, duplicated: verdictDup, pass: verdictLost === 0 && verdictDup === 0 },
+    verdict: { lost: verdictLost, duplicated: verdictDup, unverified: unverifiedCount, pass: verdictLost === 0 && verdictDup === 0 && unverifiedCount === 0 },
   };
 }
 

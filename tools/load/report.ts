@@ -79,7 +79,12 @@ const n = (v: number) => v.toLocaleString('en-US');
 const mb = (bytes: number | null) => (bytes === null ? '-' : `${(bytes / 1024 / 1024).toFixed(0)} MB`);
 
 export function verdictLine(a: AccountingResult): string {
-  return a.verdict.pass ? 'VERDICT: zero loss, zero duplicates' : `VERDICT: FAILED (${a.verdict.lost} lost, ${a.verdict.duplicated} duplicated)`;
+  const { lost, duplicated, unverified, pass } = a.verdict;
+  if (pass) return 'VERDICT: zero loss, zero duplicates';
+  if (lost === 0 && duplicated === 0) {
+    return `VERDICT: INCONCLUSIVE (0 lost, 0 duplicated; ${unverified} deliveries of messages committed after the final resync could not be checked)`;
+  }
+  return `VERDICT: FAILED (${lost} lost, ${duplicated} duplicated)${unverified > 0 ? `; ${unverified} deliveries unverified` : ''}`;
 }
 
 function latencyRow(label: string, s: LatencySummary): string {
@@ -199,6 +204,7 @@ export function renderSummary(r: RunReport): string {
   lines.push(`  socket   ${n(s.messagesCommitted)} messages committed (${n(s.messagesAcked)} acked to the sender, ${n(s.committedNotAcked)} only seen in inboxes); `
     + `${n(s.expectedDeliveries)} (device, message) deliveries expected, ${n(s.deliveredOnce)} exactly once; lost ${n(s.lostCount)}, duplicated ${n(s.duplicateCount)} events (${n(s.duplicateMessages)} messages)`
     + `${s.inboxConflicts.length ? `, ${s.inboxConflicts.length} messages at two inbox seqs` : ''}`);
+  if (s.unverifiedCount) lines.push(`           unverified ${n(s.unverifiedCount)}: not received, of messages the tool first heard of after the final resyncs were sent (committed after them, perhaps: the server was still working through its queue), so neither shown delivered nor shown lost`);
   if (s.lostOnUnsyncedDevices) lines.push(`           of the lost: ${n(s.lostOnUnsyncedDevices)} are on ${n(s.devicesNotFinalSynced.length)} devices that never completed the final resync (could not reconnect in time), so they are unverified rather than proven lost`);
   if (s.unackedSends) lines.push(`           ${n(s.unackedSends)} sends never acknowledged`);
   if (s.unexpectedRecipients) lines.push(`           ${n(s.unexpectedRecipients)} messages reached a user who was not a recipient`);

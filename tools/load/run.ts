@@ -380,6 +380,7 @@ export async function runLoad(opts: LoadOptions): Promise<number> {
     world.phase = 'final';
     phaseLabel = 'final';
     world.clearTimers();
+    world.finalSyncAt = Date.now();
     for (const device of world.devices) {
       if (device.state !== 'live') continue;
       device.syncRef = 'F';

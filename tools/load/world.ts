@@ -48,6 +48,8 @@ export interface Msg {
   at: number;
   acked: boolean;
   observed: boolean;
+  /** When the tool first heard of it (its send_ack, or an inbox it reached): Date.now(). */
+  knownAt: number;
 }
 
 export interface CallInfo {
@@ -172,6 +174,12 @@ export class World implements DeviceHost {
   readonly sendRejected = new Map<string, number>();
   readonly duplicates: DuplicateReceipt[] = [];
   duplicateCount = 0;
+  /**
+   * When the final resyncs were sent. A message the tool first heard of after that may have been
+   * committed after them (a server still working through its queue), so no final resync could
+   * show whether it reached a device that did not get it live.
+   */
+  finalSyncAt: number | undefined;
   readonly inboxConflicts: Array<{ user: string; key: string; seqs: number[] }> = [];
   readonly stats = {
     sent: 0, acked: 0, dupAcks: 0, resends: 0, delivered: 0, liveDelivered: 0, logins: 0, registrations: 0,
@@ -393,7 +401,7 @@ export class World implements DeviceHost {
     let msg = this.msgs.get(id);
     if (!msg) {
       const to = pending?.to ?? (String(frame.conversation).startsWith('g:') ? { group: String(frame.conversation).slice(2) } : { user: '?' });
-      msg = { id, from: device.user.id, clientMsgId: String(frame.clientMsgId), to, conversation: String(frame.conversation), eventId: Number(frame.eventId), at: Number(frame.at), acked: false, observed: false };
+      msg = { id, from: device.user.id, clientMsgId: String(frame.clientMsgId), to, conversation: String(frame.conversation), eventId: Number(frame.eventId), at: Number(frame.at), acked: false, observed: false, knownAt: Date.now() };
       this.msgs.set(id, msg);
     }
     if (frame.duplicate === true) this.stats.dupAcks += 1;
@@ -441,7 +449,7 @@ export class World implements DeviceHost {
         const from = String(ev.from);
         if (!msg && this.userById.has(from)) {
           // Committed but not (yet) acked to its sender: known from the log itself.
-          msg = { id, from, clientMsgId: String(ev.clientMsgId), to: ev.to as Msg['to'], conversation: String(ev.conversation), eventId, at: ev.at as number, acked: false, observed: true };
+          msg = { id, from, clientMsgId: String(ev.clientMsgId), to: ev.to as Msg['to'], conversation: String(ev.conversation), eventId, at: ev.at as number, acked: false, observed: true, knownAt: Date.now() };
           this.msgs.set(id, msg);
         }
         if (msg) msg.observed = true;
