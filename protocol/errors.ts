@@ -42,6 +42,7 @@ export const ERROR_CODES = {
   call_ended: { retryable: false, meaning: 'The call has already ended; it can no longer be answered.' },
   bad_settings: { retryable: false, meaning: 'A push setting is invalid (time zone, window, list size).' },
   forbidden: { retryable: false, meaning: 'The user may not perform this action.' },
+  overloaded: { retryable: true, meaning: 'The server\'s writes are queued longer than `storage.maxAppendWaitMs`: nothing was stored; retry after `retryAfterMs` (a resend of a message already queued is answered, never refused).' },
   server_shutting_down: { retryable: true, meaning: 'The server is draining for shutdown; reconnect (to another node) and resend.' },
   internal: { retryable: true, meaning: 'An unexpected server error; the request had no effect and may be retried.' },
 } as const satisfies Record<string, { retryable: boolean; meaning: string }>;

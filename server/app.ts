@@ -134,7 +134,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   const metrics = createMetrics();
   const onListenerError = listenerErrors(logger, metrics);
   const store = await openStore(storageConfig(config), {
-    maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch, writer: config.storage.writer,
+    maxGroupMembers: config.limits.maxGroupMembers, maxBatch: config.storage.maxBatch, maxAppendWaitMs: config.storage.maxAppendWaitMs, writer: config.storage.writer,
     cursorFlushMs: config.storage.cursorFlushMs, onListenerError,
   });
   const engines = await createEngines(config, (error) => logger.error({ err: error }, 'cluster engine error'));

@@ -5,6 +5,8 @@ export interface StoreOptions {
   maxGroupMembers: number;
   /** Most drafts committed in one transaction. */
   maxBatch: number;
+  /** Refuse new appends `overloaded` while the oldest queued one has waited longer (0 or absent: no bound). */
+  maxAppendWaitMs?: number;
   cursorFlushMs?: number;
   /** SQLite only: `thread` (a worker thread writes appends on its own connection) or `inline` (the caller's thread). */
   writer?: 'thread' | 'inline';
@@ -17,6 +19,7 @@ export function engineOptions(options: StoreOptions, writesInFlight: number): Ev
   return {
     maxGroupMembers: options.maxGroupMembers,
     maxBatch: options.maxBatch,
+    maxAppendWaitMs: options.maxAppendWaitMs ?? 0,
     cursorFlushMs: options.cursorFlushMs ?? 200,
     writesInFlight,
     onListenerError: options.onListenerError ?? ((listener, error) => process.stderr.write(`commit listener ${listener} failed: ${String(error)}\n`)),

@@ -12,6 +12,8 @@ import { CursorBuffer } from './cursor-buffer.ts';
 export interface EventLogOptions extends ProjectionLimits {
   /** Most drafts committed in one transaction. */
   maxBatch: number;
+  /** While the oldest queued append has waited longer than this, new ones are refused `overloaded`; 0 = no bound. */
+  maxAppendWaitMs: number;
   /** Longest an ack cursor waits for a commit to ride along with. */
   cursorFlushMs: number;
   /** How many batches may be written at once (planned in order, outcomes applied in order). */
@@ -96,11 +98,13 @@ export class EventLogEngine implements EventLog, DeviceCursors {
   }
 
   append(draft: EventDraft): Promise<AppendResult> {
-    if (draft.kind !== 'message') return this.#queue.submit(draft);
+    if (draft.kind !== 'message') return this.#admitted() ?? this.#queue.submit(draft);
     const { sender } = draft;
     const key = `${sender}\u0000${draft.clientMsgId}`;
     const first = this.#unanswered.get(key);
     if (first) return first.then((r) => ({ event: r.event, seqs: new Map([[sender, r.seqs.get(sender) ?? 0]]), duplicate: true }));
+    const refused = this.#admitted();
+    if (refused) return refused;
     const answer = this.#queue.submit(draft);
     this.#unanswered.set(key, answer);
     const forget = () => {
@@ -108,6 +112,21 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     };
     answer.then(forget, forget);
     return answer;
+  }
+
+  /**
+   * Admission: a queue whose oldest append has waited past maxAppendWaitMs is not keeping up, and
+   * letting it grow only makes every later answer later (clients time out and resend, adding more).
+   * Such appends are refused before anything is stored; undefined when the append is admitted.
+   */
+  #admitted(): Promise<never> | undefined {
+    const bound = this.#options.maxAppendWaitMs;
+    if (bound <= 0) return undefined;
+    const waited = this.#queue.oldestWaitMs();
+    if (waited <= bound) return undefined;
+    // Spread the retries: clients told the same moment would come back together.
+    const retryAfterMs = Math.round(bound / 2 + Math.random() * bound);
+    return Promise.reject(new ProtocolError('overloaded', `Writes are queued for ${Math.round(waited)} ms (storage.maxAppendWaitMs ${bound}); retry after ${retryAfterMs} ms.`, { retryAfterMs }));
   }
 
   onCommitted(name: string, listener: AppendListener): void {

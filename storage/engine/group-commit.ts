@@ -7,6 +7,8 @@
  */
 export interface Pending<I, O> {
   input: I;
+  /** performance.now() when submitted. */
+  queuedAt: number;
   resolve(value: O): void;
   reject(error: unknown): void;
 }
@@ -30,13 +32,19 @@ export class GroupCommitQueue<I, O> {
 
   submit(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
-      this.#queue.push({ input, resolve, reject });
+      this.#queue.push({ input, queuedAt: performance.now(), resolve, reject });
       this.kick();
     });
   }
 
   get depth(): number {
     return this.#queue.length;
+  }
+
+  /** How long the oldest work not yet handed to commitBatch has waited (0 when none waits). */
+  oldestWaitMs(): number {
+    const oldest = this.#queue[0];
+    return oldest ? performance.now() - oldest.queuedAt : 0;
   }
 
   /** Start a pass even with nothing queued (used to flush side writes); starts the drain loop if idle. */

@@ -102,6 +102,8 @@ export interface PendingSend {
   attempts: number;
   conn: Conn | undefined;
   resend: boolean;
+  /** performance.now() before which it is not resent (a refusal's retryAfterMs). */
+  notBefore: number;
 }
 
 /** Seqs received, as sorted disjoint ranges (delivery is in increasing seq, so this stays tiny). */
@@ -179,7 +181,7 @@ export class Conn {
   }
 }
 
-const RETRYABLE = new Set(['internal', 'server_shutting_down', 'rate_limited', 'too_many_connections']);
+const RETRYABLE = new Set(['internal', 'server_shutting_down', 'rate_limited', 'too_many_connections', 'overloaded']);
 
 export class Device {
   readonly id: string;
@@ -414,6 +416,7 @@ export class Device {
       const pending = this.pending.get(ref.slice(1));
       if (pending && RETRYABLE.has(code)) {
         pending.resend = true;
+        if (typeof frame.retryAfterMs === 'number') pending.notBefore = performance.now() + frame.retryAfterMs;
         world.error(`send:${code}`);
       } else if (pending) {
         this.pending.delete(pending.clientMsgId);
@@ -546,7 +549,7 @@ export class Device {
     const clientMsgId = `${this.id}.${++this.sendCounter}`;
     const frame = JSON.stringify({ type: 'send', clientMsgId, to, content: { type: 'text', text } });
     const now = performance.now();
-    const pending: PendingSend = { clientMsgId, text: frame, to, firstSentAt: now, sentAt: now, attempts: 1, conn: this.conn, resend: false };
+    const pending: PendingSend = { clientMsgId, text: frame, to, firstSentAt: now, sentAt: now, attempts: 1, conn: this.conn, resend: false, notBefore: 0 };
     this.pending.set(clientMsgId, pending);
     this.world.onSend(this, pending);
     this.#send(`{"ref":${JSON.stringify(`M${clientMsgId}`)},${frame.slice(1)}`);
@@ -556,7 +559,7 @@ export class Device {
   resendPending(now: number): void {
     if (this.state !== 'live') return;
     for (const p of this.pending.values()) {
-      if (!p.resend && !(p.conn === this.conn && now - p.sentAt > 15_000)) continue;
+      if (now < p.notBefore || (!p.resend && !(p.conn === this.conn && now - p.sentAt > 15_000))) continue;
       p.resend = false;
       p.attempts += 1;
       p.sentAt = now;
