@@ -4,6 +4,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { openStore, type StorageConfig, type Store, type StoreOptions } from '../../storage/index.ts';
 
 /**
@@ -162,4 +164,22 @@ export function createPgDatabaseSync(): { name: string; url: string } {
     });
   }
   return { name, url: pgUrlOf(name) };
+}
+
+/**
+ * Hold a test database's write path until `release()`, from a second connection: SQLite's write
+ * lock, or PostgreSQL's `user_heads` rows of `users` (so a batch for them waits in lockHeads). A
+ * store's next batch then waits in flight, and what comes after it waits in the queue.
+ */
+export async function holdWrites(config: StorageConfig, users: readonly string[]): Promise<() => Promise<void>> {
+  if (config.dialect === 'sqlite') {
+    const db = new Database(config.file!);
+    db.exec('BEGIN IMMEDIATE');
+    return async () => { db.exec('ROLLBACK'); db.close(); };
+  }
+  const client = new pg.Client({ connectionString: config.url });
+  await client.connect();
+  await client.query('BEGIN');
+  await client.query('SELECT * FROM user_heads WHERE user_id = ANY($1::text[]) FOR UPDATE', [users]);
+  return async () => { await client.query('ROLLBACK'); await client.end(); };
 }

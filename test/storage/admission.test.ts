@@ -7,11 +7,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { peerConversation, ProtocolError } from '../../protocol/index.ts';
 import type { EventDraft } from '../../storage/index.ts';
-import { TEST_DIALECTS, withTestStore } from '../helpers/dialects.ts';
+import { holdWrites, TEST_DIALECTS, withTestStore } from '../helpers/dialects.ts';
 
 const send = (id: string): EventDraft => ({
   kind: 'message', sender: 'ann', peer: 'bob', conversation: peerConversation('ann', 'bob'), clientMsgId: id,
@@ -19,19 +17,6 @@ const send = (id: string): EventDraft => ({
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function holdWrites(config: { dialect: string; file?: string; url?: string }): Promise<() => Promise<void>> {
-  if (config.dialect === 'sqlite') {
-    const db = new Database(config.file!);
-    db.exec('BEGIN IMMEDIATE');
-    return async () => { db.exec('ROLLBACK'); db.close(); };
-  }
-  const client = new pg.Client({ connectionString: config.url });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`SELECT * FROM user_heads WHERE user_id IN ('ann', 'bob') FOR UPDATE`);
-  return async () => { await client.query('ROLLBACK'); await client.end(); };
-}
 
 const BOUND_MS = 200;
 
@@ -41,7 +26,7 @@ for (const dialect of TEST_DIALECTS) {
       await withTestStore(dialect, async (t) => {
         const log = () => t.store.log;
         await log().append(send('warm-up'));
-        const release = await holdWrites(t.database.config as { dialect: string; file?: string; url?: string });
+        const release = await holdWrites(t.database.config, ['ann', 'bob']);
         // One batch held in the writer, one behind it, and one left in the queue, aging.
         const queued: Array<Promise<unknown>> = [];
         for (const id of ['m1', 'm2', 'm3']) {

@@ -6,11 +6,9 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
-import pg from 'pg';
 import { peerConversation } from '../../protocol/index.ts';
 import type { EventDraft } from '../../storage/index.ts';
-import { TEST_DIALECTS, withTestStore } from '../helpers/dialects.ts';
+import { holdWrites, TEST_DIALECTS, withTestStore } from '../helpers/dialects.ts';
 
 const send = (id: string, text = id): EventDraft => ({
   kind: 'message', sender: 'ann', peer: 'bob', conversation: peerConversation('ann', 'bob'), clientMsgId: id,
@@ -19,26 +17,12 @@ const send = (id: string, text = id): EventDraft => ({
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Hold the database's write path until `release()`: the store's next batch waits in flight. */
-async function holdWrites(config: { dialect: string; file?: string; url?: string }): Promise<() => Promise<void>> {
-  if (config.dialect === 'sqlite') {
-    const db = new Database(config.file!);
-    db.exec('BEGIN IMMEDIATE');
-    return async () => { db.exec('ROLLBACK'); db.close(); };
-  }
-  const client = new pg.Client({ connectionString: config.url });
-  await client.connect();
-  await client.query('BEGIN');
-  await client.query(`SELECT * FROM user_heads WHERE user_id IN ('ann', 'bob') FOR UPDATE`);
-  return async () => { await client.query('ROLLBACK'); await client.end(); };
-}
-
 for (const dialect of TEST_DIALECTS) {
   describe(`a resend while its send is in flight (${dialect})`, () => {
     it('LOG-2: is answered with the first send\'s outcome as a duplicate, and not written again', async () => {
       await withTestStore(dialect, async (t) => {
         const before = await t.store.log.append(send('warm-up'));
-        const release = await holdWrites(t.database.config as { dialect: string; file?: string; url?: string });
+        const release = await holdWrites(t.database.config, ['ann', 'bob']);
         const first = t.store.log.append(send('m1'));
         // The first batch is handed to the writer (and waits on the held lock) before the resend
         // and a new send are planned, into the batch behind it.
