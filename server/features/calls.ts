@@ -17,10 +17,13 @@ export function callsFeature(ctx: Pick<ServerContext, 'store' | 'config' | 'logg
   function schedule(callId: string, inviter: string, deadline: number): void {
     clearTimeout(timers.get(callId));
     const timer = setTimeout(() => {
-      timers.delete(callId);
+      // The call stays in `timers` until its timeout is answered: under load an append waits in
+      // the queue for longer than a sweep, and each sweep would otherwise append another one.
       store.log.append({ kind: 'call_state', sender: inviter, callId, action: 'timeout' }).catch((error: unknown) => {
         // Answered or cancelled in the meantime: nothing is ringing any more.
         if (!(error instanceof ProtocolError)) logger.error({ err: error, callId }, 'call timeout failed');
+      }).finally(() => {
+        if (timers.get(callId) === timer) timers.delete(callId);
       });
     }, Math.max(0, deadline - Date.now()));
     timer.unref();

@@ -270,12 +270,13 @@ export class EventLogEngine implements EventLog, DeviceCursors {
       ? Promise.resolve({ items: [] })
       : this.#backend.write({ items: planned.map((p) => toWriteItem(p.projected, this.#backend.reprojects ? p.pending.input : undefined)), cursors });
     const epoch = this.#epoch;
+    const plannedOn = this.#state;
     const previous = this.#finishing;
     const finished = written.then(
       async (outcome) => {
         this.#cursors.committed(cursors);
         await previous;
-        await this.#finish(epoch, planned, outcome);
+        await this.#finish(epoch, planned, outcome, plannedOn);
       },
       async (error: unknown) => { await previous; await this.#fail(epoch, planned, error); },
     );
@@ -283,7 +284,12 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     return finished;
   }
 
-  async #finish(epoch: number, planned: Planned[], outcome: WriteResult): Promise<void> {
+  async #finish(epoch: number, planned: Planned[], outcome: WriteResult, plannedOn: ProjectionState): Promise<void> {
+    // A reload since planning may have read the database before this batch was in it: the cache
+    // would read the batch's group and call changes as never made (a call timed out here would
+    // ring again, and be timed out again). It is read once more now that they are in. Applying
+    // them again instead could undo a newer change planned on the reloaded state.
+    const reread = this.#state !== plannedOn && planned.some((p) => p.projected.groupChange !== undefined || p.projected.callChange !== undefined);
     if (epoch !== this.#epoch) {
       // Planned on state that a failed earlier batch invalidated; the writer refused it too.
       await this.#fail(epoch, planned, new Error('an earlier batch failed'));
@@ -337,7 +343,7 @@ export class EventLogEngine implements EventLog, DeviceCursors {
       plan.result = { event, seqs, duplicate: false };
       committed.push(plan.result);
     }
-    if (stale) await this.#reloadState();
+    if (stale || reread) await this.#reloadState();
     if (committed.length > 0) this.#notify(committed);
     for (const plan of planned) if (plan.result) plan.pending.resolve(plan.result);
     for (const r of refused) await this.#originalOrReject(r.pending, r.draft, r.refusal);

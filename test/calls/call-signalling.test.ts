@@ -174,8 +174,9 @@ test('CALL-1: a restart during a ringing call keeps its timer; a deadline passed
   const t = await startTestServer();
   try {
     const alice = await t.connect('alice');
-    // 4 s: outlives the stop, the 1.2 s pause and a restart (which starts the storage writer thread).
-    const first = await alice.expect({ type: 'call_invite', invitees: ['bob'], timeoutSec: 4 }, 'call_created');
+    // 10 s: outlives the stop, the 1.2 s pause and a restart (which starts the storage writer thread,
+    // and on PostgreSQL reconnects) with room to spare on a loaded CI box (4 s did not, once).
+    const first = await alice.expect({ type: 'call_invite', invitees: ['bob'], timeoutSec: 10 }, 'call_created');
     const second = await alice.expect({ type: 'call_invite', invitees: ['carol'], timeoutSec: 1 }, 'call_created');
     await t.server.stop();
     await sleep(1200); // the second call's deadline passes while the server is down
@@ -183,7 +184,7 @@ test('CALL-1: a restart during a ringing call keeps its timer; a deadline passed
     const states = async () => t.server.ctx.store.readModels.callsByIds([first.callId, second.callId]);
     await eventually(async () => (await states()).get(second.callId)?.state === 'timed_out', 1000, 'timed out at start');
     assert.equal((await states()).get(first.callId)?.state, 'ringing');
-    await eventually(async () => (await states()).get(first.callId)?.state === 'timed_out', 5000, 'timer re-armed after restart');
+    await eventually(async () => (await states()).get(first.callId)?.state === 'timed_out', 11000, 'timer re-armed after restart');
     const bob = await t.connect('bob');
     await bob.sync();
     assert.deepEqual(callEvents(bob, first.callId).map((e) => e.kind === 'call_state' ? e.state : e.kind), ['timed_out']);
