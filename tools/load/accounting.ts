@@ -143,6 +143,12 @@ export interface AccountingResult {
     allowedExtra: Record<string, number>;
     lostCount: number;
     lost: PushProblem[];
+    /**
+     * Expected, not received, and the outbox could not be asked (its lookups failed or ran out of
+     * OUTBOX_LOOKUP_BUDGET_MS): neither shown pushed nor shown lost. Counted in the verdict's unverified.
+     */
+    uncheckedCount: number;
+    unchecked: PushProblem[];
     violationsCount: number;
     violations: PushProblem[];
     violationClasses: Record<string, number>;
@@ -306,6 +312,7 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
   const socketDuplicates = world.duplicateCount + world.inboxConflicts.length;
   const verdictLost = lostCount + lostCallCount + pushResult.lostCount;
   const verdictDup = socketDuplicates + pushResult.duplicateCount;
+  const verdictUnverified = unverifiedCount + pushResult.uncheckedCount;
   return {
     socket: {
       messagesCommitted: world.msgs.size, messagesAcked: world.stats.acked, committedNotAcked, unackedSends,
@@ -316,7 +323,7 @@ export async function account(input: AccountingInput): Promise<AccountingResult>
     },
     calls: { total: world.calls.size, finished, unfinished, expectedTerminalDeliveries: expectedTerminal, lostCount: lostCallCount, lost: lostCalls },
     push: pushResult,
-    verdict: { lost: verdictLost, duplicated: verdictDup, unverified: unverifiedCount, pass: verdictLost === 0 && verdictDup === 0 && unverifiedCount === 0 },
+    verdict: { lost: verdictLost, duplicated: verdictDup, unverified: verdictUnverified, pass: verdictLost === 0 && verdictDup === 0 && verdictUnverified === 0 },
   };
 }
 
@@ -514,10 +521,14 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   let triggerLate = 0;
   let lostCount = 0;
   const lost: PushProblem[] = [];
+  let uncheckedCount = 0;
+  const unchecked: PushProblem[] = [];
   let outboxLookups = 0;
+  const problem = (e: Expected, reason: string, detail?: string): PushProblem =>
+    ({ device: e.device.id, user: e.device.user.id, messageId: e.msg.id, eventId: e.msg.eventId, at: e.msg.at, reason, ...(detail ? { detail } : {}) });
   const lose = (e: Expected, reason: string, detail?: string) => {
     lostCount += 1;
-    push(lost, { device: e.device.id, user: e.device.user.id, messageId: e.msg.id, eventId: e.msg.eventId, at: e.msg.at, reason, ...(detail ? { detail } : {}) });
+    push(lost, problem(e, reason, detail));
   };
   const queue = [...missing.entries()];
   const lookupDeadline = Date.now() + OUTBOX_LOOKUP_BUDGET_MS;
@@ -538,7 +549,8 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
       const byEvent = new Map((jobs ?? []).map((j) => [j.eventId, j]));
       for (const e of list) {
         if (!jobs) {
-          lose(e, 'no_push_seen_unverified', 'the outbox could not be checked');
+          uncheckedCount += 1;
+          push(unchecked, problem(e, 'no_push_seen_outbox_unchecked', outbox ? 'the outbox could not be asked in time' : 'no outbox to ask'));
           continue;
         }
         const job = byEvent.get(e.msg.eventId);
@@ -564,7 +576,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   };
   await Promise.all(Array.from({ length: 8 }, worker));
   if (lookupFailures > 3) note.push(`… ${lookupFailures - 3} more outbox lookups failed`);
-  if (queue.length === 0 && Date.now() >= lookupDeadline && outbox) note.push(`outbox lookups stopped after ${OUTBOX_LOOKUP_BUDGET_MS / 1000} s; the rest count as lost (unverified)`);
+  if (queue.length === 0 && Date.now() >= lookupDeadline && outbox) note.push(`outbox lookups stopped after ${OUTBOX_LOOKUP_BUDGET_MS / 1000} s; the rest count as unverified`);
 
   // ------------------------------------------------------------ timeout → push
   const timeoutToPush = new Latencies();
@@ -613,7 +625,7 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
   return {
     source: source.kind, note, devicesWithTokens: devices.length, received: source.records.length, byVendor,
     devicesWithFallback: devices.filter((d) => d.fallback !== undefined).length, messagePushes, callPushes, unknownTokens,
-    expected: expected.size, matched, triggerLate, confirmedByOutbox, cancelledByReconnect, allowedExtra, lostCount, lost,
+    expected: expected.size, matched, triggerLate, confirmedByOutbox, cancelledByReconnect, allowedExtra, lostCount, lost, uncheckedCount, unchecked,
     violationsCount, violations, violationClasses, duplicateCount, crossChannelDuplicates, duplicates, retransmits, outboxLookups,
     timeoutToPush: timeoutToPush.summary(), timeoutToPushSamples: timeoutToPush, silentTimeoutsWithPush,
     ...(killed ? { killToPush: killToPush.summary(), devicesPushedAfterKill, violationsAfterKill } : {}),

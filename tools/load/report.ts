@@ -82,7 +82,7 @@ export function verdictLine(a: AccountingResult): string {
   const { lost, duplicated, unverified, pass } = a.verdict;
   if (pass) return 'VERDICT: zero loss, zero duplicates';
   if (lost === 0 && duplicated === 0) {
-    return `VERDICT: INCONCLUSIVE (0 lost, 0 duplicated; ${unverified} deliveries of messages committed after the final resync could not be checked)`;
+    return `VERDICT: INCONCLUSIVE (0 lost, 0 duplicated; ${unverified} deliveries could not be checked: messages committed after the final resync, or pushes whose outbox could not be asked in time)`;
   }
   return `VERDICT: FAILED (${lost} lost, ${duplicated} duplicated)${unverified > 0 ? `; ${unverified} deliveries unverified` : ''}`;
 }
@@ -219,7 +219,8 @@ export function renderSummary(r: RunReport): string {
     + `by channel ${Object.entries(p.byVendor).map(([k, v]) => `${k} ${n(v)}`).join(', ') || 'none'}`);
   lines.push(`           expected ${n(p.expected)} message pushes (device offline, message after its ack cursor): received ${n(p.matched)}, `
     + `device back first (outbox: cancelled at login) ${n(p.cancelledByReconnect)}${p.confirmedByOutbox ? `, delivered per outbox ${n(p.confirmedByOutbox)}` : ''}`
-    + `${p.triggerLate ? `, device back before the offline replay ran ${n(p.triggerLate)}` : ''}, lost ${n(p.lostCount)}`);
+    + `${p.triggerLate ? `, device back before the offline replay ran ${n(p.triggerLate)}` : ''}, lost ${n(p.lostCount)}`
+    + `${p.uncheckedCount ? `, unverified ${n(p.uncheckedCount)} (not received, and the outbox could not be asked in time)` : ''}`);
   lines.push(`           also allowed: ${extra || 'none'}`);
   lines.push(`           duplicates ${n(p.duplicateCount)} (same device+event, different idempotency key; ${n(p.crossChannelDuplicates)} across two channels), same-id retransmits ${n(p.retransmits)}, `
     + `pushes to online/logged-out devices and other violations ${n(p.violationsCount)}${p.violationsCount ? ` ${JSON.stringify(p.violationClasses)}` : ''}`);
