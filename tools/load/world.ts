@@ -23,6 +23,8 @@ const CALLS_PER_DEVICE_PER_MIN = 0.2;
 const READ_RECEIPT_CHANCE = 0.02;
 const GROUP_LEAVES_PER_GROUP_PER_SEC = 0.01;
 const CONTACTS = 5;
+/** A hang-up not followed by the call's end within this is asked for again (drain only). */
+const CALL_END_RETRY_MS = 3000;
 const PAD = 'lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore et dolore magna aliqua '.repeat(2);
 const TERMINAL = new Set(['rejected', 'timed_out', 'cancelled', 'ended']);
 /** Far above any inbox a bounded run reaches; a bigger seq would turn the user's eventAt array sparse. */
@@ -61,7 +63,11 @@ export interface CallInfo {
   terminalEventId: number | undefined;
   decided: Set<string>;
   acceptedBy: Set<string>;
-  endRequested: boolean;
+  /**
+   * When a hang-up was last asked for; the drain asks again after CALL_END_RETRY_MS without the
+   * call ending (the request may have been refused `overloaded`, or its socket closed before the answer).
+   */
+  endRequestedAt: number | undefined;
 }
 
 export interface DuplicateReceipt {
@@ -313,7 +319,7 @@ export class World implements DeviceHost {
   #call(callId: string): CallInfo {
     let call = this.calls.get(callId);
     if (!call) {
-      call = { callId, inviter: undefined, invitees: [], lastEventId: 0, lastState: 'ringing', terminalEventId: undefined, decided: new Set(), acceptedBy: new Set(), endRequested: false };
+      call = { callId, inviter: undefined, invitees: [], lastEventId: 0, lastState: 'ringing', terminalEventId: undefined, decided: new Set(), acceptedBy: new Set(), endRequestedAt: undefined };
       this.calls.set(callId, call);
     }
     return call;
@@ -527,8 +533,8 @@ export class World implements DeviceHost {
       device.request({ type: action, ref: `A${call.callId}`, callId: call.callId });
       if (action === 'call_accept') {
         this.later(1000 + this.rng.int(0, 3000), () => {
-          if (device.state !== 'live' || call.endRequested) return;
-          call.endRequested = true;
+          if (device.state !== 'live' || call.endRequestedAt !== undefined) return;
+          call.endRequestedAt = Date.now();
           this.stats.callEnds += 1;
           device.request({ type: 'call_end', ref: `E${call.callId}`, callId: call.callId });
         });
@@ -738,13 +744,14 @@ export class World implements DeviceHost {
   /** Accepted calls nobody hung up: end them from a live party device so every call is over. */
   endOpenCalls(): void {
     for (const call of this.calls.values()) {
-      if (call.terminalEventId !== undefined || call.lastState !== 'accepted' || call.endRequested) continue;
+      if (call.terminalEventId !== undefined || call.lastState !== 'accepted') continue;
+      if (call.endRequestedAt !== undefined && Date.now() - call.endRequestedAt < CALL_END_RETRY_MS) continue;
       const parties = [call.inviter, ...call.acceptedBy].filter((u): u is string => u !== undefined);
       for (const userId of parties) {
         const device = this.liveDeviceOf(userId);
         if (!device) continue;
-        call.endRequested = true;
-        this.stats.callEnds += 1;
+        if (call.endRequestedAt === undefined) this.stats.callEnds += 1;
+        call.endRequestedAt = Date.now();
         device.request({ type: 'call_end', ref: `E${call.callId}`, callId: call.callId });
         break;
       }
