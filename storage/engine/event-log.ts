@@ -285,16 +285,16 @@ export class EventLogEngine implements EventLog, DeviceCursors {
   }
 
   async #finish(epoch: number, planned: Planned[], outcome: WriteResult, plannedOn: ProjectionState): Promise<void> {
-    // A reload since planning may have read the database before this batch was in it: the cache
-    // would read the batch's group and call changes as never made (a call timed out here would
-    // ring again, and be timed out again). It is read once more now that they are in. Applying
-    // them again instead could undo a newer change planned on the reloaded state.
-    const reread = this.#state !== plannedOn && planned.some((p) => p.projected.groupChange !== undefined || p.projected.callChange !== undefined);
     if (epoch !== this.#epoch) {
       // Planned on state that a failed earlier batch invalidated; the writer refused it too.
       await this.#fail(epoch, planned, new Error('an earlier batch failed'));
       return;
     }
+    // A reload since planning may have read the database before this batch was in it: the cache
+    // would read the batch's group and call changes as never made (a call timed out here would
+    // ring again, and be timed out again). It is read once more now that they are in. Applying
+    // them again instead could undo a newer change planned on the reloaded state.
+    const reread = this.#state !== plannedOn && planned.some((p) => p.projected.groupChange !== undefined || p.projected.callChange !== undefined);
     const committed: AppendResult[] = [];
     const resent: Planned[] = [];
     const refused: Array<{ pending: Pending<EventDraft, AppendResult>; draft: Extract<EventDraft, { kind: 'message' }>; refusal: ProtocolError }> = [];

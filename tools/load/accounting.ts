@@ -548,9 +548,13 @@ async function accountPushes(input: AccountingInput, recipientsOf: (m: Msg) => S
       }
       const byEvent = new Map((jobs ?? []).map((j) => [j.eventId, j]));
       for (const e of list) {
+        if (!jobs && !outbox) {
+          lose(e, 'no_push_seen_unverified', 'the outbox could not be checked');
+          continue;
+        }
         if (!jobs) {
           uncheckedCount += 1;
-          push(unchecked, problem(e, 'no_push_seen_outbox_unchecked', outbox ? 'the outbox could not be asked in time' : 'no outbox to ask'));
+          push(unchecked, problem(e, 'no_push_seen_outbox_unchecked', 'the outbox lookup failed or ran out of its time budget'));
           continue;
         }
         const job = byEvent.get(e.msg.eventId);
