@@ -41,6 +41,11 @@ export interface PushObserver {
   jobDone(outcome: string, provider: string | undefined, waitedMs: number, vendorMs: number | undefined): void;
   /** Trigger work failed (`gaveUp`: for good, its pushes are not made). */
   triggerFailed?(work: string, gaveUp: boolean): void;
+  /**
+   * A piece of trigger work finished: `waitedMs` from being queued to starting (its lane's earlier
+   * work, a free slot), `ranMs` its own run. Their sum is how late its pushes were queued.
+   */
+  triggerDone?(work: string, waitedMs: number, ranMs: number): void;
 }
 
 /**

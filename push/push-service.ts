@@ -71,7 +71,12 @@ export class PushService {
       if (this.#bindingChanges.size > 0) after = Promise.all([after, ...this.#bindingChanges]).then(() => undefined);
     }
     // The wait happens before a slot is taken, so waiting work never holds one.
-    const tail = after.then(() => this.#inSlot(() => this.#untilDone(label, work)));
+    const queuedAt = Date.now();
+    const tail = after.then(() => this.#inSlot(async () => {
+      const startedAt = Date.now();
+      await this.#untilDone(label, work);
+      this.#deps.observer?.triggerDone?.(label, startedAt - queuedAt, Date.now() - startedAt);
+    }));
     this.#lanes.set(lane, tail);
     if (changesBindings) this.#bindingChanges.add(tail);
     void tail.then(() => {
@@ -262,7 +267,10 @@ export class PushService {
     // nothing), found by walking back from the head a window at a time.
     const limit = this.#options.replayLimit;
     const window = Math.max(limit, 200);
-    let upper = await this.#deps.log.headSeq(userId);
+    // From the database, not this node's cache: the cache follows other nodes' commits through
+    // publications that may come late or never, and the committing node, which saw the device
+    // online, left these events to this replay.
+    let upper = await this.#deps.log.freshHeadSeq(userId);
     while (upper > ackedSeq && planned.length < limit) {
       const from = Math.max(ackedSeq, upper - window);
       const found: Array<{ job: NewPushJob; why: string }> = [];
@@ -307,3 +315,4 @@ export class PushService {
     }
   }
 }
+

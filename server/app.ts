@@ -77,6 +77,10 @@ function createPush(config: Config, store: Store, ctx: Pick<ServerContext, 'pres
       triggerFailed(work, gaveUp) {
         metrics.pushTriggerFailures.inc({ work, gave_up: String(gaveUp) });
       },
+      triggerDone(work, waitedMs, ranMs) {
+        metrics.pushTrigger.observe({ work, phase: 'wait' }, waitedMs / 1000);
+        metrics.pushTrigger.observe({ work, phase: 'run' }, ranMs / 1000);
+      },
     },
   }, {
     concurrency: config.push.concurrency, maxAttempts: config.push.maxAttempts, retryBaseMs: config.push.retryBaseMs,

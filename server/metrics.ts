@@ -20,6 +20,10 @@ export function createMetrics() {
     listenerErrors: new Counter({ name: 'tidings_listener_errors_total', help: 'Commit and domain-event listeners that threw (the append or event still completed), by listener', labelNames: ['listener'], registers: [registry] }),
     deviceOffline: new Counter({ name: 'tidings_device_offline_total', help: 'Devices that went offline, by reason', labelNames: ['reason'], registers: [registry] }),
     pushTriggerFailures: new Counter({ name: 'tidings_push_trigger_failures_total', help: 'Push decisions that failed (database or Redis unreachable), by work and whether they were given up', labelNames: ['work', 'gave_up'], registers: [registry] }),
+    pushTrigger: new Histogram({
+      name: 'tidings_push_trigger_seconds', help: 'Push-trigger work (committed, offline, online, logged_out, …): waiting for its lane and a slot (phase=wait), then running (phase=run)',
+      labelNames: ['work', 'phase'], buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [registry],
+    }),
     pushJobs: new Counter({ name: 'tidings_push_jobs_total', help: 'Push jobs ended or rescheduled, by trace decision:reason', labelNames: ['outcome'], registers: [registry] }),
     pushWait: new Histogram({
       name: 'tidings_push_wait_seconds', help: 'Push jobs: from due to the vendor call (or to the cancel), i.e. outbox lag',

@@ -46,6 +46,7 @@ test('MSG-1/ON-3: a peer message is pushed once to an offline device and never t
     const metrics = await (await fetch(`${t.httpUrl}/metrics`)).text();
     assert.match(metrics, /tidings_push_jobs_total\{outcome="pushed:delivered"\} 1\b/);
     assert.match(metrics, /tidings_push_vendor_seconds_count\{provider="apns"\} 1\b/);
+    assert.match(metrics, /tidings_push_trigger_seconds_count\{work="committed",phase="run"\} [1-9]/, 'the commit that queued the push is timed');
     // On login bob gets the message over the socket too.
     const bobAgain = await t.connect('bob', 'bob-iphone');
     await bobAgain.sync();
