@@ -146,6 +146,7 @@ export async function startServer(config: Config, options: CreateServerOptions =
   const events = new DomainEvents(onListenerError);
   const sessions = new SessionRegistry({
     hub, presence: engines.presence, broker: engines.broker, events, logger, ackedSeq: (u, d) => store.cursors.ackedSeq(u, d),
+    ackedSeqSaved: (u, d) => store.cursors.ackedSeqSaved(u, d),
   }, {
     nodeId: engines.nodeId, heartbeatTimeoutMs: config.heartbeat.timeoutMs, loginTimeoutMs: config.limits.loginTimeoutMs, sweepMs: config.cluster.sweepMs,
   });

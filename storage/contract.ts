@@ -90,6 +90,11 @@ export interface DeviceCursors {
   ackedSeq(userId: string, deviceId: string): Promise<number>;
   /** Rides along with the next commit (or a short timer); the newest value per device wins. */
   saveAckedSeq(userId: string, deviceId: string, seq: number): void;
+  /**
+   * Resolves once the device's newest ack is committed, or its commit failed (the cursor then
+   * waits for the next one). After it resolves, a reader in any process sees that ack.
+   */
+  ackedSeqSaved(userId: string, deviceId: string): Promise<void>;
 }
 
 export interface ConversationUnread {

@@ -42,14 +42,20 @@ export class SessionRegistry {
   readonly #options: RegistryOptions;
   readonly #anonymous = new Set<Session>();
   readonly #ackedSeq: (userId: string, deviceId: string) => Promise<number>;
+  readonly #ackedSeqSaved: (userId: string, deviceId: string) => Promise<void>;
   #timer: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #sweeping = false;
   #every = 1000;
   #lastScanAt = Date.now();
 
-  constructor(deps: { hub: Hub; presence: PresenceDirectory; broker: Broker; events: DomainEvents; logger: Logger; ackedSeq(userId: string, deviceId: string): Promise<number> }, options: RegistryOptions) {
+  constructor(deps: {
+    hub: Hub; presence: PresenceDirectory; broker: Broker; events: DomainEvents; logger: Logger;
+    ackedSeq(userId: string, deviceId: string): Promise<number>;
+    ackedSeqSaved(userId: string, deviceId: string): Promise<void>;
+  }, options: RegistryOptions) {
     this.#ackedSeq = deps.ackedSeq;
+    this.#ackedSeqSaved = deps.ackedSeqSaved;
     this.#hub = deps.hub;
     this.#presence = deps.presence;
     this.#broker = deps.broker;
@@ -135,8 +141,12 @@ export class SessionRegistry {
       ...session.identity, sessionId: session.sessionId, reason,
       ackedSeq: session.delivery.ackedSeq, deliveredSeq: session.delivery.deliveredSeq, at: Date.now(),
     };
-    // Offline is announced once the directory agrees, so a replay that checks presence finds the device gone.
-    this.#presence.remove(this.#entryOf(session))
+    // The device's last ack is committed before the directory lets it go: a node that then finds
+    // it offline and queues a push reads that ack from the database (MSG-4), not a cursor only
+    // this node holds. Offline is announced once the directory agrees, so a replay that checks
+    // presence finds the device gone.
+    this.#ackedSeqSaved(offline.userId, offline.deviceId)
+      .then(() => this.#presence.remove(this.#entryOf(session)))
       .catch((error: unknown) => this.#logger.error({ err: error, userId: offline.userId, deviceId: offline.deviceId }, 'presence remove failed'))
       .finally(() => this.#events.emit('device_offline', offline));
   }

@@ -159,6 +159,10 @@ export class EventLogEngine implements EventLog, DeviceCursors {
     return Math.max(stored, this.#cursors.unsaved(userId, deviceId) ?? 0);
   }
 
+  ackedSeqSaved(userId: string, deviceId: string): Promise<void> {
+    return this.#cursors.saved(userId, deviceId);
+  }
+
   /** Commit pending cursors now (shutdown). */
   async flushCursors(): Promise<void> {
     if (this.#cursors.pendingCount > 0) this.#queue.kick();
@@ -278,7 +282,11 @@ export class EventLogEngine implements EventLog, DeviceCursors {
         await previous;
         await this.#finish(epoch, planned, outcome, plannedOn);
       },
-      async (error: unknown) => { await previous; await this.#fail(epoch, planned, error); },
+      async (error: unknown) => {
+        this.#cursors.failed(cursors);
+        await previous;
+        await this.#fail(epoch, planned, error);
+      },
     );
     this.#finishing = finished.catch(() => undefined);
     return finished;

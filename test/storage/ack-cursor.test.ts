@@ -23,3 +23,25 @@ test(`an acked cursor is visible to readers before it rides a commit to the data
     await database.drop();
   }
 });
+
+test(`ackedSeqSaved resolves once the device's newest ack is in the database, with no event to ride along (${TEST_DIALECT})`, async () => {
+  const database = await createTestDatabase(TEST_DIALECT);
+  const store = await database.open({ maxGroupMembers: 100, maxBatch: 100, cursorFlushMs: 60_000 });
+  try {
+    await store.cursors.ackedSeqSaved('bob', 'bob-phone');
+    for (const n of [1, 2]) {
+      await store.log.append({ kind: 'message', sender: 'alice', peer: 'bob', conversation: 'p:alice:bob', clientMsgId: `c${n}`, data: { text: `m${n}` } });
+    }
+    store.cursors.saveAckedSeq('bob', 'bob-phone', 1);
+    store.cursors.saveAckedSeq('bob', 'bob-phone', 2);
+    store.cursors.saveAckedSeq('bob', 'bob-tablet', 1);
+    // The session registry waits for this before it removes the device from the presence
+    // directory: another node then finds the ack in the database (MSG-4).
+    await store.cursors.ackedSeqSaved('bob', 'bob-phone');
+    const rows = await store.db.selectFrom('device_cursors').select(['device_id', 'acked_seq']).where('user_id', '=', 'bob').orderBy('device_id').execute();
+    assert.deepEqual(rows.find((r) => r.device_id === 'bob-phone')?.acked_seq, 2, 'the newest ack, without waiting for cursorFlushMs');
+  } finally {
+    await store.close();
+    await database.drop();
+  }
+});

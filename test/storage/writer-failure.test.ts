@@ -45,6 +45,8 @@ for (const writer of ['thread', 'inline'] as const) {
       // second batch in flight); inline, the group creation joins the same batch.
       const lock = writer === 'thread' ? new SQLite(store.file) : undefined;
       lock?.exec('BEGIN IMMEDIATE');
+      // An ack that rides the refused batch is not lost with it: it rides the next one.
+      store.cursors.saveAckedSeq('bob', 'bob-phone', 1);
       const first = [
         settle(store.log.append(message('alice', 'bob', 'c-boom', 'boom'))),
         settle(store.log.append(message('bob', 'alice', 'c-same-batch', 'fine on its own'))),
@@ -75,6 +77,8 @@ for (const writer of ['thread', 'inline'] as const) {
       assert.equal(next.seqs.get('alice'), 2);
       assert.equal(next.seqs.get('bob'), 2);
       assert.equal(store.log.lastEventId(), next.event.eventId);
+      const cursor = await store.db.selectFrom('device_cursors').select('acked_seq').where('device_id', '=', 'bob-phone').executeTakeFirst();
+      assert.equal(cursor?.acked_seq, 1, 'the ack of the refused batch committed with the next one');
       const group = await store.log.append({ kind: 'group_created', sender: 'alice', groupId: 'g1', name: 'one', members: ['bob'] });
       assert.equal(group.seqs.get('bob'), 3);
       assert.deepEqual((await store.log.readInbox('bob', 0, 10)).map((e) => e.seq), [1, 2, 3]);
