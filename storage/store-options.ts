@@ -8,7 +8,7 @@ export interface StoreOptions {
   /** Refuse new appends `overloaded` while the oldest queued one has waited longer (0 or absent: no bound). */
   maxAppendWaitMs?: number;
   cursorFlushMs?: number;
-  /** SQLite only: `thread` (a worker thread writes appends on its own connection) or `inline` (the caller's thread). */
+  /** `thread` (a worker thread writes appends on its own connection) or `inline` (the caller's thread). */
   writer?: 'thread' | 'inline';
   /** A commit listener threw; the append still completes. Defaults to printing it on stderr. */
   onListenerError?(listener: string, error: unknown): void;

@@ -25,7 +25,7 @@ export const ConfigSchema = Type.Object({
     synchronous: Type.Union([Type.Literal('FULL'), Type.Literal('NORMAL')], { default: 'FULL', description: 'SQLite `synchronous`: FULL survives power loss, NORMAL only process crashes.' }),
     maxBatch: int(1000, 'Most events committed in one group-commit transaction.', 1),
     maxAppendWaitMs: int(5000, 'Admission bound: while the oldest queued append has waited longer than this, new ones (sends, group changes, reads, calls) are refused `overloaded` (retryable, with `retryAfterMs`) instead of joining a queue that would only grow; 0 = no bound.', 0),
-    writer: Type.Union([Type.Literal('thread'), Type.Literal('inline')], { default: 'thread', description: 'SQLite: where appends are written: `thread` (a worker thread with its own SQLite connection, so commits and fsync do not stall sockets) or `inline` (on the event loop).' }),
+    writer: Type.Union([Type.Literal('thread'), Type.Literal('inline')], { default: 'thread', description: 'Where appends are written: `thread` (a worker thread with its own connection, so commits and fsync do not stall sockets, and on PostgreSQL a transaction\'s row locks are not held while its round trips wait for the event loop) or `inline` (on the event loop).' }),
     cacheSizeMb: int(64, 'SQLite page cache.', 1),
     cursorFlushMs: int(200, 'Longest an ack cursor waits for a commit to ride along with before it is written on its own.', 1),
   }, { default: {} }),

@@ -46,7 +46,8 @@ const types = {
 /** An arbitrary, fixed advisory-lock key: one `tidings` migration at a time per database. */
 const MIGRATION_LOCK = sql`hashtext('tidings:migrations')`;
 
-function connect(config: PostgresStorageConfig): Kysely<Database> {
+/** A pool on an already migrated database (the writer thread's own connection). */
+export function connect(config: PostgresStorageConfig): Kysely<Database> {
   const pool = new pg.Pool({
     ...(config.url ? { connectionString: config.url } : {}),
     max: Math.max(2, config.poolSize ?? 10),

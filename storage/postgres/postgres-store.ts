@@ -1,4 +1,5 @@
 import { sql, type Kysely } from 'kysely';
+import { ThreadedBatchWriter, type BatchWriter } from '../engine/threaded-writer.ts';
 import type { LogBackend, Store, WriteBatch, WriteResult } from '../contract.ts';
 import { EventLogEngine } from '../engine/event-log.ts';
 import { plainWrites } from '../sql/dialect.ts';
@@ -12,6 +13,7 @@ import { SqlSettingsStore } from '../sql/settings-store.ts';
 import { engineOptions, type StoreOptions } from '../store-options.ts';
 import { openPostgresDatabase, POSTGRES, type PostgresStorageConfig } from './postgres-database.ts';
 import { PostgresBatchWriter } from './postgres-writer.ts';
+import type { WriterThreadData } from './writer-thread.ts';
 
 // One batch committing and the next one planned behind it: the writer writes them one at a time
 // (postgres-writer.ts), so planning overlaps the commit without batches racing for locks.
@@ -20,8 +22,8 @@ const WRITES_IN_FLIGHT = 2;
 /** The shared SQL reads plus the writer that lets the database assign ids and seqs. */
 class PostgresLogBackend extends SqlLogReads implements LogBackend {
   readonly reprojects = true;
-  readonly #writer: PostgresBatchWriter;
-  constructor(db: Kysely<Database>, writer: PostgresBatchWriter) {
+  readonly #writer: BatchWriter;
+  constructor(db: Kysely<Database>, writer: BatchWriter) {
     super(db, POSTGRES);
     this.#writer = writer;
   }
@@ -32,7 +34,7 @@ class PostgresLogBackend extends SqlLogReads implements LogBackend {
     this.#writer.reset();
   }
   close(): Promise<void> {
-    return this.#writer.drain();
+    return this.#writer.close();
   }
 }
 
@@ -62,24 +64,31 @@ async function rebuild(db: Kysely<Database>): Promise<{ events: number }> {
  */
 export async function openPostgresStore(config: PostgresStorageConfig, options: StoreOptions): Promise<Store> {
   const { db, close } = await openPostgresDatabase(config);
-  let log: EventLogEngine;
+  let writer: BatchWriter | undefined;
+  let log: EventLogEngine | undefined;
   let settings: SqlSettingsStore;
   try {
-    const writer = new PostgresBatchWriter(db, { maxGroupMembers: options.maxGroupMembers });
+    const limits = { maxGroupMembers: options.maxGroupMembers };
+    writer = options.writer === 'inline'
+      ? new PostgresBatchWriter(db, limits)
+      : await ThreadedBatchWriter.start(new URL('./writer-thread.ts', import.meta.url), { config, limits } satisfies Omit<WriterThreadData, 'module'>);
     log = await EventLogEngine.open(new PostgresLogBackend(db, writer), engineOptions(options, WRITES_IN_FLIGHT));
     settings = await SqlSettingsStore.open(db);
   } catch (error) {
+    // A started writer thread would keep the process alive.
+    await (log ? log.close() : writer?.close())?.catch(() => undefined);
     await close();
     throw error;
   }
+  const opened = log;
   return {
-    dialect: 'postgres', db, log, cursors: log,
-    readModels: new SqlReadModels(db, POSTGRES, () => log.projection),
+    dialect: 'postgres', db, log: opened, cursors: opened,
+    readModels: new SqlReadModels(db, POSTGRES, () => opened.projection),
     push: new SqlPushStore(db, POSTGRES, plainWrites(db)),
     settings,
     rebuild: () => rebuild(db),
     async close() {
-      await log.close();
+      await opened.close();
       await close();
     },
   };

@@ -61,8 +61,8 @@ export class PostgresBatchWriter {
     this.#poisoned = undefined;
   }
 
-  /** Wait for the batches handed over so far. */
-  async drain(): Promise<void> {
+  /** Wait for the batches handed over so far (the pool is its owner's to close). */
+  async close(): Promise<void> {
     await this.#tail;
   }
 

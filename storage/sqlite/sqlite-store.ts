@@ -10,8 +10,8 @@ import { rebuildReadModels } from '../sql/rebuild.ts';
 import { SqlSettingsStore } from '../sql/settings-store.ts';
 import { engineOptions, type StoreOptions } from '../store-options.ts';
 import { openSqliteDatabase, SQLITE, type SqliteStorageConfig } from './sqlite-database.ts';
-import { SqliteBatchWriter, type BatchWriter } from './sqlite-writer.ts';
-import { ThreadedBatchWriter } from './threaded-writer.ts';
+import { ThreadedBatchWriter, type BatchWriter } from '../engine/threaded-writer.ts';
+import { SqliteBatchWriter } from './sqlite-writer.ts';
 import { WriteBatcher } from './write-batcher.ts';
 import { WriteGate } from './write-gate.ts';
 
@@ -49,7 +49,7 @@ export async function openSqliteStore(config: SqliteStorageConfig, options: Stor
   const { db, close, hotPath } = await openSqliteDatabase(config, gate);
   let writer: BatchWriter;
   try {
-    writer = gate ? await ThreadedBatchWriter.start(config, gate) : new SqliteBatchWriter(db, hotPath);
+    writer = gate ? await ThreadedBatchWriter.start(new URL('./writer-thread.ts', import.meta.url), { config, gate: gate.buffer }) : new SqliteBatchWriter(db, hotPath);
   } catch (error) {
     await close();
     throw error;

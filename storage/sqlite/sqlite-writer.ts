@@ -5,14 +5,8 @@ import { eventJson } from '../contract.ts';
 import { lastEventIdIn } from '../sql/log-reads.ts';
 import { InboxAssigner, isRunEvent, newestInGroup, newestRowsOf } from '../sql/compact-inbox.ts';
 import { applyProjection, insertInboxRows, type AssignedItem } from '../sql/projection-sql.ts';
+import type { BatchWriter } from '../engine/threaded-writer.ts';
 import { SQLITE, type AppendHotPath } from './sqlite-database.ts';
-
-/** The part of a LogBackend that writes; on SQLite it runs on the server's thread or in the writer thread. */
-export interface BatchWriter {
-  write(batch: WriteBatch): Promise<WriteResult>;
-  reset(): void;
-  close(): Promise<void>;
-}
 
 /**
  * Writes batches on the connection it is given. As the only writer of a database file it hands

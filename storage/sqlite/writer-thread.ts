@@ -2,7 +2,14 @@ import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_thread
 import { openSqlite } from './sqlite-database.ts';
 import { SqliteBatchWriter } from './sqlite-writer.ts';
 import { WriteGate } from './write-gate.ts';
-import type { FromWriter, ToWriter, WriterThreadData } from './threaded-writer.ts';
+import type { FromWriter, ToWriter, WriterThreadStart } from '../engine/threaded-writer.ts';
+import type { SqliteStorageConfig } from './sqlite-database.ts';
+
+export interface WriterThreadData extends WriterThreadStart {
+  config: SqliteStorageConfig;
+  /** The WriteGate's cells: the thread takes the gate around each transaction. */
+  gate: SharedArrayBuffer;
+}
 
 /**
  * The storage writer thread: one connection, messages handled strictly in arrival order. Batches

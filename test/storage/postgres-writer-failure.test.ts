@@ -33,49 +33,51 @@ async function headsMatchInbox(store: Store): Promise<void> {
   assert.deepEqual(rows, [], 'every user_heads row equals the newest seq of its inbox');
 }
 
-test('LOG-1 (postgres): a batch PostgreSQL rejects rolls back whole, the batch planned on it fails too, and seqs carry on without gaps', { skip }, async () => {
-  await withTestStore('postgres', async ({ store, database }) => {
-    const warm = await store.log.append(message('alice', 'bob', 'warm-up', 'hello'));
-    await sql`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test trigger'; END $$`.execute(store.db);
-    await sql`CREATE TRIGGER refuse_boom BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.json LIKE '%boom%') EXECUTE FUNCTION refuse_boom()`.execute(store.db);
+for (const writer of ['thread', 'inline'] as const) {
+  test(`LOG-1 (postgres, ${writer} writer): a batch PostgreSQL rejects rolls back whole, the batch planned on it fails too, and seqs carry on without gaps`, { skip }, async () => {
+    await withTestStore('postgres', async ({ store, database }) => {
+      const warm = await store.log.append(message('alice', 'bob', 'warm-up', 'hello'));
+      await sql`CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by test trigger'; END $$`.execute(store.db);
+      await sql`CREATE TRIGGER refuse_boom BEFORE INSERT ON events FOR EACH ROW WHEN (NEW.json LIKE '%boom%') EXECUTE FUNCTION refuse_boom()`.execute(store.db);
 
-    // Another connection blocks inserts into events, so the refused batch stays in flight while a
-    // group creation is planned on top of it (the second batch, queued behind it in the writer).
-    const lock = new pg.Client({ connectionString: (database.config as { url: string }).url });
-    await lock.connect();
-    await lock.query('BEGIN');
-    await lock.query('LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE');
-    const first = [
-      settle(store.log.append(message('alice', 'bob', 'c-boom', 'boom'))),
-      settle(store.log.append(message('bob', 'alice', 'c-same-batch', 'fine on its own'))),
-    ];
-    await eventually(() => store.log.queueDepth === 0);
-    const planned = settle(store.log.append({ kind: 'group_created', sender: 'alice', groupId: 'g1', name: 'one', members: ['bob'] }));
-    await eventually(() => store.log.queueDepth === 0);
-    await lock.query('ROLLBACK');
-    await lock.end();
-    const outcomes = await Promise.all([...first, planned]);
-    for (const outcome of outcomes) {
-      assert.equal(outcome.ok, false);
-      assert.ok(!outcome.ok && outcome.error instanceof ProtocolError && outcome.error.code === 'internal');
-    }
+      // Another connection blocks inserts into events, so the refused batch stays in flight while a
+      // group creation is planned on top of it (the second batch, queued behind it in the writer).
+      const lock = new pg.Client({ connectionString: (database.config as { url: string }).url });
+      await lock.connect();
+      await lock.query('BEGIN');
+      await lock.query('LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE');
+      const first = [
+        settle(store.log.append(message('alice', 'bob', 'c-boom', 'boom'))),
+        settle(store.log.append(message('bob', 'alice', 'c-same-batch', 'fine on its own'))),
+      ];
+      await eventually(() => store.log.queueDepth === 0);
+      const planned = settle(store.log.append({ kind: 'group_created', sender: 'alice', groupId: 'g1', name: 'one', members: ['bob'] }));
+      await eventually(() => store.log.queueDepth === 0);
+      await lock.query('ROLLBACK');
+      await lock.end();
+      const outcomes = await Promise.all([...first, planned]);
+      for (const outcome of outcomes) {
+        assert.equal(outcome.ok, false);
+        assert.ok(!outcome.ok && outcome.error instanceof ProtocolError && outcome.error.code === 'internal');
+      }
 
-    const events = await store.db.selectFrom('events').select(['id', 'client_msg_id']).orderBy('id').execute();
-    assert.deepEqual(events.map((e) => e.client_msg_id), ['warm-up']);
-    assert.equal(store.readModels.isGroup('g1'), false);
-    await headsMatchInbox(store);
+      const events = await store.db.selectFrom('events').select(['id', 'client_msg_id']).orderBy('id').execute();
+      assert.deepEqual(events.map((e) => e.client_msg_id), ['warm-up']);
+      assert.equal(store.readModels.isGroup('g1'), false);
+      await headsMatchInbox(store);
 
-    const next = await store.log.append(message('bob', 'alice', 'c-after', 'after'));
-    assert.ok(next.event.eventId > warm.event.eventId, 'ids keep increasing (the sequence does not roll back)');
-    assert.equal(next.seqs.get('alice'), 2);
-    assert.equal(next.seqs.get('bob'), 2);
-    assert.equal(store.log.lastEventId(), next.event.eventId);
-    const group = await store.log.append({ kind: 'group_created', sender: 'alice', groupId: 'g1', name: 'one', members: ['bob'] });
-    assert.equal(group.seqs.get('bob'), 3);
-    assert.deepEqual((await store.log.readInbox('bob', 0, 10)).map((e) => e.seq), [1, 2, 3]);
-    await headsMatchInbox(store);
+      const next = await store.log.append(message('bob', 'alice', 'c-after', 'after'));
+      assert.ok(next.event.eventId > warm.event.eventId, 'ids keep increasing (the sequence does not roll back)');
+      assert.equal(next.seqs.get('alice'), 2);
+      assert.equal(next.seqs.get('bob'), 2);
+      assert.equal(store.log.lastEventId(), next.event.eventId);
+      const group = await store.log.append({ kind: 'group_created', sender: 'alice', groupId: 'g1', name: 'one', members: ['bob'] });
+      assert.equal(group.seqs.get('bob'), 3);
+      assert.deepEqual((await store.log.readInbox('bob', 0, 10)).map((e) => e.seq), [1, 2, 3]);
+      await headsMatchInbox(store);
+    }, { writer });
   });
-});
+}
 
 test('LOG-1 (postgres): appends made together commit in order, with one dense seq per recipient', { skip }, async () => {
   await withTestStore('postgres', async ({ store }) => {

@@ -1,13 +1,18 @@
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { WriteBatch, WriteResult } from '../contract.ts';
-import type { BatchWriter } from './sqlite-writer.ts';
-import type { SqliteStorageConfig } from './sqlite-database.ts';
-import type { WriteGate } from './write-gate.ts';
 
-export interface WriterThreadData {
-  config: SqliteStorageConfig;
-  /** The WriteGate's cells: the thread takes the gate around each transaction. */
-  gate: SharedArrayBuffer;
+/** What a dialect's writer does, on whichever thread it runs. */
+export interface BatchWriter {
+  write(batch: WriteBatch): Promise<WriteResult>;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/** What every writer thread is started with: its module, plus the dialect's own data. */
+export interface WriterThreadStart {
+  /** Absolute path of the thread's module (run through tsx by writer-thread-entry.mjs). */
+  module: string;
 }
 
 /** Messages between the server thread and the writer thread (structured clone). */
@@ -39,9 +44,10 @@ function threadExecArgv(): string[] {
 }
 
 /**
- * A BatchWriter whose SQLite connection lives in a worker thread (writer-thread.ts). The server
- * thread keeps planning the next batch and serving sockets while this one commits. Messages are
- * handled in order, so batches are written, and answered, in the order they were posted.
+ * A BatchWriter whose connection lives in a worker thread (a dialect's writer-thread.ts). The
+ * server thread keeps planning the next batch and serving sockets while this one commits, and the
+ * commit's round trips never wait behind the server thread's work. Messages are handled in order,
+ * so batches are written, and answered, in the order they were posted.
  */
 export class ThreadedBatchWriter implements BatchWriter {
   readonly #worker: Worker;
@@ -67,9 +73,12 @@ export class ThreadedBatchWriter implements BatchWriter {
     worker.on('exit', (code) => fail(new Error(`storage writer thread exited (code ${code})`)));
   }
 
-  /** Start the thread and wait until its connection is open (the schema must already be migrated). */
-  static async start(config: SqliteStorageConfig, gate: WriteGate): Promise<ThreadedBatchWriter> {
-    const workerData: WriterThreadData = { config, gate: gate.buffer };
+  /**
+   * Start the thread running `module` (a file URL) with `data`, and wait until it says its
+   * connection is open (the schema must already be migrated).
+   */
+  static async start(module: URL, data: object): Promise<ThreadedBatchWriter> {
+    const workerData: WriterThreadStart = { ...data, module: fileURLToPath(module) };
     const worker = new Worker(new URL('./writer-thread-entry.mjs', import.meta.url), { workerData, execArgv: threadExecArgv() });
     await new Promise<void>((resolve, reject) => {
       const onMessage = (message: FromWriter) => {

@@ -1,6 +1,0 @@
-// The writer thread runs the same .ts sources as the server (no build step). tsx's CommonJS
-// loader transpiles in this thread; its ESM register() would start a second loader thread per
-// worker and cost ~0.5 s of start-up.
-import { require as tsxRequire } from 'tsx/cjs/api';
-
-tsxRequire('./writer-thread.ts', import.meta.url);
